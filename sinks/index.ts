@@ -1,0 +1,12 @@
+import type { SinkDefinition } from "../src/Sink.ts"
+import file from "./file.ts"
+import stdout from "./stdout.ts"
+
+/** Every sink type the config file may name. A new sink is one file here plus one line below. */
+export const sinkDefinitions = [stdout, file] as const satisfies ReadonlyArray<SinkDefinition>
+
+export type SinkConfig = typeof sinkDefinitions[number]["config"]["Type"]
+export type SinkType = SinkConfig["type"]
+
+export const sinkDefinition = (type: string): SinkDefinition | undefined =>
+  sinkDefinitions.find((d) => d.type === type)

@@ -1,0 +1,70 @@
+import type { User } from "@aws-sdk/client-iam"
+import { Effect, Schema } from "effect"
+import { Iam, type Page } from "../iam/Iam.ts"
+import { BadData, IamError } from "../iam/IamError.ts"
+import { IamUser, type IamUserJson } from "../iam/IamUser.ts"
+
+/** Follows one per-user list call to its last page. One user's lists are small. */
+const allPages = Effect.fnUntraced(function*<A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError>
+) {
+  const items: Array<A> = []
+  let marker: string | undefined = undefined
+  do {
+    const page: Page<A> = yield* fetch(marker)
+    items.push(...page.items)
+    marker = page.marker
+  } while (marker !== undefined)
+  return items
+})
+
+const iso = (d: Date | undefined): string | undefined => d?.toISOString()
+
+const decodeUser = Schema.decodeUnknownEffect(IamUser)
+
+/**
+ * Everything IAM knows about one user, from its ListUsers entry plus one call per aspect
+ * (each followed to its last page), decoded through the `IamUser` schema. Any call that still
+ * fails after the retry policy fails the whole user: a user is emitted complete or not at all.
+ */
+export const enrichUser = Effect.fn("enrichUser")(function*(summary: User) {
+  const iam = yield* Iam
+  const name = summary.UserName ?? ""
+  yield* Effect.annotateCurrentSpan("aws.iam.user", name)
+  const aspects = yield* Effect.all({
+    keys: allPages((m) => iam.listAccessKeys(name, m)),
+    mfa: allPages((m) => iam.listMfaDevices(name, m)),
+    console: iam.hasLoginProfile(name),
+    tags: allPages((m) => iam.listUserTags(name, m)),
+    groups: allPages((m) => iam.listGroupsForUser(name, m)),
+    attached: allPages((m) => iam.listAttachedUserPolicies(name, m)),
+    inline: allPages((m) => iam.listUserPolicies(name, m))
+  }, { concurrency: "unbounded" })
+
+  const json = {
+    UserId: summary.UserId,
+    UserName: summary.UserName,
+    Arn: summary.Arn,
+    Path: summary.Path,
+    CreateDate: iso(summary.CreateDate),
+    PasswordLastUsed: iso(summary.PasswordLastUsed) ?? null,
+    AccessKeys: aspects.keys.map((k) => ({ AccessKeyId: k.AccessKeyId, Status: k.Status, CreateDate: iso(k.CreateDate) })),
+    MFADevices: aspects.mfa.map((d) => ({ SerialNumber: d.SerialNumber, EnableDate: iso(d.EnableDate) })),
+    ConsoleAccessEnabled: aspects.console,
+    Tags: aspects.tags.map((t) => ({ Key: t.Key, Value: t.Value })),
+    Groups: aspects.groups.map((g) => ({ GroupName: g.GroupName, GroupId: g.GroupId, Arn: g.Arn, Path: g.Path })),
+    AttachedPolicies: aspects.attached.map((p) => ({ PolicyName: p.PolicyName, PolicyArn: p.PolicyArn })),
+    InlinePolicyNames: aspects.inline
+  } satisfies Record<keyof IamUserJson, unknown>
+
+  return yield* decodeUser(json).pipe(
+    Effect.mapError((issue) =>
+      new IamError({
+        // Not an AWS action: the step that found AWS's answers unusable.
+        action: "DecodeUser",
+        userName: name,
+        reason: new BadData({ code: "SchemaMismatch", message: String(issue) })
+      })
+    )
+  )
+})

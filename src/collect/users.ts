@@ -1,0 +1,52 @@
+import { Effect, Option, Stream } from "effect"
+import { Iam } from "../iam/Iam.ts"
+import type { IamError } from "../iam/IamError.ts"
+import type { IamUser } from "../iam/IamUser.ts"
+import { enrichUser } from "./enrich.ts"
+
+/** What became of one user that ListUsers returned. */
+export type UserOutcome =
+  | { readonly _tag: "Collected"; readonly user: IamUser }
+  /** Enrichment failed after its retries: the user must not be emitted with guessed values. */
+  | { readonly _tag: "Failed"; readonly userName: string; readonly arn: string | undefined; readonly error: IamError }
+  /** Deleted between ListUsers and its per-user calls (NoSuchEntity): nothing to report. */
+  | { readonly _tag: "Vanished"; readonly userName: string }
+
+export interface CollectOptions {
+  /** ListUsers MaxItems. */
+  readonly pageSize: number
+  /** Users enriched at once. */
+  readonly concurrency: number
+}
+
+/**
+ * Every user of the account, enriched, as a stream: ListUsers is followed page by page (only
+ * one page is held at a time) and users are enriched concurrently, in completion order so a
+ * slow or retried user does not hold up the others. A ListUsers page that fails after its
+ * retries fails the stream: the snapshot would be incomplete without anyone knowing which
+ * users are missing.
+ */
+export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const iam = yield* Iam
+    return Stream.paginate(undefined as string | undefined, (marker) =>
+      iam.listUsers(marker, options.pageSize).pipe(
+        Effect.map((page) => [page.items, Option.fromUndefinedOr(page.marker)] as const)
+      )).pipe(
+        Stream.mapEffect(
+          (summary) =>
+            enrichUser(summary).pipe(
+              Effect.map((user): UserOutcome => ({ _tag: "Collected", user })),
+              Effect.catch((error) =>
+                Effect.succeed<UserOutcome>(
+                  error.reason._tag === "NotFound"
+                    ? { _tag: "Vanished", userName: summary.UserName ?? "" }
+                    : { _tag: "Failed", userName: summary.UserName ?? "", arn: summary.Arn, error }
+                )
+              ),
+              Effect.provideService(Iam, iam)
+            ),
+          { concurrency: options.concurrency, unordered: true }
+        )
+      )
+  }))

@@ -1,0 +1,534 @@
+/**
+ * The emulated AWS account: the spec's two example users plus a lazy, deterministic
+ * generator of N more. User `i` is a pure function of `(seed, i)`: nothing stores the
+ * generated users, so an account of 100,000 users costs no memory, and a generated user's
+ * name ends in `-<index>` so that a lookup by name is O(1).
+ */
+
+export const ACCOUNT_ID = "123456789012"
+
+/** The identity the emulator pretends made every request (used in AccessDenied messages and `GetUser` without `UserName`). */
+export const CALLER_USER_NAME = "iam-ocsf-reader"
+
+export type KeyStatus = "Active" | "Inactive"
+
+export interface AccessKeyRecord {
+  readonly AccessKeyId: string
+  readonly Status: KeyStatus
+  readonly CreateDate: string
+}
+
+export interface MfaDeviceRecord {
+  readonly SerialNumber: string
+  readonly EnableDate: string
+}
+
+export interface TagRecord {
+  readonly Key: string
+  readonly Value: string
+}
+
+export interface GroupRecord {
+  readonly Path: string
+  readonly GroupName: string
+  readonly GroupId: string
+  readonly Arn: string
+  readonly CreateDate: string
+}
+
+export interface AttachedPolicyRecord {
+  readonly PolicyName: string
+  readonly PolicyArn: string
+}
+
+export interface LoginProfileRecord {
+  readonly CreateDate: string
+  readonly PasswordResetRequired: boolean
+}
+
+/** Everything the emulator knows about one user. Timestamps are ISO 8601 without milliseconds. */
+export interface UserRecord {
+  readonly UserName: string
+  readonly UserId: string
+  readonly Arn: string
+  readonly Path: string
+  readonly CreateDate: string
+  /** Absent when the password was never used (or the user has no password). */
+  readonly PasswordLastUsed?: string
+  /** Absent when the user has no console password (GetLoginProfile answers NoSuchEntity). */
+  readonly LoginProfile?: LoginProfileRecord
+  readonly AccessKeys: ReadonlyArray<AccessKeyRecord>
+  readonly MFADevices: ReadonlyArray<MfaDeviceRecord>
+  readonly Tags: ReadonlyArray<TagRecord>
+  readonly Groups: ReadonlyArray<GroupRecord>
+  readonly AttachedPolicies: ReadonlyArray<AttachedPolicyRecord>
+  readonly InlinePolicyNames: ReadonlyArray<string>
+}
+
+/**
+ * What a collector that made every per-user call should have learned about a user, in the
+ * shape of the spec's "API Response" examples (`src/iam/IamUser.ts`'s encoded side).
+ * `MFADevices` carry no `DeviceName`: ListMFADevices does not return one.
+ */
+export interface ExpectedUserJson {
+  readonly UserId: string
+  readonly UserName: string
+  readonly Arn: string
+  readonly Path: string
+  readonly CreateDate: string
+  readonly PasswordLastUsed: string | null
+  readonly AccessKeys: ReadonlyArray<{ readonly AccessKeyId: string; readonly Status: KeyStatus; readonly CreateDate: string }>
+  readonly MFADevices: ReadonlyArray<{ readonly SerialNumber: string; readonly EnableDate: string }>
+  readonly ConsoleAccessEnabled: boolean
+  readonly Tags: ReadonlyArray<TagRecord>
+  readonly Groups: ReadonlyArray<{ readonly GroupName: string; readonly GroupId: string; readonly Arn: string; readonly Path: string }>
+  readonly AttachedPolicies: ReadonlyArray<AttachedPolicyRecord>
+  readonly InlinePolicyNames: ReadonlyArray<string>
+}
+
+export interface AccountOptions {
+  /** How many generated users (after the spec examples). Default 0. */
+  readonly users?: number
+  /** Whether the spec's two example users come first. Default true. */
+  readonly specExamples?: boolean
+  /** Seed of the generator. Default 1. */
+  readonly seed?: number
+}
+
+export interface Account {
+  readonly accountId: string
+  /** Total number of users (spec examples + generated). */
+  readonly size: number
+  readonly seed: number
+  /** ARN of the identity the emulator pretends is calling. */
+  readonly callerArn: string
+  /** The user at position `index` (0 ≤ index < size) in ListUsers order. */
+  userAt(index: number): UserRecord
+  /** The user named `name`, in O(1); undefined when there is none. */
+  user(name: string): UserRecord | undefined
+  /** Position of the user named `name` in ListUsers order, or -1. */
+  indexOf(name: string): number
+  /** Every user name, in ListUsers order, generated on demand. */
+  userNames(): Generator<string, void, undefined>
+  /** Every user, in ListUsers order, generated on demand. */
+  users(): Generator<UserRecord, void, undefined>
+  /** The spec-shaped JSON a complete collector should produce for `name`. */
+  expected(name: string): ExpectedUserJson | undefined
+  /** GetAccountSummary's SummaryMap (computed once, by one pass over the users). */
+  summary(): ReadonlyArray<readonly [string, number]>
+}
+
+// ---------------------------------------------------------------------------------------
+// The spec's example users (`/work/shared/spec/001_*.txt`), copied exactly. Groups, policies
+// and the login profile's CreateDate are not in the spec: they are plausible inventions.
+
+export const SPEC_USERS: ReadonlyArray<UserRecord> = [
+  {
+    UserName: "lambda-execution-role",
+    UserId: "AIDAI23HZ27SI6FQMGNHQ",
+    Arn: "arn:aws:iam::123456789012:user/service-role/lambda-execution-role",
+    Path: "/service-role/",
+    CreateDate: "2020-06-04T10:00:00Z",
+    AccessKeys: [
+      { AccessKeyId: "AKIA123456789EXAMPLE", Status: "Active", CreateDate: "2020-06-04T10:00:00Z" },
+      { AccessKeyId: "AKIA987654321EXAMPLE", Status: "Active", CreateDate: "2021-03-15T14:30:00Z" }
+    ],
+    MFADevices: [],
+    Tags: [
+      { Key: "Purpose", Value: "Lambda Execution" },
+      { Key: "Environment", Value: "Production" }
+    ],
+    Groups: [],
+    AttachedPolicies: [
+      { PolicyName: "AWSLambdaBasicExecutionRole", PolicyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" }
+    ],
+    InlinePolicyNames: []
+  },
+  {
+    UserName: "aws-developer-team",
+    UserId: "AIDACKCEVSQ6C2EXAMPLE",
+    Arn: "arn:aws:iam::123456789012:user/engineering/aws-developer-team",
+    Path: "/engineering/",
+    CreateDate: "2020-06-04T10:00:00Z",
+    PasswordLastUsed: "2025-08-26T09:30:00Z",
+    LoginProfile: { CreateDate: "2020-06-04T10:00:00Z", PasswordResetRequired: false },
+    AccessKeys: [
+      { AccessKeyId: "AKIAIOSFODNN7EXAMPLE", Status: "Active", CreateDate: "2025-01-10T11:00:00Z" }
+    ],
+    MFADevices: [
+      { SerialNumber: "arn:aws:iam::123456789012:mfa/aws-developer-team", EnableDate: "2020-07-15T14:00:00Z" }
+    ],
+    Tags: [
+      { Key: "Department", Value: "Engineering" },
+      { Key: "Environment", Value: "Development" }
+    ],
+    Groups: [
+      {
+        Path: "/engineering/",
+        GroupName: "Developers",
+        GroupId: "AGPAEXAMPLEDEVELOPER1",
+        Arn: "arn:aws:iam::123456789012:group/engineering/Developers",
+        CreateDate: "2019-11-04T08:00:00Z"
+      }
+    ],
+    AttachedPolicies: [],
+    InlinePolicyNames: []
+  }
+]
+
+// ---------------------------------------------------------------------------------------
+// Deterministic randomness
+
+/** A 32-bit hash of two integers (murmur3 finaliser). */
+const mix = (a: number, b: number): number => {
+  let h = Math.imul((a ^ 0x9e3779b9) >>> 0, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35)
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d)
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
+export const prng = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+/** `n` as exactly `width` base-32 digits (ids stay unique because they embed the index). */
+const base32 = (n: number, width: number): string => {
+  let s = ""
+  for (let i = 0; i < width; i++) {
+    s = BASE32[n % 32] + s
+    n = Math.floor(n / 32)
+  }
+  return s
+}
+
+const randomChars = (rnd: () => number, n: number): string => {
+  let s = ""
+  for (let i = 0; i < n; i++) s += BASE32[Math.floor(rnd() * 32)]
+  return s
+}
+
+const iso = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+const pick = <A>(rnd: () => number, xs: ReadonlyArray<A>): A => xs[Math.floor(rnd() * xs.length)] as A
+
+/** `k` distinct elements of `xs`, in a random order. */
+const sample = <A>(rnd: () => number, xs: ReadonlyArray<A>, k: number): Array<A> => {
+  const pool = xs.slice()
+  const out: Array<A> = []
+  for (let i = 0; i < k && pool.length > 0; i++) {
+    out.push(pool.splice(Math.floor(rnd() * pool.length), 1)[0] as A)
+  }
+  return out
+}
+
+/** An integer drawn from a weighted table: `weights[n]` is the weight of `n`. */
+const weighted = (rnd: () => number, weights: ReadonlyArray<number>): number => {
+  let total = 0
+  for (const w of weights) total += w
+  let r = rnd() * total
+  for (let i = 0; i < weights.length; i++) {
+    r -= weights[i] as number
+    if (r < 0) return i
+  }
+  return weights.length - 1
+}
+
+// ---------------------------------------------------------------------------------------
+// Pools of realistic values
+
+const DAY = 86_400_000
+const EPOCH_START = Date.UTC(2015, 0, 1)
+const EPOCH_END = Date.UTC(2025, 5, 30)
+/** "Now" for the generator: fixed, so that the data never depends on the wall clock. */
+const NOW = Date.UTC(2025, 8, 1)
+
+const FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+  "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yuki", "zoe", "amir", "bea", "chen", "dmitri",
+  "esra", "fatima", "goran", "hana", "ines"]
+const LAST = ["martin", "smith", "nguyen", "garcia", "muller", "rossi", "kowalski", "tanaka", "silva", "dubois",
+  "okafor", "jensen", "novak", "ali", "kim"]
+const SERVICES = ["backup", "billing", "etl", "monitoring", "reporting", "s3-sync", "terraform", "grafana", "datadog",
+  "airflow", "jenkins", "vault", "splunk-forwarder", "payments-api", "search-indexer"]
+const CI = ["github-actions", "gitlab-runner", "circleci", "deployer", "release-bot"]
+
+type Kind = "human" | "service" | "ci"
+const HUMAN_PATHS = ["/", "/", "/engineering/", "/engineering/", "/finance/", "/ops/", "/contractors/", "/r&d/"]
+const SERVICE_PATHS = ["/service-role/", "/service-role/", "/", "/apps/"]
+
+const TAG_VALUES: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["Department", ["Engineering", "Finance", "Operations", "Security", "Research", "Sales"]],
+  ["Environment", ["Production", "Staging", "Development", "Test"]],
+  ["Team", ["platform", "data", "payments", "identity", "sre", "mobile"]],
+  ["CostCenter", ["CC-1001", "CC-2040", "CC-3300", "CC-4711"]],
+  ["Owner", ["alice@example.com", "bob@example.com", "sre-team@example.com", "data+oncall@example.com"]],
+  ["Project", ["atlas", "hermes", "zephyr", "orion"]],
+  ["ManagedBy", ["terraform", "cloudformation", "manual"]]
+]
+
+const groupRecord = (name: string, path: string, n: number, created: string): GroupRecord => ({
+  Path: path,
+  GroupName: name,
+  GroupId: `AGPA${base32(mix(n, 7) % 2 ** 30, 6)}${base32(mix(n, 11) % 2 ** 30, 6)}EXAMPL`.slice(0, 21),
+  Arn: `arn:aws:iam::${ACCOUNT_ID}:group${path}${name}`,
+  CreateDate: created
+})
+
+export const GROUPS: ReadonlyArray<GroupRecord> = [
+  groupRecord("Admins", "/", 1, "2016-02-01T09:00:00Z"),
+  groupRecord("ReadOnly", "/", 3, "2016-02-01T09:05:00Z"),
+  groupRecord("Billing", "/finance/", 4, "2017-05-12T13:20:00Z"),
+  groupRecord("Ops", "/ops/", 5, "2017-09-30T07:45:00Z"),
+  groupRecord("DataScience", "/engineering/", 6, "2019-03-18T10:10:00Z"),
+  groupRecord("Support", "/", 7, "2020-01-06T16:00:00Z"),
+  groupRecord("Security", "/security/", 8, "2018-08-08T08:08:00Z"),
+  groupRecord("Contractors", "/contractors/", 9, "2021-04-01T12:00:00Z"),
+  groupRecord("CI", "/ci/", 10, "2022-10-10T10:00:00Z")
+]
+/** The spec user's group is one of the account's groups too. */
+const ALL_GROUPS: ReadonlyArray<GroupRecord> = [...GROUPS, ...(SPEC_USERS[1]?.Groups ?? [])]
+
+const awsPolicy = (name: string, path = "/"): AttachedPolicyRecord => ({
+  PolicyName: name,
+  PolicyArn: `arn:aws:iam::aws:policy${path}${name}`
+})
+const customerPolicy = (name: string, path = "/"): AttachedPolicyRecord => ({
+  PolicyName: name,
+  PolicyArn: `arn:aws:iam::${ACCOUNT_ID}:policy${path}${name}`
+})
+const CUSTOMER_POLICIES = [
+  customerPolicy("DeployPipeline"),
+  customerPolicy("S3DataLakeAccess", "/engineering/"),
+  customerPolicy("BillingReadOnly", "/finance/"),
+  customerPolicy("BreakGlass", "/security/")
+]
+export const POLICIES: ReadonlyArray<AttachedPolicyRecord> = [
+  awsPolicy("AdministratorAccess"),
+  awsPolicy("ReadOnlyAccess"),
+  awsPolicy("PowerUserAccess"),
+  awsPolicy("IAMReadOnlyAccess"),
+  awsPolicy("AmazonS3ReadOnlyAccess"),
+  awsPolicy("AmazonEC2FullAccess"),
+  awsPolicy("CloudWatchLogsFullAccess"),
+  awsPolicy("AWSLambdaBasicExecutionRole", "/service-role/"),
+  ...CUSTOMER_POLICIES
+]
+const INLINE_POLICIES = ["AllowS3Upload", "AssumeDeployRole", "KmsDecrypt", "SecretsRead", "SqsConsume"]
+
+// ---------------------------------------------------------------------------------------
+// The generator
+
+/** Generated user `j` (0-based among generated users): a pure function of `(seed, j)`. */
+export const generateUser = (seed: number, j: number): UserRecord => {
+  const rnd = prng(mix(seed, j))
+  const kindRoll = rnd()
+  const kind: Kind = kindRoll < 0.6 ? "human" : kindRoll < 0.9 ? "service" : "ci"
+  const base = kind === "human"
+    ? `${pick(rnd, FIRST)}.${pick(rnd, LAST)}`
+    : kind === "service" ? `svc-${pick(rnd, SERVICES)}` : `ci-${pick(rnd, CI)}`
+  const UserName = `${base}-${j}`
+  const Path = kind === "human" ? pick(rnd, HUMAN_PATHS) : kind === "service" ? pick(rnd, SERVICE_PATHS) : "/ci/"
+  const created = EPOCH_START + Math.floor(rnd() * (EPOCH_END - EPOCH_START))
+  const CreateDate = iso(created)
+  const UserId = `AIDA${randomChars(rnd, 10)}${base32(j, 7)}`
+  const Arn = `arn:aws:iam::${ACCOUNT_ID}:user${Path}${UserName}`
+
+  // Console password and its use
+  const console = rnd() < (kind === "human" ? 0.85 : kind === "service" ? 0.03 : 0)
+  let LoginProfile: LoginProfileRecord | undefined
+  let PasswordLastUsed: string | undefined
+  if (console) {
+    const profileCreated = Math.min(NOW, created + Math.floor(rnd() * 30 * DAY))
+    LoginProfile = { CreateDate: iso(profileCreated), PasswordResetRequired: rnd() < 0.05 }
+    if (rnd() < 0.8) PasswordLastUsed = iso(profileCreated + Math.floor(rnd() * (NOW - profileCreated)))
+  }
+
+  // Access keys: 0–2, some inactive
+  const keyCount = weighted(rnd, kind === "human" ? [50, 40, 10] : [5, 60, 35])
+  const AccessKeys: Array<AccessKeyRecord> = []
+  for (let k = 0; k < keyCount; k++) {
+    AccessKeys.push({
+      AccessKeyId: `AKIA${randomChars(rnd, 8)}${base32(j, 7)}${BASE32[k]}`,
+      Status: rnd() < (k === 0 && keyCount === 2 ? 0.5 : 0.15) ? "Inactive" : "Active",
+      CreateDate: iso(created + Math.floor(rnd() * (NOW - created)))
+    })
+  }
+  AccessKeys.sort((a, b) => a.CreateDate < b.CreateDate ? -1 : a.CreateDate > b.CreateDate ? 1 : 0)
+
+  // MFA: mostly console users; a few have a second (hardware) device
+  const mfaCount = rnd() < (console ? 0.7 : 0.03) ? (rnd() < 0.08 ? 2 : 1) : 0
+  const MFADevices: Array<MfaDeviceRecord> = []
+  for (let m = 0; m < mfaCount; m++) {
+    MFADevices.push({
+      SerialNumber: m === 0
+        ? `arn:aws:iam::${ACCOUNT_ID}:mfa/${UserName}`
+        : `GAHT${String(Math.floor(rnd() * 1e8)).padStart(8, "0")}`,
+      EnableDate: iso(created + Math.floor(rnd() * (NOW - created)))
+    })
+  }
+
+  const tagCount = weighted(rnd, kind === "human" ? [10, 20, 25, 20, 15, 10] : [25, 25, 20, 15, 10, 5])
+  const Tags = sample(rnd, TAG_VALUES, tagCount).map(([Key, values]) => ({ Key, Value: pick(rnd, values) }))
+
+  const groupCount = weighted(rnd, kind === "human" ? [10, 40, 30, 20] : [60, 30, 7, 3])
+  const Groups = sample(rnd, GROUPS, groupCount)
+
+  const attachedCount = weighted(rnd, kind === "human" ? [55, 30, 10, 5] : [10, 45, 30, 15])
+  const AttachedPolicies = sample(rnd, POLICIES, attachedCount)
+
+  const inlineCount = weighted(rnd, kind === "human" ? [80, 15, 5] : [40, 40, 20])
+  const InlinePolicyNames = sample(rnd, INLINE_POLICIES, inlineCount)
+
+  return {
+    UserName, UserId, Arn, Path, CreateDate,
+    ...(PasswordLastUsed === undefined ? {} : { PasswordLastUsed }),
+    ...(LoginProfile === undefined ? {} : { LoginProfile }),
+    AccessKeys, MFADevices, Tags, Groups, AttachedPolicies, InlinePolicyNames
+  }
+}
+
+/** The index encoded in a generated user's name (`alice.martin-42` → 42), or -1. */
+const generatedIndexOf = (name: string): number => {
+  const dash = name.lastIndexOf("-")
+  if (dash < 0 || dash === name.length - 1) return -1
+  const digits = name.slice(dash + 1)
+  if (!/^(0|[1-9][0-9]{0,8})$/.test(digits)) return -1
+  return Number(digits)
+}
+
+export const toExpectedJson = (u: UserRecord): ExpectedUserJson => ({
+  UserId: u.UserId,
+  UserName: u.UserName,
+  Arn: u.Arn,
+  Path: u.Path,
+  CreateDate: u.CreateDate,
+  PasswordLastUsed: u.PasswordLastUsed ?? null,
+  AccessKeys: u.AccessKeys.map((k) => ({ AccessKeyId: k.AccessKeyId, Status: k.Status, CreateDate: k.CreateDate })),
+  MFADevices: u.MFADevices.map((d) => ({ SerialNumber: d.SerialNumber, EnableDate: d.EnableDate })),
+  ConsoleAccessEnabled: u.LoginProfile !== undefined,
+  Tags: u.Tags.map((t) => ({ Key: t.Key, Value: t.Value })),
+  Groups: u.Groups.map((g) => ({ GroupName: g.GroupName, GroupId: g.GroupId, Arn: g.Arn, Path: g.Path })),
+  AttachedPolicies: u.AttachedPolicies.map((p) => ({ PolicyName: p.PolicyName, PolicyArn: p.PolicyArn })),
+  InlinePolicyNames: [...u.InlinePolicyNames]
+})
+
+export const makeAccount = (options: AccountOptions = {}): Account => {
+  const generated = options.users ?? 0
+  if (!Number.isSafeInteger(generated) || generated < 0 || generated > 1e9) {
+    throw new RangeError(`users must be an integer between 0 and 1e9, got ${generated}`)
+  }
+  const seed = (options.seed ?? 1) >>> 0
+  const spec = options.specExamples ?? true ? SPEC_USERS : []
+  const offset = spec.length
+  const size = offset + generated
+  const specByName = new Map(spec.map((u, i) => [u.UserName, i] as const))
+  let summaryCache: ReadonlyArray<readonly [string, number]> | undefined
+
+  const userAt = (index: number): UserRecord => {
+    if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no user at index ${index}`)
+    return index < offset ? spec[index] as UserRecord : generateUser(seed, index - offset)
+  }
+  const indexOf = (name: string): number => {
+    const s = specByName.get(name)
+    if (s !== undefined) return s
+    const j = generatedIndexOf(name)
+    if (j < 0 || j >= generated) return -1
+    return generateUser(seed, j).UserName === name ? offset + j : -1
+  }
+  const user = (name: string): UserRecord | undefined => {
+    const i = indexOf(name)
+    return i < 0 ? undefined : userAt(i)
+  }
+  function* users(): Generator<UserRecord, void, undefined> {
+    for (let i = 0; i < size; i++) yield userAt(i)
+  }
+  function* userNames(): Generator<string, void, undefined> {
+    for (let i = 0; i < size; i++) yield userAt(i).UserName
+  }
+  const summary = (): ReadonlyArray<readonly [string, number]> => {
+    if (summaryCache !== undefined) return summaryCache
+    let mfa = 0
+    let mfaInUse = 0
+    let keys = 0
+    for (const u of users()) {
+      mfa += u.MFADevices.length
+      if (u.MFADevices.length > 0) mfaInUse += 1
+      keys += u.AccessKeys.length
+    }
+    summaryCache = [
+      ["Users", size],
+      ["UsersQuota", Math.max(5000, size)],
+      ["Groups", ALL_GROUPS.length],
+      ["GroupsQuota", 300],
+      ["Policies", CUSTOMER_POLICIES.length],
+      ["PoliciesQuota", 1500],
+      ["PolicySizeQuota", 6144],
+      ["PolicyVersionsInUse", CUSTOMER_POLICIES.length],
+      ["PolicyVersionsInUseQuota", 10000],
+      ["VersionsPerPolicyQuota", 5],
+      ["GroupPolicySizeQuota", 5120],
+      ["GroupsPerUserQuota", 10],
+      ["UserPolicySizeQuota", 2048],
+      ["AttachedPoliciesPerUserQuota", 10],
+      ["AttachedPoliciesPerGroupQuota", 10],
+      ["AttachedPoliciesPerRoleQuota", 10],
+      ["AccessKeysPerUserQuota", 2],
+      ["SigningCertificatesPerUserQuota", 2],
+      ["ServerCertificates", 0],
+      ["ServerCertificatesQuota", 20],
+      ["MFADevices", mfa],
+      ["MFADevicesInUse", mfaInUse],
+      ["AccountMFAEnabled", 1],
+      ["AccountAccessKeysPresent", 0],
+      ["AccountPasswordPresent", 1],
+      ["AccountSigningCertificatesPresent", 0],
+      ["Roles", 0],
+      ["RolesQuota", 1000],
+      ["InstanceProfiles", 0],
+      ["InstanceProfilesQuota", 1000],
+      ["Providers", 0],
+      ["GlobalEndpointTokenVersion", 1]
+    ]
+    return summaryCache
+  }
+
+  return {
+    accountId: ACCOUNT_ID,
+    size,
+    seed,
+    callerArn: `arn:aws:iam::${ACCOUNT_ID}:user/${CALLER_USER_NAME}`,
+    userAt,
+    user,
+    indexOf,
+    userNames,
+    users,
+    expected: (name) => {
+      const u = user(name)
+      return u === undefined ? undefined : toExpectedJson(u)
+    },
+    summary
+  }
+}
+
+/** The user that `GetUser` (and the other per-user calls) describe when no `UserName` is sent. */
+export const CALLER_USER: UserRecord = {
+  UserName: CALLER_USER_NAME,
+  UserId: "AIDAEMULATORCALLER001",
+  Arn: `arn:aws:iam::${ACCOUNT_ID}:user/${CALLER_USER_NAME}`,
+  Path: "/",
+  CreateDate: "2024-01-02T03:04:05Z",
+  AccessKeys: [],
+  MFADevices: [],
+  Tags: [],
+  Groups: [],
+  AttachedPolicies: [],
+  InlinePolicyNames: []
+}

@@ -1,0 +1,186 @@
+/**
+ * Fault injection and request counters of the IAM emulator. Random faults draw from a seeded
+ * PRNG, so a run with the same seed and the same order of requests sees the same faults.
+ */
+import { prng } from "./account.ts"
+
+/** The IAM actions the emulator answers. */
+export const ACTIONS = [
+  "ListUsers",
+  "GetUser",
+  "ListAccessKeys",
+  "ListMFADevices",
+  "GetLoginProfile",
+  "ListUserTags",
+  "ListGroupsForUser",
+  "ListAttachedUserPolicies",
+  "ListUserPolicies",
+  "GetAccountSummary"
+] as const
+export type IamAction = (typeof ACTIONS)[number]
+
+export const isAction = (s: string): s is IamAction => (ACTIONS as ReadonlyArray<string>).includes(s)
+
+/** Faults of one action (or of every action, under the key `"*"`). */
+export interface ActionFaults {
+  /** Fixed delay in milliseconds before the answer (any answer but a `requestsPerSecond` throttle). */
+  readonly latencyMs?: number
+  /** Probability (0..1) of `Throttling`, HTTP 400, "Rate exceeded". */
+  readonly throttleRate?: number
+  /** Probability (0..1) of `ServiceFailure`, HTTP 500, Type Receiver. */
+  readonly errorRate?: number
+  /** `true`: every call is denied; a list of user names: calls about those users are denied (HTTP 403 `AccessDenied`). */
+  readonly accessDenied?: boolean | ReadonlyArray<string>
+}
+
+/**
+ * Faults per action, `"*"` for every action (an action's own setting wins field by field),
+ * and a global `requestsPerSecond` budget (token bucket, burst = budget) above which every
+ * request is answered `Throttling` at once.
+ */
+export type Faults = { readonly [A in IamAction | "*"]?: ActionFaults } & {
+  readonly requestsPerSecond?: number
+}
+
+export type Outcome = "ok" | "throttled" | "error" | "denied" | "notFound" | "rejected"
+export const OUTCOMES: ReadonlyArray<Outcome> = ["ok", "throttled", "error", "denied", "notFound", "rejected"]
+export type OutcomeCounts = { readonly [O in Outcome]: number }
+
+/**
+ * Requests answered, by action and outcome. `rejected` counts every other client error
+ * (missing authentication, unknown action, validation). Requests without an `Action` are
+ * counted under `"(none)"`.
+ */
+export interface Counters {
+  readonly total: number
+  readonly byOutcome: OutcomeCounts
+  readonly byAction: { readonly [action: string]: OutcomeCounts }
+}
+
+export type FaultDecision =
+  | { readonly _tag: "none" }
+  | { readonly _tag: "throttle" }
+  | { readonly _tag: "error" }
+  | { readonly _tag: "denied" }
+
+const none: FaultDecision = { _tag: "none" }
+const throttle: FaultDecision = { _tag: "throttle" }
+const error: FaultDecision = { _tag: "error" }
+const denied: FaultDecision = { _tag: "denied" }
+
+const checkRate = (where: string, name: string, v: number | undefined): void => {
+  if (v !== undefined && !(v >= 0 && v <= 1)) throw new RangeError(`faults.${where}.${name} must be within 0..1, got ${v}`)
+}
+
+/** Throws a RangeError naming the first invalid setting. */
+export const validateFaults = (faults: Faults): void => {
+  for (const [key, value] of Object.entries(faults)) {
+    if (key === "requestsPerSecond") {
+      if (value !== undefined && !(typeof value === "number" && value > 0 && Number.isFinite(value))) {
+        throw new RangeError(`faults.requestsPerSecond must be a positive number, got ${String(value)}`)
+      }
+      continue
+    }
+    if (key !== "*" && !isAction(key)) throw new RangeError(`faults: unknown action ${key} (known: *, ${ACTIONS.join(", ")})`)
+    const f = value as ActionFaults | undefined
+    if (f === undefined) continue
+    if (f.latencyMs !== undefined && !(f.latencyMs >= 0 && Number.isFinite(f.latencyMs))) {
+      throw new RangeError(`faults.${key}.latencyMs must be a non-negative number, got ${f.latencyMs}`)
+    }
+    checkRate(key, "throttleRate", f.throttleRate)
+    checkRate(key, "errorRate", f.errorRate)
+  }
+}
+
+export interface FaultEngine {
+  set(faults: Faults): void
+  /** Token bucket of `requestsPerSecond`: false when the request is over budget. */
+  admit(nowMs: number): boolean
+  latencyMs(action: IamAction): number
+  decide(action: IamAction, userName: string | undefined): FaultDecision
+}
+
+export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
+  const random = prng(seed ^ 0x5eed)
+  let faults: Faults = {}
+  let rps: number | undefined
+  let tokens = 0
+  let last = 0
+
+  const field = <K extends keyof ActionFaults>(action: IamAction, k: K): ActionFaults[K] | undefined => {
+    const own = faults[action]?.[k]
+    return own !== undefined ? own : faults["*"]?.[k]
+  }
+  const roll = (p: number | undefined): boolean =>
+    p === undefined || p <= 0 ? false : p >= 1 ? true : random() < p
+
+  const set = (f: Faults): void => {
+    validateFaults(f)
+    faults = f
+    if (f.requestsPerSecond !== rps) {
+      rps = f.requestsPerSecond
+      tokens = rps ?? 0
+      last = performance.now()
+    }
+  }
+  set(initial)
+
+  return {
+    set,
+    admit: (now) => {
+      if (rps === undefined) return true
+      tokens = Math.min(rps, tokens + ((now - last) * rps) / 1000)
+      last = now
+      if (tokens >= 1) {
+        tokens -= 1
+        return true
+      }
+      return false
+    },
+    latencyMs: (action) => field(action, "latencyMs") ?? 0,
+    decide: (action, userName) => {
+      if (roll(field(action, "throttleRate"))) return throttle
+      const d = field(action, "accessDenied")
+      if (d === true || (Array.isArray(d) && userName !== undefined && d.includes(userName))) return denied
+      if (roll(field(action, "errorRate"))) return error
+      return none
+    }
+  }
+}
+
+type MutableCounts = { [O in Outcome]: number }
+const zero = (): MutableCounts => ({ ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 })
+
+export interface CounterStore {
+  count(action: string, outcome: Outcome): void
+  snapshot(): Counters
+  reset(): void
+}
+
+export const makeCounters = (): CounterStore => {
+  let byAction = new Map<string, MutableCounts>()
+  let byOutcome = zero()
+  let total = 0
+  return {
+    count: (action, outcome) => {
+      let c = byAction.get(action)
+      if (c === undefined) {
+        c = zero()
+        byAction.set(action, c)
+      }
+      c[outcome] += 1
+      byOutcome[outcome] += 1
+      total += 1
+    },
+    snapshot: () => ({
+      total,
+      byOutcome: { ...byOutcome },
+      byAction: Object.fromEntries([...byAction].map(([a, c]) => [a, { ...c }]))
+    }),
+    reset: () => {
+      byAction = new Map()
+      byOutcome = zero()
+      total = 0
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The IAM Query-protocol emulator: tests, benchmarks and the `npm run emulator` demo point
+ * `@aws-sdk/client-iam` at it (`endpoint: emulator.url`).
+ */
+import { Effect, type Scope } from "effect"
+import { type Emulator, type EmulatorOptions, startEmulator } from "./server.ts"
+
+export {
+  ACCOUNT_ID,
+  type Account,
+  type AccountOptions,
+  CALLER_USER,
+  CALLER_USER_NAME,
+  type ExpectedUserJson,
+  generateUser,
+  makeAccount,
+  SPEC_USERS,
+  toExpectedJson,
+  type UserRecord
+} from "./account.ts"
+export {
+  ACTIONS,
+  type ActionFaults,
+  type Counters,
+  type Faults,
+  type IamAction,
+  type Outcome,
+  type OutcomeCounts
+} from "./faults.ts"
+export { type Emulator, type EmulatorOptions, startEmulator } from "./server.ts"
+
+/** An emulator that lives as long as the surrounding Scope (closed, connections and all, when it closes). */
+export const emulatorScoped = (options?: EmulatorOptions): Effect.Effect<Emulator, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => startEmulator(options)),
+    (emulator) => Effect.promise(() => emulator.close())
+  )

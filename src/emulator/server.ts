@@ -1,0 +1,407 @@
+/**
+ * An HTTP server speaking the AWS IAM Query protocol (form-encoded POST, XML answers) well
+ * enough that `@aws-sdk/client-iam` cannot tell it from AWS for the calls an inventory makes.
+ * Answers are built as strings; nothing is parsed but the form body.
+ */
+import { randomUUID } from "node:crypto"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { type Account, ACCOUNT_ID, CALLER_USER, makeAccount, type UserRecord } from "./account.ts"
+import {
+  type Counters,
+  type Faults,
+  type IamAction,
+  isAction,
+  makeCounters,
+  makeFaultEngine,
+  type Outcome
+} from "./faults.ts"
+
+export interface EmulatorOptions {
+  /** Interface to listen on. Default `127.0.0.1`. */
+  readonly host?: string
+  /** Port; default 0 (an ephemeral port, see `Emulator.port`). */
+  readonly port?: number
+  /** Number of generated users (after the spec examples). Default 0. */
+  readonly users?: number
+  /** Whether the spec's two example users come first. Default true. */
+  readonly specExamples?: boolean
+  /** Seed of the user generator and of the random faults. Default 1. */
+  readonly seed?: number
+  /** Every other page of every list call holds about half of MaxItems while IsTruncated is true. */
+  readonly shortPages?: boolean
+  readonly faults?: Faults
+}
+
+export interface Emulator {
+  /** e.g. `http://127.0.0.1:40123`: pass as `endpoint` to `IAMClient`. */
+  readonly url: string
+  readonly port: number
+  readonly account: Account
+  counters(): Counters
+  resetCounters(): void
+  /** Replaces every fault setting (the `requestsPerSecond` bucket restarts full when its budget changes). */
+  setFaults(faults: Faults): void
+  /** Stops listening and closes every connection, keep-alive ones included. */
+  close(): Promise<void>
+}
+
+const XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+const MAX_BODY = 64 * 1024
+
+// ---------------------------------------------------------------------------------------
+// XML
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&apos;" }
+export const xmlEscape = (s: string): string => /[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string) : s
+const el = (name: string, text: string): string => `<${name}>${xmlEscape(text)}</${name}>`
+const list = <A>(name: string, items: ReadonlyArray<A>, member: (a: A) => string): string => {
+  if (items.length === 0) return `<${name}/>`
+  let s = `<${name}>`
+  for (const item of items) s += `<member>${member(item)}</member>`
+  return s + `</${name}>`
+}
+
+interface Reply {
+  readonly status: number
+  readonly body: string
+  readonly outcome: Outcome
+  readonly requestId: string
+}
+
+const ok = (action: string, result: string): Reply => {
+  const requestId = randomUUID()
+  return {
+    status: 200,
+    outcome: "ok",
+    requestId,
+    body: `<${action}Response xmlns="${XMLNS}"><${action}Result>${result}</${action}Result>` +
+      `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+  }
+}
+
+const fail = (status: number, code: string, message: string, outcome: Outcome): Reply => {
+  const requestId = randomUUID()
+  return {
+    status,
+    outcome,
+    requestId,
+    body: `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type>` +
+      `${el("Code", code)}${el("Message", message)}</Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+  }
+}
+
+const throttled = (): Reply => fail(400, "Throttling", "Rate exceeded", "throttled")
+const validation = (message: string): Reply => fail(400, "ValidationError", message, "rejected")
+const noSuchUser = (name: string): Reply =>
+  fail(404, "NoSuchEntity", `The user with name ${name} cannot be found.`, "notFound")
+
+// ---------------------------------------------------------------------------------------
+// Pagination: an opaque Marker carries the action, the next index and the page number.
+
+interface Cursor {
+  readonly index: number
+  readonly page: number
+}
+
+const checksum = (s: string): string => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return (h >>> 0).toString(36)
+}
+const encodeMarker = (action: string, c: Cursor): string => {
+  const text = `${action}/${c.index}/${c.page}`
+  return Buffer.from(`${text}/${checksum(text)}`).toString("base64")
+}
+const decodeMarker = (action: string, marker: string): Cursor | undefined => {
+  const m = /^([A-Za-z]+)\/(\d{1,10})\/(\d{1,10})\/([0-9a-z]+)$/.exec(Buffer.from(marker, "base64").toString("latin1"))
+  if (m === null || m[1] !== action || checksum(`${m[1]}/${m[2]}/${m[3]}`) !== m[4]) return undefined
+  return { index: Number(m[2]), page: Number(m[3]) }
+}
+
+interface Paging {
+  readonly cursor: Cursor
+  /** How many items this page may hold. */
+  readonly limit: number
+}
+
+const paging = (
+  action: string,
+  params: URLSearchParams,
+  shortPages: boolean
+): Paging | Reply => {
+  const raw = params.get("MaxItems")
+  let maxItems = 100
+  if (raw !== null) {
+    if (!/^-?\d{1,12}$/.test(raw)) return validation(`Value '${raw}' at 'maxItems' failed to satisfy constraint: Member must be an integer`)
+    maxItems = Number(raw)
+    if (maxItems < 1) {
+      return validation(`1 validation error detected: Value '${raw}' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1`)
+    }
+    if (maxItems > 1000) {
+      return validation(`1 validation error detected: Value '${raw}' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000`)
+    }
+  }
+  const marker = params.get("Marker")
+  let cursor: Cursor = { index: 0, page: 0 }
+  if (marker !== null) {
+    const c = decodeMarker(action, marker)
+    if (c === undefined) return validation("Invalid Marker.")
+    cursor = c
+  }
+  const limit = shortPages && cursor.page % 2 === 1 ? Math.max(1, Math.floor(maxItems / 2)) : maxItems
+  return { cursor, limit }
+}
+
+const isReply = (x: Paging | Reply): x is Reply => "status" in x
+
+const truncation = (action: string, next: Cursor | undefined): string =>
+  next === undefined
+    ? "<IsTruncated>false</IsTruncated>"
+    : `<IsTruncated>true</IsTruncated>${el("Marker", encodeMarker(action, next))}`
+
+/** One page of a small in-memory list (the per-user List* calls). */
+const pageOf = <A>(
+  action: string,
+  params: URLSearchParams,
+  shortPages: boolean,
+  items: ReadonlyArray<A>,
+  render: (page: ReadonlyArray<A>) => string
+): Reply => {
+  const p = paging(action, params, shortPages)
+  if (isReply(p)) return p
+  const { cursor, limit } = p
+  if (cursor.index > items.length) return validation("Invalid Marker.")
+  const end = Math.min(items.length, cursor.index + limit)
+  const next = end < items.length ? { index: end, page: cursor.page + 1 } : undefined
+  return ok(action, render(items.slice(cursor.index, end)) + truncation(action, next))
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+const userFields = (u: UserRecord): string =>
+  el("Path", u.Path) + el("UserName", u.UserName) + el("UserId", u.UserId) + el("Arn", u.Arn) +
+  el("CreateDate", u.CreateDate) + (u.PasswordLastUsed === undefined ? "" : el("PasswordLastUsed", u.PasswordLastUsed))
+
+const tags = (u: UserRecord, items = u.Tags): string =>
+  list("Tags", items, (t) => el("Key", t.Key) + el("Value", t.Value))
+
+// ---------------------------------------------------------------------------------------
+// The server
+
+interface Context {
+  readonly account: Account
+  readonly shortPages: boolean
+}
+
+/** Actions about one user: `UserName` is optional for some (then the caller is meant). */
+const CALLER_DEFAULT: ReadonlySet<IamAction> = new Set(["GetUser", "ListAccessKeys", "ListMFADevices", "GetLoginProfile"])
+
+const resolveUser = (ctx: Context, action: IamAction, params: URLSearchParams): UserRecord | Reply => {
+  const name = params.get("UserName")
+  if (name === null || name === "") {
+    if (CALLER_DEFAULT.has(action)) return CALLER_USER
+    return validation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
+  }
+  return ctx.account.user(name) ?? noSuchUser(name)
+}
+
+const listUsers = (ctx: Context, params: URLSearchParams): Reply => {
+  const action = "ListUsers"
+  const prefix = params.get("PathPrefix") ?? ""
+  if (prefix !== "" && !prefix.startsWith("/")) {
+    return validation(`1 validation error detected: Value '${prefix}' at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*`)
+  }
+  const p = paging(action, params, ctx.shortPages)
+  if (isReply(p)) return p
+  const { account } = ctx
+  const matches = (u: UserRecord) => prefix === "" || u.Path.startsWith(prefix)
+  let i = p.cursor.index
+  if (i > account.size) return validation("Invalid Marker.")
+  let members = ""
+  let n = 0
+  while (i < account.size && n < p.limit) {
+    const u = account.userAt(i++)
+    if (matches(u)) {
+      members += `<member>${userFields(u)}</member>`
+      n++
+    }
+  }
+  // Is there one more matching user? (Without a prefix every remaining user matches.)
+  if (prefix !== "") while (i < account.size && !matches(account.userAt(i))) i++
+  const next = i < account.size ? { index: i, page: p.cursor.page + 1 } : undefined
+  const users = n === 0 ? "<Users/>" : `<Users>${members}</Users>`
+  return ok(action, users + truncation(action, next))
+}
+
+const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: UserRecord | undefined): Reply => {
+  if (action === "ListUsers") return listUsers(ctx, params)
+  if (action === "GetAccountSummary") {
+    let entries = ""
+    for (const [k, v] of ctx.account.summary()) entries += `<entry>${el("key", k)}<value>${v}</value></entry>`
+    return ok(action, `<SummaryMap>${entries}</SummaryMap>`)
+  }
+  const u = user as UserRecord
+  const sp = ctx.shortPages
+  switch (action) {
+    case "GetUser":
+      return ok(action, `<User>${userFields(u)}${u.Tags.length > 0 ? tags(u) : ""}</User>`)
+    case "GetLoginProfile":
+      if (u.LoginProfile === undefined) {
+        return fail(404, "NoSuchEntity", `Login Profile for User ${u.UserName} cannot be found.`, "notFound")
+      }
+      return ok(
+        action,
+        `<LoginProfile>${el("UserName", u.UserName)}${el("CreateDate", u.LoginProfile.CreateDate)}` +
+          `<PasswordResetRequired>${u.LoginProfile.PasswordResetRequired}</PasswordResetRequired></LoginProfile>`
+      )
+    case "ListAccessKeys":
+      return pageOf(action, params, sp, u.AccessKeys, (page) =>
+        list("AccessKeyMetadata", page, (k) =>
+          el("UserName", u.UserName) + el("AccessKeyId", k.AccessKeyId) + el("Status", k.Status) +
+          el("CreateDate", k.CreateDate)))
+    case "ListMFADevices":
+      return pageOf(action, params, sp, u.MFADevices, (page) =>
+        list("MFADevices", page, (d) =>
+          el("UserName", u.UserName) + el("SerialNumber", d.SerialNumber) + el("EnableDate", d.EnableDate)))
+    case "ListUserTags":
+      return pageOf(action, params, sp, u.Tags, (page) => tags(u, page))
+    case "ListGroupsForUser":
+      return pageOf(action, params, sp, u.Groups, (page) =>
+        list("Groups", page, (g) =>
+          el("Path", g.Path) + el("GroupName", g.GroupName) + el("GroupId", g.GroupId) + el("Arn", g.Arn) +
+          el("CreateDate", g.CreateDate)))
+    case "ListAttachedUserPolicies":
+      return pageOf(action, params, sp, u.AttachedPolicies, (page) =>
+        list("AttachedPolicies", page, (p) => el("PolicyName", p.PolicyName) + el("PolicyArn", p.PolicyArn)))
+    case "ListUserPolicies":
+      return pageOf(action, params, sp, u.InlinePolicyNames, (page) => list("PolicyNames", page, (n) => xmlEscape(n)))
+  }
+}
+
+const deniedMessage = (account: Account, action: IamAction, user: UserRecord | undefined, name: string | null): string => {
+  const resource = action === "GetAccountSummary"
+    ? "*"
+    : action === "ListUsers"
+    ? `arn:aws:iam::${ACCOUNT_ID}:user/`
+    : user?.Arn ?? `arn:aws:iam::${ACCOUNT_ID}:user/${name ?? ""}`
+  return `User: ${account.callerArn} is not authorized to perform: iam:${action} on resource: ${resource} ` +
+    `because no identity-based policy allows the iam:${action} action`
+}
+
+export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> => {
+  const seed = options.seed ?? 1
+  const account = makeAccount({
+    ...(options.users === undefined ? {} : { users: options.users }),
+    ...(options.specExamples === undefined ? {} : { specExamples: options.specExamples }),
+    seed
+  })
+  const ctx: Context = { account, shortPages: options.shortPages ?? false }
+  const faults = makeFaultEngine(options.faults ?? {}, seed)
+  const counters = makeCounters()
+  const timers = new Set<NodeJS.Timeout>()
+
+  const send = (res: ServerResponse, counterKey: string, reply: Reply): void => {
+    counters.count(counterKey, reply.outcome)
+    if (res.destroyed || res.writableEnded) return
+    res.writeHead(reply.status, {
+      "Content-Type": "text/xml",
+      "Content-Length": Buffer.byteLength(reply.body),
+      "x-amzn-RequestId": reply.requestId
+    })
+    res.end(reply.body)
+  }
+
+  const later = (ms: number, f: () => void): void => {
+    if (ms <= 0) return f()
+    const t = setTimeout(() => {
+      timers.delete(t)
+      f()
+    }, ms)
+    timers.add(t)
+  }
+
+  const respond = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+    const params = new URLSearchParams(body)
+    const query = (req.url ?? "/").split("?")[1]
+    if (query !== undefined) for (const [k, v] of new URLSearchParams(query)) if (!params.has(k)) params.set(k, v)
+    const actionName = params.get("Action")
+    if (req.headers.authorization === undefined && !params.has("X-Amz-Signature")) {
+      return send(res, actionName ?? "(none)", fail(403, "MissingAuthenticationToken", "Request is missing Authentication Token", "rejected"))
+    }
+    if (actionName === null || actionName === "") {
+      return send(res, "(none)", fail(400, "MissingAction", "Missing Action", "rejected"))
+    }
+    if (!isAction(actionName)) {
+      return send(res, "(unknown)", fail(400, "InvalidAction", `Could not find operation ${actionName} for version ${params.get("Version") ?? "2010-05-08"}`, "rejected"))
+    }
+    const action = actionName
+    if (!faults.admit(performance.now())) return send(res, action, throttled())
+    later(faults.latencyMs(action), () => {
+      const needsUser = action !== "ListUsers" && action !== "GetAccountSummary"
+      const userName = params.get("UserName")
+      const decision = faults.decide(action, userName ?? undefined)
+      if (decision._tag === "throttle") return send(res, action, throttled())
+      const resolved = needsUser ? resolveUser(ctx, action, params) : undefined
+      const user = resolved !== undefined && !("status" in resolved) ? resolved : undefined
+      if (decision._tag === "denied") {
+        return send(res, action, fail(403, "AccessDenied", deniedMessage(account, action, user, userName), "denied"))
+      }
+      if (decision._tag === "error") {
+        return send(res, action, fail(500, "ServiceFailure", "The request processing has failed because of an unknown error, exception or failure.", "error"))
+      }
+      if (resolved !== undefined && "status" in resolved) return send(res, action, resolved)
+      let reply: Reply
+      try {
+        reply = handle(ctx, action, params, user)
+      } catch (e) {
+        reply = fail(500, "ServiceFailure", `Emulator bug: ${e instanceof Error ? e.message : String(e)}`, "error")
+      }
+      send(res, action, reply)
+    })
+  }
+
+  const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let tooLarge = false
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY) tooLarge = true
+      else chunks.push(chunk)
+    })
+    req.on("end", () => {
+      if (tooLarge) return send(res, "(none)", fail(400, "ValidationError", "Request body too large", "rejected"))
+      respond(req, res, Buffer.concat(chunks).toString("utf8"))
+    })
+    req.on("error", () => res.destroy())
+  })
+
+  return new Promise<Emulator>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject)
+      const address = server.address() as AddressInfo
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+      let closing: Promise<void> | undefined
+      resolve({
+        url: `http://${host}:${address.port}`,
+        port: address.port,
+        account,
+        counters: () => counters.snapshot(),
+        resetCounters: () => counters.reset(),
+        setFaults: (f) => faults.set(f),
+        close: () => {
+          closing ??= new Promise<void>((done) => {
+            for (const t of timers) clearTimeout(t)
+            timers.clear()
+            server.close(() => done())
+            server.closeAllConnections()
+          })
+          return closing
+        }
+      })
+    })
+  })
+}

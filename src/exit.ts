@@ -1,0 +1,29 @@
+import { Cause, Exit, Runtime, Schema } from "effect"
+
+/**
+ * Exit codes, documented in the README and `--help`:
+ *   0  everything collected was delivered (or the daemon stopped on SIGTERM/SIGINT)
+ *   1  the run failed (IAM unreachable or denied ListUsers, a sink or the dead-letter file
+ *      could not be opened)
+ *   2  the command line or the config file is invalid; nothing was done
+ *   3  the run finished but some users or batches were dead-lettered
+ */
+export const ExitCode = { ok: 0, failed: 1, invalid: 2, incomplete: 3 } as const
+
+/** Like the default teardown, except that stopping on a signal is a clean exit, not 130. */
+export const teardown: Runtime.Teardown = (exit, onExit) => {
+  if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return onExit(ExitCode.ok)
+  return Runtime.defaultTeardown(exit, onExit)
+}
+
+/** A bad command line or config file: the message says what to fix; exit code 2. */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", { message: Schema.String }) {
+  override readonly [Runtime.errorExitCode] = ExitCode.invalid
+  override readonly [Runtime.errorReported] = false
+}
+
+/** A run that could not finish (already logged with its reason); exit code 1. */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", { message: Schema.String }) {
+  override readonly [Runtime.errorExitCode] = ExitCode.failed
+  override readonly [Runtime.errorReported] = false
+}

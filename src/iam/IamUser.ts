@@ -1,0 +1,68 @@
+import { Schema } from "effect"
+
+/**
+ * One IAM user with everything the per-user calls returned, in the shape of the spec's
+ * "API Response" examples (`../shared/spec/001_*.txt`): the encoded side is exactly that JSON
+ * (ISO 8601 strings), the decoded side carries `Date`s. Groups and policies are optional on
+ * purpose: absent means "not collected", which is different from an empty list.
+ */
+// Only full ISO 8601 timestamps with a zone: a zoneless string would be read in the host's
+// time zone, the very slip that puts the spec's example event three hours off.
+const IsoDate = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, {
+    message: "Expected an ISO 8601 timestamp with a time zone, e.g. 2020-06-04T10:00:00Z"
+  })),
+  Schema.decodeTo(Schema.DateFromString)
+)
+
+export const AccessKey = Schema.Struct({
+  AccessKeyId: Schema.NonEmptyString,
+  Status: Schema.Literals(["Active", "Inactive", "Expired"]),
+  CreateDate: IsoDate
+})
+export type AccessKey = typeof AccessKey.Type
+
+export const MfaDevice = Schema.Struct({
+  DeviceName: Schema.optional(Schema.String),
+  SerialNumber: Schema.NonEmptyString,
+  EnableDate: IsoDate
+})
+export type MfaDevice = typeof MfaDevice.Type
+
+export const Tag = Schema.Struct({ Key: Schema.String, Value: Schema.String })
+export type Tag = typeof Tag.Type
+
+export const Group = Schema.Struct({
+  GroupName: Schema.NonEmptyString,
+  GroupId: Schema.NonEmptyString,
+  Arn: Schema.NonEmptyString,
+  Path: Schema.String
+})
+export type Group = typeof Group.Type
+
+export const AttachedPolicy = Schema.Struct({
+  PolicyName: Schema.NonEmptyString,
+  PolicyArn: Schema.NonEmptyString
+})
+export type AttachedPolicy = typeof AttachedPolicy.Type
+
+export const IamUser = Schema.Struct({
+  UserId: Schema.NonEmptyString,
+  UserName: Schema.NonEmptyString,
+  Arn: Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^arn:aws[a-z-]*:iam::\d{12}:user\//, { message: "Expected an IAM user ARN" }))
+  ),
+  Path: Schema.String,
+  CreateDate: IsoDate,
+  PasswordLastUsed: Schema.NullOr(IsoDate),
+  AccessKeys: Schema.Array(AccessKey),
+  MFADevices: Schema.Array(MfaDevice),
+  ConsoleAccessEnabled: Schema.Boolean,
+  Tags: Schema.Array(Tag),
+  Groups: Schema.optional(Schema.Array(Group)),
+  AttachedPolicies: Schema.optional(Schema.Array(AttachedPolicy)),
+  InlinePolicyNames: Schema.optional(Schema.Array(Schema.String))
+})
+export type IamUser = typeof IamUser.Type
+/** The spec's "API Response" JSON for one user. */
+export type IamUserJson = typeof IamUser.Encoded

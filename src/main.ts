@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Effect, Layer, Logger } from "effect"
+import { Command } from "effect/cli"
+import { cli } from "./cli.ts"
+import { teardown } from "./exit.ts"
+
+cli.pipe(
+  Command.run({ version: "0.1.0" }),
+  // Logs go to stderr: stdout belongs to the events of the stdout sink.
+  Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true))),
+  (program) => NodeRuntime.runMain(program, { teardown })
+)

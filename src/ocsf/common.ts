@@ -1,0 +1,62 @@
+import { Schema, SchemaGetter } from "effect"
+import type { AccessKey, Tag } from "../iam/IamUser.ts"
+
+/**
+ * What every profile shares: the class/activity header of OCSF 1.6.0 class 5003
+ * "User Inventory Info", activity 2 "Collect", and the time codecs. Each event Schema takes
+ * `Date`s on its decoded side and chooses the wire unit here, so a mapper never does
+ * arithmetic on timestamps and the unit of each profile is stated in its Schema.
+ */
+export const OCSF_VERSION = "1.6.0"
+
+/** Key order follows the spec's example event; values satisfy OCSF's caption rules (`.lint`). */
+export const header = {
+  activity_id: 2,
+  activity_name: "Collect",
+  category_name: "Discovery",
+  category_uid: 5,
+  class_name: "User Inventory Info",
+  class_uid: 5003,
+  type_name: "User Inventory Info: Collect",
+  type_uid: 500302, // class_uid * 100 + activity_id
+  severity: "Informational",
+  severity_id: 1
+} as const
+
+type Literals<T extends Record<string, string | number>> = { readonly [K in keyof T]: Schema.Literal<T[K]> }
+const literalFields = <const T extends Record<string, string | number>>(values: T): Literals<T> =>
+  Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Schema.Literal(v)])) as Literals<T>
+
+/** Struct fields for {@link header}: the encoder rejects an event whose header was tampered with. */
+export const HeaderFields = literalFields(header)
+
+/** OCSF `timestamp_t`: epoch milliseconds. */
+export const EpochMillis = Schema.DateFromMillis
+
+/**
+ * The spec's table says "Unix epoch" and its example is in seconds: used by the spec profile
+ * only. Truncates (IAM dates carry whole seconds anyway).
+ */
+export const EpochSeconds = Schema.Int.pipe(
+  Schema.decodeTo(Schema.Date, {
+    decode: SchemaGetter.transform((s: number) => new Date(s * 1000)),
+    encode: SchemaGetter.transform((d: Date) => Math.floor(d.getTime() / 1000))
+  })
+)
+
+/** The spec's `{Key: Value}` object; a repeated key keeps the last value (IAM forbids repeats). */
+export const TagsObject = Schema.Record(Schema.String, Schema.String)
+
+export const tagsObject = (tags: ReadonlyArray<Tag>): Record<string, string> =>
+  // fromEntries defines own properties, so a tag named "__proto__" stays an ordinary key
+  Object.fromEntries(tags.map((t) => [t.Key, t.Value]))
+
+/** What `access_keys_count` means in the spec: keys AWS will accept (not Inactive or Expired). */
+export const activeKeyCount = (keys: ReadonlyArray<AccessKey>): number =>
+  keys.filter((k) => k.Status === "Active").length
+
+/** What a mapping needs besides the user. */
+export interface MapContext {
+  /** When the user was observed: the event `time` of the strict profiles. */
+  readonly collectedAt: Date
+}

@@ -1,0 +1,29 @@
+import { Schema } from "effect"
+import type { IamUser } from "../iam/IamUser.ts"
+import type { MapContext } from "./common.ts"
+import { AwsAccount, parseUserArn, StrictEvent, StrictMetadata, toStrictEvent } from "./strict.ts"
+
+/**
+ * The `strict-cloud` profile: `strict` plus OCSF's cloud profile, like
+ * `shared/ocsf/examples/corrected-cloud.json`. IAM is global, so there is no region; the
+ * partition (aws, aws-cn, aws-us-gov) is in the ARN and tells GovCloud and China apart.
+ */
+export const StrictCloudEvent = Schema.Struct({
+  ...StrictEvent.fields,
+  metadata: Schema.Struct({ ...StrictMetadata.fields, profiles: Schema.Tuple([Schema.Literal("cloud")]) }),
+  cloud: Schema.Struct({
+    provider: Schema.Literal("AWS"),
+    cloud_partition: Schema.NonEmptyString,
+    account: AwsAccount
+  })
+})
+export type StrictCloudEvent = typeof StrictCloudEvent.Type
+
+export const toStrictCloudEvent = (u: IamUser, ctx: MapContext): StrictCloudEvent => {
+  const event = toStrictEvent(u, ctx)
+  return {
+    ...event,
+    metadata: { ...event.metadata, profiles: ["cloud"] },
+    cloud: { provider: "AWS", cloud_partition: parseUserArn(u.Arn).partition, account: event.user.account }
+  }
+}

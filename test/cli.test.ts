@@ -1,0 +1,125 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Emulator, startEmulator } from "../src/emulator/index.ts"
+import { configFor, readLines, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
+
+describe("the iam-ocsf command", () => {
+  let emulator: Emulator
+  beforeAll(async () => {
+    emulator = await startEmulator({ users: 30 })
+  })
+  afterAll(() => emulator.close())
+
+  it("demo (npm start) prints the events of the embedded emulator on stdout, logs on stderr", async () => {
+    const result = await runCli(["demo"])
+    expect(result.code).toBe(0)
+    const events = result.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    expect(events).toHaveLength(10)
+    expect(new Set(events.map((e) => e.class_uid))).toEqual(new Set([5003]))
+    expect(events.map((e) => e.user.name)).toContain("aws-developer-team")
+    expect(result.stderr).toMatch(/collection finished: 10 users collected, 0 failed/)
+  })
+
+  it("run --once: everything delivered, exit 0", async () => {
+    const dir = tempDir()
+    const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir))
+    const result = await runCli(["run", "--config", config, "--once"])
+    expect(result.stderr).toMatch(/collection finished: 32 users collected/)
+    expect(result.code).toBe(0)
+    expect(readNdjson(path.join(dir, "events.ndjson"))).toHaveLength(32)
+  })
+
+  it("run --once: a user whose ListMFADevices is denied is dead-lettered with the reason, the rest delivered, exit 3", async () => {
+    const dir = tempDir()
+    const denied = [...emulator.account.userNames()][7]!
+    emulator.setFaults({ ListMFADevices: { accessDenied: [denied] } })
+    try {
+      const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir))
+      const result = await runCli(["run", "--config", config, "--once"])
+      expect(result.code).toBe(3)
+      const events = readNdjson(path.join(dir, "events.ndjson"))
+      expect(events).toHaveLength(31)
+      expect(events.map((e) => e.user.name)).not.toContain(denied)
+      const [record, ...rest] = readNdjson(path.join(dir, "dead-letter.ndjson"))
+      expect(rest).toEqual([])
+      expect(record).toMatchObject({
+        kind: "user",
+        user: { UserName: denied, Arn: emulator.account.user(denied)!.Arn },
+        error: { action: "ListMFADevices", reason: "AccessDenied", code: "AccessDenied", status: 403 }
+      })
+      expect(result.stderr).toContain(`user ${denied} not collected`)
+      expect(result.stderr).toMatch(/31 users collected, 1 failed/)
+    } finally {
+      emulator.setFaults({})
+    }
+  })
+
+  it("run --once: ListUsers denied fails the run with the reason, exit 1", async () => {
+    const dir = tempDir()
+    emulator.setFaults({ ListUsers: { accessDenied: true } })
+    try {
+      const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir))
+      const result = await runCli(["run", "--config", config, "--once"])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/collection failed: ListUsers failed: AccessDenied/)
+      expect(readLines(path.join(dir, "events.ndjson"))).toEqual([])
+    } finally {
+      emulator.setFaults({})
+    }
+  })
+
+  it("daemon: a run at start and every interval, then SIGTERM exits 0 with every run's events delivered", async () => {
+    const dir = tempDir()
+    const events = path.join(dir, "events.ndjson")
+    const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir, { schedule: { interval: "1s" } }))
+    const result = await runCli(["run", "--config", config], {
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          if (readLines(events).length >= 64) {
+            clearInterval(timer)
+            child.kill("SIGTERM")
+          }
+        }, 50)
+        child.on("close", () => clearInterval(timer))
+      }
+    })
+    expect(result.code).toBe(0)
+    const lines = readLines(events)
+    expect(lines.length % 32).toBe(0)
+    expect(lines.length).toBeGreaterThanOrEqual(64)
+    // Runs never overlap: each start is followed by its finish before the next start.
+    const marks = result.stderr.split("\n").filter((l) => /collection (started|finished)/.test(l))
+    marks.forEach((line, i) => expect(line).toMatch(i % 2 === 0 ? /started/ : /finished/))
+  })
+
+  it("validate-config: names every problem with its JSON path, exit 2, secrets never printed", async () => {
+    const dir = tempDir()
+    const file = writeJson(path.join(dir, "config.json"), {
+      aws: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "${TOP_SECRET}" },
+      collection: { concurrency: "8" },
+      sinks: [{ type: "file" }, { type: "kafak" }]
+    })
+    const result = await runCli(["validate-config", file], { env: { TOP_SECRET: "s3cr3t-value-never-shown" } })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(`${file}: invalid configuration`)
+    expect(result.stderr).toContain(`collection.concurrency: expected an integer between 1 and 256; found "8"`)
+    expect(result.stderr).toContain("sinks[0].path: required, missing")
+    expect(result.stderr).toContain(`sinks[1].type: expected one of "stdout", "file"; found "kafak"`)
+    expect(result.stdout + result.stderr).not.toContain("s3cr3t-value-never-shown")
+
+    fs.writeFileSync(file, JSON.stringify({ aws: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "${TOP_SECRET}" }, sinks: [{ type: "stdout" }] }))
+    const ok = await runCli(["validate-config", file], { env: { TOP_SECRET: "s3cr3t-value-never-shown" } })
+    expect(ok.code).toBe(0)
+    expect(JSON.parse(ok.stdout).aws.secretAccessKey).toBe("<redacted>")
+    expect(ok.stdout + ok.stderr).not.toContain("s3cr3t-value-never-shown")
+  })
+
+  it("run --help teaches the flags and the exit codes", async () => {
+    const result = await runCli(["run", "--help"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain("--config")
+    expect(result.stdout).toContain("--once")
+    expect(result.stdout).toMatch(/3 finished, but some users or batches were dead-lettered/)
+  })
+})

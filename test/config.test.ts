@@ -1,0 +1,483 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Redacted, Result, Schema } from "effect"
+import { fileURLToPath } from "node:url"
+import { inspect } from "node:util"
+import {
+  AppConfig,
+  ConfigError,
+  configParseOptions,
+  defaultConfig,
+  describeConfig,
+  loadConfig,
+  parseConfig,
+  sinkTypes
+} from "../src/config/index.ts"
+import { issueProblems, renderProblem } from "../src/config/problems.ts"
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url))
+const exampleFile = fileURLToPath(new URL("../config.example.json", import.meta.url))
+
+type Env = Record<string, string | undefined>
+const parse = (text: string, env: Env = {}) => parseConfig(text, "config.json", env)
+const problems = (text: string, env: Env = {}) =>
+  parse(text, env).pipe(Effect.flip, Effect.map((error) => error.problems))
+const load = (file: string, env: Env = {}) => loadConfig(file, env).pipe(Effect.provide(NodeFileSystem.layer))
+
+const stdoutOnly = `"sinks": [{ "type": "stdout" }]`
+const ms = (d: Duration.Duration) => Duration.toMillis(d)
+const knownTypes = sinkTypes.map((t) => JSON.stringify(t)).join(", ")
+
+describe("config: valid files", () => {
+  it.effect("a minimal file gets every default", () =>
+    Effect.gen(function*() {
+      const config = yield* parse(`{ ${stdoutOnly} }`)
+      assert.deepStrictEqual(config.aws, { region: "us-east-1" })
+      assert.strictEqual(config.collection.concurrency, 8)
+      assert.strictEqual(config.collection.pageSize, 100)
+      assert.strictEqual(ms(config.collection.callTimeout), 10_000)
+      assert.strictEqual(config.collection.retry.maxAttempts, 8)
+      assert.strictEqual(ms(config.collection.retry.baseDelay), 200)
+      assert.strictEqual(ms(config.collection.retry.maxDelay), 20_000)
+      assert.strictEqual(config.ocsf.profile, "spec")
+      assert.strictEqual(ms(config.schedule.interval), 3_600_000)
+      assert.strictEqual(config.delivery.batchSize, 500)
+      assert.strictEqual(ms(config.delivery.batchWindow), 1_000)
+      assert.deepStrictEqual(config.sinks, [{ type: "stdout", name: "stdout" }])
+      assert.strictEqual(config.deadLetter.path, "dead-letter.ndjson")
+    }))
+
+  it.effect("a full file: every field as written, sink names resolved", () =>
+    Effect.gen(function*() {
+      const config = yield* parse(`{
+        "aws": {
+          "region": "eu-west-1",
+          "accessKeyId": "AKIAEXAMPLE",
+          "secretAccessKey": "s3cr3t",
+          "sessionToken": "t0k3n",
+          "endpoint": "http://127.0.0.1:4566"
+        },
+        "collection": {
+          "concurrency": 256,
+          "pageSize": 1000,
+          "callTimeout": "1.5s",
+          "retry": { "maxAttempts": 1, "baseDelay": "1ms", "maxDelay": "2m" }
+        },
+        "ocsf": { "profile": "strict-cloud" },
+        "schedule": { "interval": "1d" },
+        "delivery": { "batchSize": 100000, "batchWindow": "250ms" },
+        "sinks": [
+          { "type": "stdout", "name": "console" },
+          { "type": "file", "path": "out/a.ndjson", "fsync": false },
+          { "type": "file", "name": "second", "path": "out/b.ndjson" }
+        ],
+        "deadLetter": { "path": "out/dead.ndjson" }
+      }`)
+      assert.strictEqual(config.aws.region, "eu-west-1")
+      assert.strictEqual(config.aws.accessKeyId, "AKIAEXAMPLE")
+      assert.strictEqual(config.aws.secretAccessKey && Redacted.value(config.aws.secretAccessKey), "s3cr3t")
+      assert.strictEqual(config.aws.sessionToken && Redacted.value(config.aws.sessionToken), "t0k3n")
+      assert.strictEqual(config.aws.endpoint, "http://127.0.0.1:4566")
+      assert.strictEqual(config.collection.concurrency, 256)
+      assert.strictEqual(config.collection.pageSize, 1000)
+      assert.strictEqual(ms(config.collection.callTimeout), 1500)
+      assert.strictEqual(config.collection.retry.maxAttempts, 1)
+      assert.strictEqual(ms(config.collection.retry.baseDelay), 1)
+      assert.strictEqual(ms(config.collection.retry.maxDelay), 120_000)
+      assert.strictEqual(config.ocsf.profile, "strict-cloud")
+      assert.strictEqual(ms(config.schedule.interval), 86_400_000)
+      assert.strictEqual(config.delivery.batchSize, 100_000)
+      assert.strictEqual(ms(config.delivery.batchWindow), 250)
+      assert.deepStrictEqual(config.sinks, [
+        { type: "stdout", name: "console" },
+        { type: "file", name: "file", path: "out/a.ndjson", fsync: false },
+        { type: "file", name: "second", path: "out/b.ndjson" }
+      ])
+      assert.strictEqual(config.deadLetter.path, "out/dead.ndjson")
+      // The decoded type narrows by sink type.
+      const file = config.sinks.find((s) => s.type === "file")
+      assert.strictEqual(file?.type === "file" ? file.path : undefined, "out/a.ndjson")
+    }))
+
+  it.effect("describeConfig prints the effective config in the file's shape", () =>
+    Effect.gen(function*() {
+      const config = yield* parse(`{ "schedule": { "interval": "90m" }, ${stdoutOnly} }`)
+      const described = JSON.parse(describeConfig(config))
+      assert.deepStrictEqual(described.collection, {
+        concurrency: 8,
+        pageSize: 100,
+        callTimeout: "10s",
+        retry: { maxAttempts: 8, baseDelay: "200ms", maxDelay: "20s" }
+      })
+      assert.deepStrictEqual(described.schedule, { interval: "90m" })
+      // What describeConfig prints is itself a valid config that decodes to the same values.
+      const again = yield* parse(describeConfig(config))
+      assert.strictEqual(describeConfig(again), describeConfig(config))
+    }))
+
+  it.effect("AppConfig encodes back to the file's shape", () =>
+    Effect.gen(function*() {
+      const config = yield* parse(`{ "delivery": { "batchWindow": "2s" }, ${stdoutOnly} }`)
+      const encoded = Schema.encodeUnknownSync(AppConfig)(config) as { delivery: unknown }
+      assert.deepStrictEqual(encoded.delivery, { batchSize: 500, batchWindow: "2s" })
+    }))
+
+  it.effect("config.example.json validates", () =>
+    Effect.gen(function*() {
+      const config = yield* load(exampleFile)
+      assert.deepStrictEqual(config.sinks.map((s) => [s.type, s.name]), [["stdout", "stdout"], ["file", "archive"]])
+      assert.strictEqual(config.aws.endpoint, undefined)
+      assert.strictEqual(config.aws.accessKeyId, undefined)
+      const withEnv = yield* load(exampleFile, { AWS_REGION: "eu-central-1", IAM_OCSF_OUT_DIR: "/var/lib/iam-ocsf" })
+      assert.strictEqual(withEnv.aws.region, "eu-central-1")
+      assert.strictEqual(withEnv.deadLetter.path, "/var/lib/iam-ocsf/dead-letter.ndjson")
+    }))
+
+  it.effect("the emulator fixture validates with and without environment", () =>
+    Effect.gen(function*() {
+      const config = yield* load(fixture("emulator.json"))
+      assert.strictEqual(config.aws.endpoint, "http://127.0.0.1:4566")
+      assert.strictEqual(config.aws.accessKeyId, "test")
+      const other = yield* load(fixture("emulator.json"), { IAM_ENDPOINT: "https://iam.example.test", AWS_ACCESS_KEY_ID: "AKIA1" })
+      assert.strictEqual(other.aws.endpoint, "https://iam.example.test")
+      assert.strictEqual(other.aws.accessKeyId, "AKIA1")
+    }))
+
+  it.effect("loadConfig reads process.env by default", () =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig(fixture("minimal.json")).pipe(Effect.provide(NodeFileSystem.layer))
+      assert.deepStrictEqual(config.sinks, [{ type: "stdout", name: "stdout" }])
+    }))
+})
+
+describe("config: ${VAR} interpolation", () => {
+  it.effect("substitutes variables, applies :-defaults and keeps $${ literal", () =>
+    Effect.gen(function*() {
+      const config = yield* parse(
+        `{
+          "aws": { "region": "\${REGION}", "endpoint": "http://\${HOST:-localhost}:\${PORT:-4566}" },
+          "sinks": [{ "type": "file", "path": "\${DIR:-out}/events-$\${date}.ndjson" }],
+          "deadLetter": { "path": "\${EMPTY:-fallback}/\${EMPTY}dead.ndjson" }
+        }`,
+        { REGION: "ap-southeast-2", PORT: "8080", EMPTY: "" }
+      )
+      assert.strictEqual(config.aws.region, "ap-southeast-2")
+      assert.strictEqual(config.aws.endpoint, "http://localhost:8080")
+      const [sink] = config.sinks
+      assert.strictEqual(sink?.type === "file" ? sink.path : undefined, "out/events-${date}.ndjson")
+      // As in a shell, ":-" also applies to an empty variable; a plain reference keeps it empty.
+      assert.strictEqual(config.deadLetter.path, "fallback/dead.ndjson")
+    }))
+
+  it.effect("a missing variable names the JSON path and the variable", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "aws": { "accessKeyId": "\${AWS_ACCESS_KEY_ID}", "secretAccessKey": "\${AWS_SECRET_ACCESS_KEY}" },
+        "sinks": [{ "type": "file", "path": "\${OUT_DIR}/events.ndjson" }]
+      }`, { AWS_ACCESS_KEY_ID: "AKIA1" })
+      assert.deepStrictEqual(lines, [
+        "aws.secretAccessKey: environment variable AWS_SECRET_ACCESS_KEY is not set (write ${AWS_SECRET_ACCESS_KEY:-default} to give a default)",
+        "sinks[0].path: environment variable OUT_DIR is not set (write ${OUT_DIR:-default} to give a default)"
+      ])
+    }))
+
+  it.effect("a malformed reference is a problem, not a literal", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{ "deadLetter": { "path": "\${not valid}" }, ${stdoutOnly} }`)
+      assert.deepStrictEqual(lines, [
+        "deadLetter.path: invalid variable reference \"${not valid}\" (expected ${NAME} or ${NAME:-default}; write $${ for a literal ${)"
+      ])
+    }))
+
+  it.effect("keys are not interpolated", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{ "\${X}": 1, ${stdoutOnly} }`, { X: "aws" })
+      assert.deepStrictEqual(lines, [
+        "[\"${X}\"]: unknown key (expected one of: aws, collection, ocsf, schedule, delivery, sinks, deadLetter)"
+      ])
+    }))
+})
+
+describe("config: secrets", () => {
+  const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+  const token = "FwoGZXIvYXdzEXAMPLETOKEN"
+
+  it.effect("secrets are Redacted and never printed", () =>
+    Effect.gen(function*() {
+      const config = yield* parse(
+        `{ "aws": { "accessKeyId": "AKIA1", "secretAccessKey": "\${SECRET}", "sessionToken": "${token}" }, ${stdoutOnly} }`,
+        { SECRET: secret }
+      )
+      assert.isTrue(Redacted.isRedacted(config.aws.secretAccessKey))
+      assert.isTrue(Redacted.isRedacted(config.aws.sessionToken))
+      assert.strictEqual(config.aws.secretAccessKey && Redacted.value(config.aws.secretAccessKey), secret)
+      const described = describeConfig(config)
+      assert.include(described, `"secretAccessKey": "<redacted>"`)
+      assert.include(described, `"sessionToken": "<redacted>"`)
+      for (const text of [described, String(config), JSON.stringify(config), inspect(config, { depth: 10 }), String(config.aws.secretAccessKey)]) {
+        assert.notInclude(text, secret)
+        assert.notInclude(text, token)
+      }
+    }))
+
+  it.effect("a secret of the wrong type is described, not shown", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{ "aws": { "accessKeyId": "AKIA1", "secretAccessKey": 987654321 }, ${stdoutOnly} }`)
+      assert.deepStrictEqual(lines, ["aws.secretAccessKey: expected a non-empty string; found a number (redacted)"])
+    }))
+})
+
+describe("config: problems people can act on", () => {
+  it.effect("a missing required field", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": "file" }] }`), ["sinks[0].path: required, missing"])
+      assert.deepStrictEqual(yield* problems(`{}`), ["sinks: required, missing"])
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "name": "x" }] }`), [
+        `sinks[0].type: required, missing (one of ${knownTypes})`
+      ])
+    }))
+
+  it.effect("a wrong type", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* problems(`{ "collection": { "concurrency": "8" }, ${stdoutOnly} }`), [
+        `collection.concurrency: expected an integer between 1 and 256; found "8"`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "collection": { "pageSize": 0 }, ${stdoutOnly} }`), [
+        "collection.pageSize: expected an integer between 1 and 1000; found 0"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": "file", "path": "x", "fsync": "yes" }] }`), [
+        `sinks[0].fsync: expected true or false; found "yes"`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "ocsf": { "profile": "lenient" }, ${stdoutOnly} }`), [
+        `ocsf.profile: expected one of "spec", "strict", "strict-cloud"; found "lenient"`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "aws": "us-east-1", ${stdoutOnly} }`), [
+        `aws: expected an object; found "us-east-1"`
+      ])
+      assert.deepStrictEqual(yield* problems(`[]`), ["(top level): expected an object; found an empty array"])
+    }))
+
+  it.effect("an unknown sink type lists the known types and nothing else", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{ "sinks": [{ "type": "stdout" }, { "type": "kafak", "topic": "x" }, 3] }`)
+      assert.deepStrictEqual(lines, [
+        `sinks[1].type: expected one of ${knownTypes}; found "kafak"`,
+        `sinks[2]: expected an object like { "type": "stdout" }; found 3`
+      ])
+      assert.include(knownTypes, `"stdout"`)
+      assert.include(knownTypes, `"file"`)
+    }))
+
+  it.effect("an unknown key, anywhere, with the path and the keys allowed there", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "deadLetter": { "pth": "x" },
+        "collection": { "retry": { "maxAttempt": 3 } },
+        "sinks": [{ "type": "file", "path": "p", "fsnyc": true }],
+        "sink": []
+      }`)
+      assert.sameMembers([...lines], [
+        "sink: unknown key (expected one of: aws, collection, ocsf, schedule, delivery, sinks, deadLetter)",
+        "deadLetter.pth: unknown key (expected one of: path)",
+        "collection.retry.maxAttempt: unknown key (expected one of: maxAttempts, baseDelay, maxDelay)",
+        "sinks[0].fsnyc: unknown key (expected one of: type, name, path, fsync)"
+      ])
+    }))
+
+  it.effect("duplicate sink names name both indices", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{ "sinks": [
+        { "type": "file", "path": "a" },
+        { "type": "stdout" },
+        { "type": "file", "path": "b" },
+        { "type": "file", "name": "stdout", "path": "c" }
+      ] }`)
+      assert.deepStrictEqual(lines, [
+        `sinks: sinks[0] and sinks[2] are both named "file"; give one of them a distinct "name"`,
+        `sinks: sinks[1] and sinks[3] are both named "stdout"; give one of them a distinct "name"`
+      ])
+    }))
+
+  it.effect("bad durations", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "schedule": { "interval": "hourly" },
+        "collection": { "callTimeout": 10, "retry": { "baseDelay": "1 s" } },
+        "delivery": { "batchWindow": "0s" },
+        ${stdoutOnly}
+      }`)
+      assert.deepStrictEqual(lines, [
+        `collection.callTimeout: expected a duration like "90s", "15m" or "1h"; found 10`,
+        `collection.retry.baseDelay: expected a duration like "90s", "15m" or "1h"; found "1 s"`,
+        `schedule.interval: expected a duration like "90s", "15m" or "1h"; found "hourly"`,
+        `delivery.batchWindow: expected a duration of at least 1ms; found "0s"`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "schedule": { "interval": "500ms" }, ${stdoutOnly} }`), [
+        `schedule.interval: expected a duration of at least 1s; found "500ms"`
+      ])
+    }))
+
+  it.effect("cross-field checks", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* problems(`{ "aws": { "accessKeyId": "AKIA1" }, ${stdoutOnly} }`), [
+        "aws: accessKeyId and secretAccessKey go together; found only accessKeyId"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "aws": { "secretAccessKey": "x" }, ${stdoutOnly} }`), [
+        "aws: accessKeyId and secretAccessKey go together; found only secretAccessKey"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "aws": { "sessionToken": "x" }, ${stdoutOnly} }`), [
+        "aws: sessionToken needs accessKeyId and secretAccessKey; found only sessionToken"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "collection": { "retry": { "baseDelay": "30s" } }, ${stdoutOnly} }`), [
+        `collection.retry: baseDelay must not be longer than maxDelay; found baseDelay "30s" and maxDelay "20s"`
+      ])
+    }))
+
+  it.effect("the endpoint must be an http(s) URL, the region look like one", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* problems(`{ "aws": { "endpoint": "127.0.0.1:4566", "region": "US East" }, ${stdoutOnly} }`), [
+        `aws.region: expected an AWS region like "us-east-1"; found "US East"`,
+        `aws.endpoint: expected an http(s) URL like "http://127.0.0.1:4566"; found "127.0.0.1:4566"`
+      ])
+    }))
+
+  it.effect("invalid JSON names the line and column", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(load(fixture("syntax-error.json")))
+      assert.strictEqual(
+        error.message,
+        `${fixture("syntax-error.json")}: invalid configuration\n  - invalid JSON at line 4, column 3: trailing comma before "]"`
+      )
+      assert.deepStrictEqual(yield* problems(`{\n  "sinks" [] }`), [
+        `invalid JSON at line 2, column 11: expected ":" after the property name, found "["`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": tru }`), [`invalid JSON at line 1, column 8: expected a value, found "t"`])
+      assert.deepStrictEqual(yield* problems(`{ "a": "x`), ["invalid JSON at line 1, column 8: unterminated string"])
+      assert.deepStrictEqual(yield* problems(`{} {}`), [`invalid JSON at line 1, column 4: unexpected "{" after the end of the JSON value`])
+      assert.deepStrictEqual(yield* problems(`  \n`), ["invalid JSON at line 1, column 1: the file is empty"])
+    }))
+
+  it.effect("a key given twice is a problem", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* problems(`{ ${stdoutOnly},\n  "sinks": [] }`), [
+        "sinks: duplicate key (at line 1, column 3 and line 2, column 3)",
+        "sinks: expected a non-empty array of sinks; found an empty array"
+      ])
+    }))
+
+  it.effect("a file that does not exist, or is not a file", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.flip(load(fixture("does-not-exist.json")))
+      assert.instanceOf(missing, ConfigError)
+      assert.strictEqual(missing.source, fixture("does-not-exist.json"))
+      assert.strictEqual(missing.message, `${fixture("does-not-exist.json")}: invalid configuration\n  - file not found`)
+      const folder = yield* Effect.flip(load(fixture("")))
+      assert.deepStrictEqual(folder.problems, ["cannot read the file: it is a directory"])
+    }))
+
+  it.effect("several problems at once, one line each", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(load(fixture("invalid.json")))
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.strictEqual(
+        error.message,
+        [
+          `${fixture("invalid.json")}: invalid configuration`,
+          `  - aws: accessKeyId and secretAccessKey go together; found only accessKeyId`,
+          `  - collection.concurrency: expected an integer between 1 and 256; found "8"`,
+          `  - schedule.interval: expected a duration like "90s", "15m" or "1h"; found "hourly"`,
+          `  - sinks[1].type: expected one of ${knownTypes}; found "kafak"`,
+          `  - deadLetter.pth: unknown key (expected one of: path)`
+        ].join("\n")
+      )
+    }))
+
+  it.effect("problems in every field of a section are reported together", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "collection": { "concurrency": 0, "pageSize": "x", "callTimeout": "0s", "retry": { "maxAttempts": 0, "maxDelay": "1" } },
+        ${stdoutOnly}
+      }`)
+      assert.deepStrictEqual(lines, [
+        "collection.concurrency: expected an integer between 1 and 256; found 0",
+        `collection.pageSize: expected an integer between 1 and 1000; found "x"`,
+        `collection.callTimeout: expected a duration of at least 1ms; found "0s"`,
+        "collection.retry.maxAttempts: expected an integer of at least 1; found 0",
+        `collection.retry.maxDelay: expected a duration like "90s", "15m" or "1h"; found "1"`
+      ])
+    }))
+
+  it.effect("a missing variable is not reported again by the schema", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{ "aws": { "endpoint": "\${ENDPOINT}" }, "collection": { "pageSize": 0 }, ${stdoutOnly} }`)
+      assert.deepStrictEqual(lines, [
+        "aws.endpoint: environment variable ENDPOINT is not set (write ${ENDPOINT:-default} to give a default)",
+        "collection.pageSize: expected an integer between 1 and 1000; found 0"
+      ])
+    }))
+})
+
+describe("config: messages come from the schema, so new fields get them for free", () => {
+  const Future = Schema.Struct({
+    port: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })),
+    tags: Schema.Array(Schema.NonEmptyString).check(Schema.isMaxLength(2)),
+    mode: Schema.Literals(["fast", "safe"]),
+    ratio: Schema.optional(Schema.Number.check(Schema.isGreaterThan(0))),
+    token: Schema.optional(Schema.RedactedFromValue(Schema.String)),
+    nested: Schema.Struct({ enabled: Schema.Boolean })
+  })
+  const lines = (input: unknown) => {
+    const result = Schema.decodeUnknownResult(Future)(input, configParseOptions)
+    return Result.isFailure(result) ? issueProblems(result.failure.issue).map(renderProblem) : []
+  }
+
+  it("phrases types and built-in checks", () => {
+    assert.deepStrictEqual(
+      lines({ port: 70000, tags: ["a", "", "c"], mode: "slow", ratio: -1, token: 42, nested: { enabled: "yes", extra: 1 } }),
+      [
+        "port: expected an integer between 1 and 65535; found 70000",
+        `tags[1]: expected a non-empty string; found ""`,
+        "mode: expected one of \"fast\", \"safe\"; found \"slow\"",
+        "ratio: expected a number greater than 0; found -1",
+        "token: expected a string; found a number (redacted)",
+        "nested.extra: unknown key (expected one of: enabled)",
+        `nested.enabled: expected true or false; found "yes"`
+      ]
+    )
+    assert.deepStrictEqual(lines({ port: 1, tags: ["a", "b", "c"], mode: "fast", nested: {} }), [
+      "tags: expected an array of at most 2 items; found an array",
+      "nested.enabled: required, missing"
+    ])
+  })
+})
+
+describe("config: defaultConfig", () => {
+  it("builds a config in memory with the file's defaults and one stdout sink", () => {
+    const config = defaultConfig()
+    assert.deepStrictEqual(config.sinks, [{ type: "stdout", name: "stdout" }])
+    assert.strictEqual(ms(config.schedule.interval), 3_600_000)
+    assert.strictEqual(config.collection.concurrency, 8)
+  })
+
+  it("takes overrides written as in the file", () => {
+    const config = defaultConfig({
+      aws: { endpoint: "http://127.0.0.1:4566", accessKeyId: "test", secretAccessKey: "test" },
+      collection: { retry: { baseDelay: "1ms", maxDelay: Duration.millis(5) } },
+      delivery: { batchWindow: Duration.millis(100) },
+      sinks: [{ type: "file", path: "out/x.ndjson" }]
+    })
+    assert.strictEqual(config.aws.endpoint, "http://127.0.0.1:4566")
+    assert.isTrue(Redacted.isRedacted(config.aws.secretAccessKey))
+    assert.strictEqual(ms(config.collection.retry.maxDelay), 5)
+    assert.strictEqual(config.collection.retry.maxAttempts, 8)
+    assert.strictEqual(ms(config.delivery.batchWindow), 100)
+    assert.deepStrictEqual(config.sinks, [{ type: "file", name: "file", path: "out/x.ndjson" }])
+  })
+
+  it("throws a ConfigError for an invalid override", () => {
+    assert.throws(
+      () => defaultConfig({ collection: { concurrency: 0 } }),
+      "defaultConfig: invalid configuration\n  - collection.concurrency: expected an integer between 1 and 256; found 0"
+    )
+  })
+})

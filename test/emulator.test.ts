@@ -1,0 +1,564 @@
+import {
+  GetAccountSummaryCommand,
+  GetLoginProfileCommand,
+  GetUserCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  ListAttachedUserPoliciesCommand,
+  ListGroupsForUserCommand,
+  ListMFADevicesCommand,
+  ListUserPoliciesCommand,
+  ListUsersCommand,
+  ListUserTagsCommand
+} from "@aws-sdk/client-iam"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { type Emulator, emulatorScoped, makeAccount, startEmulator, type UserRecord } from "../src/emulator/index.ts"
+
+const client = (e: Emulator) =>
+  new IAMClient({
+    endpoint: e.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+    maxAttempts: 1
+  })
+
+/** Runs `f` against a fresh emulator and always closes it. */
+const withEmulator = async <A>(
+  options: Parameters<typeof startEmulator>[0],
+  f: (e: Emulator, iam: IAMClient) => Promise<A>
+): Promise<A> => {
+  const e = await startEmulator(options)
+  const iam = client(e)
+  try {
+    return await f(e, iam)
+  } finally {
+    iam.destroy()
+    await e.close()
+  }
+}
+
+/** The error `p` rejects with; fails the test when `p` succeeds. */
+const failure = async (p: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined; code: unknown }> => {
+  try {
+    await p
+  } catch (e) {
+    const err = e as { name: string; message: string; Code?: unknown; $metadata?: { httpStatusCode?: number } }
+    return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode, code: err.Code }
+  }
+  throw new Error("expected the call to fail, but it succeeded")
+}
+
+const d = (iso: string) => new Date(iso)
+
+/** The spec's example users, copied from the spec (not from the emulator's data). */
+const SPEC = {
+  programmatic: {
+    UserId: "AIDAI23HZ27SI6FQMGNHQ",
+    UserName: "lambda-execution-role",
+    Arn: "arn:aws:iam::123456789012:user/service-role/lambda-execution-role",
+    Path: "/service-role/",
+    CreateDate: "2020-06-04T10:00:00Z",
+    AccessKeys: [
+      { AccessKeyId: "AKIA123456789EXAMPLE", Status: "Active", CreateDate: "2020-06-04T10:00:00Z" },
+      { AccessKeyId: "AKIA987654321EXAMPLE", Status: "Active", CreateDate: "2021-03-15T14:30:00Z" }
+    ],
+    Tags: [{ Key: "Purpose", Value: "Lambda Execution" }, { Key: "Environment", Value: "Production" }]
+  },
+  console: {
+    UserId: "AIDACKCEVSQ6C2EXAMPLE",
+    UserName: "aws-developer-team",
+    Arn: "arn:aws:iam::123456789012:user/engineering/aws-developer-team",
+    Path: "/engineering/",
+    CreateDate: "2020-06-04T10:00:00Z",
+    PasswordLastUsed: "2025-08-26T09:30:00Z",
+    AccessKeys: [{ AccessKeyId: "AKIAIOSFODNN7EXAMPLE", Status: "Active", CreateDate: "2025-01-10T11:00:00Z" }],
+    MFADevices: [{ SerialNumber: "arn:aws:iam::123456789012:mfa/aws-developer-team", EnableDate: "2020-07-15T14:00:00Z" }],
+    Tags: [{ Key: "Department", Value: "Engineering" }, { Key: "Environment", Value: "Development" }]
+  }
+} as const
+
+describe("IAM emulator: ListUsers", () => {
+  it("delivers every user exactly once over short pages when following Marker (MaxItems 7, 250 users)", () =>
+    withEmulator({ users: 250, shortPages: true }, async (e, iam) => {
+      const seen: Array<string> = []
+      const pageSizes: Array<number> = []
+      let marker: string | undefined
+      let truncated = true
+      while (truncated) {
+        const page = await iam.send(new ListUsersCommand({ MaxItems: 7, ...(marker === undefined ? {} : { Marker: marker }) }))
+        const users = page.Users ?? []
+        for (const u of users) {
+          seen.push(u.UserName ?? "")
+          expect(u.Tags).toBeUndefined()
+        }
+        pageSizes.push(users.length)
+        truncated = page.IsTruncated === true
+        marker = page.Marker
+        if (truncated) expect(marker).toBeTypeOf("string")
+        expect(pageSizes.length).toBeLessThan(200)
+      }
+      const expected = [...e.account.userNames()]
+      expect(expected.length).toBe(252)
+      expect(e.account.size).toBe(252)
+      expect(seen).toEqual(expected)
+      expect(new Set(seen).size).toBe(252)
+      // Some pages before the last were shorter than MaxItems while IsTruncated was true.
+      expect(pageSizes.slice(0, -1).some((n) => n < 7)).toBe(true)
+      expect(Math.max(...pageSizes)).toBe(7)
+    }))
+
+  it("returns 100 users a page by default and the spec users first, with PasswordLastUsed only when set", () =>
+    withEmulator({ users: 250 }, async (_e, iam) => {
+      const page = await iam.send(new ListUsersCommand({}))
+      expect(page.Users).toHaveLength(100)
+      expect(page.IsTruncated).toBe(true)
+      const [first, second] = page.Users ?? []
+      expect(first).toEqual({
+        Path: SPEC.programmatic.Path,
+        UserName: SPEC.programmatic.UserName,
+        UserId: SPEC.programmatic.UserId,
+        Arn: SPEC.programmatic.Arn,
+        CreateDate: d(SPEC.programmatic.CreateDate)
+      })
+      expect(second?.PasswordLastUsed).toEqual(d(SPEC.console.PasswordLastUsed))
+    }))
+
+  it("filters by PathPrefix and still paginates", () =>
+    withEmulator({ users: 300 }, async (e, iam) => {
+      const expected = [...e.account.users()].filter((u) => u.Path.startsWith("/engineering/")).map((u) => u.UserName)
+      expect(expected.length).toBeGreaterThan(5)
+      const seen: Array<string> = []
+      let marker: string | undefined
+      do {
+        const page = await iam.send(new ListUsersCommand({ PathPrefix: "/engineering/", MaxItems: 5, ...(marker ? { Marker: marker } : {}) }))
+        for (const u of page.Users ?? []) seen.push(u.UserName ?? "")
+        marker = page.IsTruncated ? page.Marker : undefined
+      } while (marker !== undefined)
+      expect(seen).toEqual(expected)
+    }))
+
+  it("rejects MaxItems outside 1..1000 and a forged Marker with ValidationError 400", () =>
+    withEmulator({ users: 10 }, async (_e, iam) => {
+      for (const MaxItems of [0, 1001]) {
+        const err = await failure(iam.send(new ListUsersCommand({ MaxItems })))
+        expect([err.name, err.status]).toEqual(["ValidationError", 400])
+      }
+      const err = await failure(iam.send(new ListUsersCommand({ Marker: "not-a-marker" })))
+      expect([err.name, err.status]).toEqual(["ValidationError", 400])
+      // A marker of another action is not accepted either.
+      const tags = await iam.send(new ListUserTagsCommand({ UserName: SPEC.console.UserName, MaxItems: 1 }))
+      expect(tags.IsTruncated).toBe(true)
+      const other = await failure(iam.send(new ListUsersCommand({ Marker: tags.Marker ?? "" })))
+      expect(other.name).toBe("ValidationError")
+    }))
+
+  it("XML-escapes text (a path with '&') and the SDK reads it back", () =>
+    withEmulator({ users: 200 }, async (e, iam) => {
+      const odd = [...e.account.users()].find((u) => u.Path === "/r&d/")
+      expect(odd).toBeDefined()
+      const got = await iam.send(new GetUserCommand({ UserName: odd?.UserName ?? "" }))
+      expect(got.User?.Path).toBe("/r&d/")
+      expect(got.User?.Arn).toBe(odd?.Arn)
+      // The SDK's parser tolerates a bare '&': check the wire format itself.
+      const res = await fetch(e.url, {
+        method: "POST",
+        body: new URLSearchParams({ Action: "GetUser", Version: "2010-05-08", UserName: odd?.UserName ?? "" }),
+        headers: { authorization: "AWS4-HMAC-SHA256 Credential=x" }
+      })
+      const xml = await res.text()
+      expect(xml).toContain("<Path>/r&amp;d/</Path>")
+      expect(xml).not.toMatch(/&(?!amp;|lt;|gt;|quot;|apos;)/)
+    }))
+})
+
+describe("IAM emulator: per-user calls", () => {
+  it("answers every action with the spec's data for the programmatic user", () =>
+    withEmulator({}, async (_e, iam) => {
+      const u = SPEC.programmatic
+      const UserName = u.UserName
+      const got = await iam.send(new GetUserCommand({ UserName }))
+      expect(got.User).toEqual({
+        Path: u.Path, UserName, UserId: u.UserId, Arn: u.Arn, CreateDate: d(u.CreateDate), Tags: u.Tags
+      })
+      const keys = await iam.send(new ListAccessKeysCommand({ UserName }))
+      expect(keys.AccessKeyMetadata).toEqual(u.AccessKeys.map((k) => ({ UserName, ...k, CreateDate: d(k.CreateDate) })))
+      expect(keys.IsTruncated).toBe(false)
+      const mfa = await iam.send(new ListMFADevicesCommand({ UserName }))
+      expect(mfa.MFADevices).toEqual([])
+      const tags = await iam.send(new ListUserTagsCommand({ UserName }))
+      expect(tags.Tags).toEqual(u.Tags)
+      const login = await failure(iam.send(new GetLoginProfileCommand({ UserName })))
+      expect(login.name).toBe("NoSuchEntityException")
+      expect(login.status).toBe(404)
+      expect(login.code).toBe("NoSuchEntity")
+    }))
+
+  it("answers every action with the spec's data for the console user", () =>
+    withEmulator({}, async (e, iam) => {
+      const u = SPEC.console
+      const UserName = u.UserName
+      const got = await iam.send(new GetUserCommand({ UserName }))
+      expect(got.User).toEqual({
+        Path: u.Path, UserName, UserId: u.UserId, Arn: u.Arn, CreateDate: d(u.CreateDate),
+        PasswordLastUsed: d(u.PasswordLastUsed), Tags: u.Tags
+      })
+      const keys = await iam.send(new ListAccessKeysCommand({ UserName }))
+      expect(keys.AccessKeyMetadata).toEqual(u.AccessKeys.map((k) => ({ UserName, ...k, CreateDate: d(k.CreateDate) })))
+      const mfa = await iam.send(new ListMFADevicesCommand({ UserName }))
+      expect(mfa.MFADevices).toEqual(u.MFADevices.map((m) => ({ UserName, ...m, EnableDate: d(m.EnableDate) })))
+      const login = await iam.send(new GetLoginProfileCommand({ UserName }))
+      expect(login.LoginProfile?.UserName).toBe(UserName)
+      expect(login.LoginProfile?.CreateDate).toBeInstanceOf(Date)
+      expect(login.LoginProfile?.PasswordResetRequired).toBe(false)
+      const tags = await iam.send(new ListUserTagsCommand({ UserName }))
+      expect(tags.Tags).toEqual(u.Tags)
+      // Groups and policies are not in the spec: compare with the account's own data.
+      const expected = e.account.expected(UserName)
+      const groups = await iam.send(new ListGroupsForUserCommand({ UserName }))
+      expect(groups.Groups?.map((g) => g.GroupName)).toEqual(expected?.Groups.map((g) => g.GroupName))
+      expect(groups.Groups?.[0]?.CreateDate).toBeInstanceOf(Date)
+      const attached = await iam.send(new ListAttachedUserPoliciesCommand({ UserName }))
+      expect(attached.AttachedPolicies).toEqual(expected?.AttachedPolicies)
+      const inline = await iam.send(new ListUserPoliciesCommand({ UserName }))
+      expect(inline.PolicyNames).toEqual(expected?.InlinePolicyNames)
+    }))
+
+  it("answers NoSuchEntity 404 for an unknown user on every per-user action", () =>
+    withEmulator({ users: 20 }, async (e, iam) => {
+      const UserName = "alice.martin-999999" // well-formed, but past the end of the account
+      const calls = [
+        iam.send(new GetUserCommand({ UserName })),
+        iam.send(new ListAccessKeysCommand({ UserName })),
+        iam.send(new ListMFADevicesCommand({ UserName })),
+        iam.send(new GetLoginProfileCommand({ UserName })),
+        iam.send(new ListUserTagsCommand({ UserName })),
+        iam.send(new ListGroupsForUserCommand({ UserName })),
+        iam.send(new ListAttachedUserPoliciesCommand({ UserName })),
+        iam.send(new ListUserPoliciesCommand({ UserName }))
+      ]
+      for (const call of calls) {
+        const err = await failure(call)
+        expect([err.name, err.status]).toEqual(["NoSuchEntityException", 404])
+      }
+      // A real generated name with a wrong prefix is unknown too.
+      const real = e.account.userAt(5).UserName
+      const forged = `x${real}`
+      expect((await failure(iam.send(new GetUserCommand({ UserName: forged })))).status).toBe(404)
+      expect(e.counters().byAction.GetUser?.notFound).toBe(2)
+    }))
+
+  it("paginates per-user lists with a small MaxItems and returns the generated data", () =>
+    withEmulator({ users: 300, shortPages: true }, async (e, iam) => {
+      const users = [...e.account.users()]
+      const withThreeGroups = users.find((u) => u.Groups.length === 3)
+      const withManyTags = users.find((u) => u.Tags.length >= 4)
+      const withThreePolicies = users.find((u) => u.AttachedPolicies.length === 3)
+      const withTwoInline = users.find((u) => u.InlinePolicyNames.length === 2)
+      const withTwoKeys = users.find((u) => u.AccessKeys.length === 2 && u.AccessKeys.some((k) => k.Status === "Inactive"))
+      for (const u of [withThreeGroups, withManyTags, withThreePolicies, withTwoInline, withTwoKeys]) expect(u).toBeDefined()
+
+      const collect = async <A>(fetch: (marker: string | undefined) => Promise<{ items: ReadonlyArray<A>; IsTruncated?: boolean | undefined; Marker?: string | undefined }>) => {
+        const all: Array<A> = []
+        let pages = 0
+        let marker: string | undefined
+        do {
+          const page = await fetch(marker)
+          all.push(...page.items)
+          pages++
+          marker = page.IsTruncated ? page.Marker : undefined
+        } while (marker !== undefined)
+        return { all, pages }
+      }
+      const m = (marker: string | undefined) => (marker === undefined ? {} : { Marker: marker })
+
+      const g = withThreeGroups as UserRecord
+      const groups = await collect(async (marker) => {
+        const r = await iam.send(new ListGroupsForUserCommand({ UserName: g.UserName, MaxItems: 1, ...m(marker) }))
+        return { items: r.Groups ?? [], IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(groups.pages).toBe(3)
+      expect(groups.all.map((x) => ({ ...x, CreateDate: x.CreateDate?.toISOString().replace(".000Z", "Z") }))).toEqual(g.Groups)
+
+      const t = withManyTags as UserRecord
+      const tags = await collect(async (marker) => {
+        const r = await iam.send(new ListUserTagsCommand({ UserName: t.UserName, MaxItems: 2, ...m(marker) }))
+        return { items: r.Tags ?? [], IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(tags.pages).toBeGreaterThan(1)
+      expect(tags.all).toEqual(t.Tags)
+
+      const p = withThreePolicies as UserRecord
+      const policies = await collect(async (marker) => {
+        const r = await iam.send(new ListAttachedUserPoliciesCommand({ UserName: p.UserName, MaxItems: 2, ...m(marker) }))
+        return { items: r.AttachedPolicies ?? [], IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(policies.pages).toBe(2)
+      expect(policies.all).toEqual(p.AttachedPolicies)
+
+      const i = withTwoInline as UserRecord
+      const inline = await collect(async (marker) => {
+        const r = await iam.send(new ListUserPoliciesCommand({ UserName: i.UserName, MaxItems: 1, ...m(marker) }))
+        return { items: r.PolicyNames ?? [], IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(inline.all).toEqual(i.InlinePolicyNames)
+
+      const k = withTwoKeys as UserRecord
+      const keys = await collect(async (marker) => {
+        const r = await iam.send(new ListAccessKeysCommand({ UserName: k.UserName, MaxItems: 1, ...m(marker) }))
+        return { items: r.AccessKeyMetadata ?? [], IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(keys.pages).toBe(2)
+      expect(keys.all.map((x) => [x.UserName, x.AccessKeyId, x.Status])).toEqual(
+        k.AccessKeys.map((x) => [k.UserName, x.AccessKeyId, x.Status])
+      )
+    }))
+
+  it("returns exactly what account.expected() says for a sample of generated users", () =>
+    withEmulator({ users: 1000, seed: 7 }, async (e, iam) => {
+      for (const index of [2, 3, 50, 333, 777, 1001]) {
+        const name = e.account.userAt(index).UserName
+        const x = e.account.expected(name)
+        const UserName = name
+        const [user, keys, mfa, tags, groups, attached, inline, login] = await Promise.all([
+          iam.send(new GetUserCommand({ UserName })),
+          iam.send(new ListAccessKeysCommand({ UserName })),
+          iam.send(new ListMFADevicesCommand({ UserName })),
+          iam.send(new ListUserTagsCommand({ UserName })),
+          iam.send(new ListGroupsForUserCommand({ UserName })),
+          iam.send(new ListAttachedUserPoliciesCommand({ UserName })),
+          iam.send(new ListUserPoliciesCommand({ UserName })),
+          iam.send(new GetLoginProfileCommand({ UserName })).then(() => true, (err: Error) => {
+            if (err.name !== "NoSuchEntityException") throw err
+            return false
+          })
+        ])
+        const iso = (t: Date | undefined) => t?.toISOString().replace(".000Z", "Z")
+        expect({
+          UserId: user.User?.UserId,
+          UserName: user.User?.UserName,
+          Arn: user.User?.Arn,
+          Path: user.User?.Path,
+          CreateDate: iso(user.User?.CreateDate),
+          PasswordLastUsed: iso(user.User?.PasswordLastUsed) ?? null,
+          AccessKeys: (keys.AccessKeyMetadata ?? []).map((k) => ({ AccessKeyId: k.AccessKeyId, Status: k.Status, CreateDate: iso(k.CreateDate) })),
+          MFADevices: (mfa.MFADevices ?? []).map((m) => ({ SerialNumber: m.SerialNumber, EnableDate: iso(m.EnableDate) })),
+          ConsoleAccessEnabled: login,
+          Tags: tags.Tags,
+          Groups: (groups.Groups ?? []).map((g) => ({ GroupName: g.GroupName, GroupId: g.GroupId, Arn: g.Arn, Path: g.Path })),
+          AttachedPolicies: attached.AttachedPolicies,
+          InlinePolicyNames: inline.PolicyNames
+        }).toEqual(x)
+      }
+    }))
+})
+
+describe("IAM emulator: account", () => {
+  it("GetAccountSummary counts the account's users and MFA devices", () =>
+    withEmulator({ users: 500, seed: 3 }, async (e, iam) => {
+      const summary = (await iam.send(new GetAccountSummaryCommand({}))).SummaryMap ?? {}
+      expect(summary.Users).toBe(502)
+      expect(summary.Users).toBe(e.account.size)
+      let mfa = 0
+      for (const u of e.account.users()) mfa += u.MFADevices.length
+      expect(summary.MFADevices).toBe(mfa)
+      expect(summary.Groups).toBeGreaterThan(0)
+      expect(summary.Policies).toBeGreaterThan(0)
+    }))
+
+  it("generates users lazily and deterministically: 100,000 users, O(1) lookups, a realistic mix", () => {
+    const a = makeAccount({ users: 100_000, seed: 42 })
+    const b = makeAccount({ users: 100_000, seed: 42 })
+    const c = makeAccount({ users: 100_000, seed: 43 })
+    expect(a.size).toBe(100_002)
+    const last = a.userAt(100_001)
+    expect(b.userAt(100_001)).toEqual(last)
+    expect(c.userAt(100_001).UserId).not.toBe(last.UserId)
+    expect(a.user(last.UserName)).toEqual(last)
+    expect(a.indexOf(last.UserName)).toBe(100_001)
+    expect(a.user("lambda-execution-role")?.UserId).toBe(SPEC.programmatic.UserId)
+    expect(makeAccount({ users: 3, specExamples: false }).userAt(0).UserName).toMatch(/-0$/)
+    expect(() => a.userAt(100_002)).toThrow(RangeError)
+
+    const sample = Array.from({ length: 2000 }, (_, i) => a.userAt(2 + i * 50))
+    const share = (p: (u: UserRecord) => boolean) => sample.filter(p).length / sample.length
+    expect(new Set(sample.map((u) => u.UserId)).size).toBe(sample.length)
+    expect(new Set(sample.flatMap((u) => u.AccessKeys.map((k) => k.AccessKeyId))).size).toBe(
+      sample.reduce((n, u) => n + u.AccessKeys.length, 0)
+    )
+    for (const [p, lo, hi] of [
+      [(u: UserRecord) => u.LoginProfile !== undefined, 0.3, 0.7],
+      [(u: UserRecord) => u.MFADevices.length > 0, 0.2, 0.6],
+      [(u: UserRecord) => u.AccessKeys.length === 0, 0.1, 0.5],
+      [(u: UserRecord) => u.AccessKeys.some((k) => k.Status === "Inactive"), 0.05, 0.4],
+      [(u: UserRecord) => u.Groups.length === 3, 0.02, 0.3],
+      [(u: UserRecord) => u.Tags.length === 0, 0.05, 0.4],
+      [(u: UserRecord) => u.PasswordLastUsed !== undefined, 0.2, 0.6]
+    ] as const) {
+      const s = share(p)
+      expect(s).toBeGreaterThan(lo)
+      expect(s).toBeLessThan(hi)
+    }
+    expect(new Set(sample.map((u) => u.Path)).size).toBeGreaterThan(4)
+    for (const u of sample) {
+      expect(u.PasswordLastUsed === undefined || u.LoginProfile !== undefined).toBe(true)
+      expect(u.Arn).toBe(`arn:aws:iam::123456789012:user${u.Path}${u.UserName}`)
+      expect(u.UserId).toMatch(/^AIDA[A-Z2-7]{17}$/)
+    }
+  })
+
+  it("pages through 100,000 users with MaxItems 1000", () =>
+    withEmulator({ users: 100_000 }, async (e) => {
+      // Raw HTTP (the SDK's XML parsing would dominate the time): count members and follow Marker.
+      let marker: string | undefined
+      let users = 0
+      let pages = 0
+      do {
+        const body = new URLSearchParams({ Action: "ListUsers", Version: "2010-05-08", MaxItems: "1000", ...(marker ? { Marker: marker } : {}) })
+        const res = await fetch(e.url, { method: "POST", body, headers: { authorization: "AWS4-HMAC-SHA256 Credential=x" } })
+        const text = await res.text()
+        expect(res.status).toBe(200)
+        users += text.split("<member>").length - 1
+        pages++
+        marker = /<IsTruncated>true<\/IsTruncated><Marker>([^<]+)<\/Marker>/.exec(text)?.[1]
+      } while (marker !== undefined)
+      expect(users).toBe(100_002)
+      expect(pages).toBe(101)
+    }))
+})
+
+describe("IAM emulator: protocol errors and faults", () => {
+  it("requires an Authorization header and rejects unknown actions", () =>
+    withEmulator({}, async (e) => {
+      const post = (body: string, headers: Record<string, string> = {}) =>
+        fetch(e.url, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded", ...headers } })
+      const noAuth = await post("Action=ListUsers&Version=2010-05-08")
+      expect(noAuth.status).toBe(403)
+      expect(await noAuth.text()).toContain("<Code>MissingAuthenticationToken</Code>")
+      const unknown = await post("Action=DeleteUser&Version=2010-05-08&UserName=x", { authorization: "AWS4-HMAC-SHA256 x" })
+      expect(unknown.status).toBe(400)
+      const text = await unknown.text()
+      expect(text).toContain("<Code>InvalidAction</Code>")
+      expect(text).toMatch(/^<ErrorResponse xmlns="[^"]+"><Error><Type>Sender<\/Type>/)
+      expect(e.counters().byOutcome.rejected).toBe(2)
+    }))
+
+  it("throttleRate 1 answers Throttling, HTTP 400, to that action only", () =>
+    withEmulator({ faults: { ListMFADevices: { throttleRate: 1 } } }, async (e, iam) => {
+      const err = await failure(iam.send(new ListMFADevicesCommand({ UserName: SPEC.console.UserName })))
+      expect(err).toEqual({ name: "Throttling", message: "Rate exceeded", status: 400, code: "Throttling" })
+      await iam.send(new ListAccessKeysCommand({ UserName: SPEC.console.UserName }))
+      expect(e.counters().byAction.ListMFADevices?.throttled).toBe(1)
+      expect(e.counters().byAction.ListAccessKeys?.ok).toBe(1)
+    }))
+
+  it("errorRate 1 answers ServiceFailure, HTTP 500; '*' applies to every action and an action's own setting wins", () =>
+    withEmulator({ faults: { "*": { errorRate: 1 }, GetAccountSummary: { errorRate: 0 } } }, async (e, iam) => {
+      const err = await failure(iam.send(new ListUsersCommand({})))
+      expect([err.name, err.code, err.status]).toEqual(["ServiceFailureException", "ServiceFailure", 500])
+      const err2 = await failure(iam.send(new GetUserCommand({ UserName: SPEC.console.UserName })))
+      expect(err2.status).toBe(500)
+      const summary = await iam.send(new GetAccountSummaryCommand({}))
+      expect(summary.SummaryMap?.Users).toBe(2)
+      expect(e.counters().byOutcome).toMatchObject({ error: 2, ok: 1 })
+    }))
+
+  it("accessDenied for one user on ListMFADevices denies that user only, with a realistic message", () =>
+    withEmulator({ users: 5 }, async (e, iam) => {
+      e.setFaults({ ListMFADevices: { accessDenied: [SPEC.console.UserName] } })
+      const err = await failure(iam.send(new ListMFADevicesCommand({ UserName: SPEC.console.UserName })))
+      expect([err.name, err.status]).toEqual(["AccessDenied", 403])
+      expect(err.message).toBe(
+        "User: arn:aws:iam::123456789012:user/iam-ocsf-reader is not authorized to perform: iam:ListMFADevices on resource: " +
+          "arn:aws:iam::123456789012:user/engineering/aws-developer-team because no identity-based policy allows the iam:ListMFADevices action"
+      )
+      const other = await iam.send(new ListMFADevicesCommand({ UserName: SPEC.programmatic.UserName }))
+      expect(other.MFADevices).toEqual([])
+      const sameUserOtherAction = await iam.send(new ListAccessKeysCommand({ UserName: SPEC.console.UserName }))
+      expect(sameUserOtherAction.AccessKeyMetadata).toHaveLength(1)
+      e.setFaults({ ListUsers: { accessDenied: true } })
+      expect((await failure(iam.send(new ListUsersCommand({})))).status).toBe(403)
+      e.setFaults({})
+      await iam.send(new ListMFADevicesCommand({ UserName: SPEC.console.UserName }))
+      expect(e.counters().byAction.ListMFADevices).toMatchObject({ denied: 1, ok: 2 })
+    }))
+
+  it("a requestsPerSecond budget throttles a burst beyond it", () =>
+    withEmulator({ faults: { requestsPerSecond: 10 } }, async (e, iam) => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 40 }, () => iam.send(new GetUserCommand({ UserName: SPEC.programmatic.UserName })))
+      )
+      const ok = results.filter((r) => r.status === "fulfilled").length
+      const throttled = results.filter((r) => r.status === "rejected" && (r.reason as Error).name === "Throttling").length
+      expect(ok + throttled).toBe(40)
+      expect(ok).toBeGreaterThanOrEqual(10)
+      expect(ok).toBeLessThanOrEqual(14)
+      expect(e.counters().byAction.GetUser).toMatchObject({ ok, throttled })
+      // The bucket refills: after 300 ms about 3 more calls pass.
+      await new Promise((r) => setTimeout(r, 300))
+      await iam.send(new GetUserCommand({ UserName: SPEC.programmatic.UserName }))
+    }))
+
+  it("latencyMs delays answers; counters count and reset", () =>
+    withEmulator({ faults: { GetUser: { latencyMs: 60 } } }, async (e, iam) => {
+      const t0 = performance.now()
+      await iam.send(new GetUserCommand({ UserName: SPEC.console.UserName }))
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(55)
+      const t1 = performance.now()
+      await iam.send(new ListUserTagsCommand({ UserName: SPEC.console.UserName }))
+      expect(performance.now() - t1).toBeLessThan(55)
+      await failure(iam.send(new GetLoginProfileCommand({ UserName: SPEC.programmatic.UserName })))
+      expect(e.counters()).toEqual({
+        total: 3,
+        byOutcome: { ok: 2, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0 },
+        byAction: {
+          GetUser: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
+          ListUserTags: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
+          GetLoginProfile: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0 }
+        }
+      })
+      e.resetCounters()
+      expect(e.counters()).toEqual({
+        total: 0,
+        byOutcome: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
+        byAction: {}
+      })
+    }))
+
+  it("rejects invalid fault settings", () =>
+    withEmulator({}, async (e) => {
+      expect(() => e.setFaults({ ListUsers: { throttleRate: 2 } })).toThrow(RangeError)
+      expect(() => e.setFaults({ requestsPerSecond: 0 })).toThrow(RangeError)
+      expect(() => e.setFaults({ NoSuchAction: {} } as never)).toThrow(/unknown action/)
+    }))
+})
+
+describe("IAM emulator: lifecycle", () => {
+  it("emulatorScoped closes the server, keep-alive connections included, when the scope closes", async () => {
+    const url = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function*() {
+          const e = yield* emulatorScoped({ users: 3 })
+          const iam = client(e)
+          const r = yield* Effect.promise(() => iam.send(new ListUsersCommand({})))
+          expect(r.Users).toHaveLength(5)
+          return e.url
+        })
+      )
+    )
+    await expect(fetch(url, { method: "POST", body: "Action=ListUsers" })).rejects.toThrow()
+  })
+
+  it("close() ends promptly while a keep-alive client is connected and a delayed answer is pending", async () => {
+    const e = await startEmulator({ faults: { GetUser: { latencyMs: 5000 } } })
+    const iam = client(e)
+    await iam.send(new ListUsersCommand({}))
+    const pending = iam.send(new GetUserCommand({ UserName: SPEC.console.UserName })).then(() => "answered", () => "failed")
+    await new Promise((r) => setTimeout(r, 50))
+    const t0 = performance.now()
+    await e.close()
+    expect(performance.now() - t0).toBeLessThan(1000)
+    expect(await pending).toBe("failed")
+    iam.destroy()
+  })
+})

@@ -1,0 +1,128 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as path from "node:path"
+import { Effect, Schema } from "effect"
+import { type Emulator, emulatorScoped } from "../src/emulator/index.ts"
+import { IamUser } from "../src/iam/IamUser.ts"
+import { mapperFor, SpecEvent } from "../src/ocsf/index.ts"
+import { configFor, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
+
+const decodeEvent = Schema.decodeUnknownSync(SpecEvent)
+const decodeUser = Schema.decodeUnknownSync(IamUser)
+
+/** The events a complete, fault-free collection of the account must produce, by user.uid. */
+const expectedEvents = (emulator: Emulator) => {
+  const map = mapperFor("spec")
+  const collectedAt = new Date()
+  return sortBy(
+    [...emulator.account.userNames()].map((name) =>
+      JSON.parse(JSON.stringify(map(decodeUser(emulator.account.expected(name)), { collectedAt })))
+    ),
+    (e) => e.user.uid
+  )
+}
+
+describe("one collection run", () => {
+  it.live("one page: every user reaches the file sink, decodable as the spec's event", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 3 })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir))
+      const events = readNdjson(path.join(dir, "events.ndjson"))
+      assert.strictEqual(events.length, 5)
+      for (const e of events) decodeEvent(e)
+      assert.deepStrictEqual(sortBy(events, (e) => e.user.uid), expectedEvents(emulator))
+      assert.strictEqual(emulator.counters().byAction["ListUsers"]!.ok, 1)
+      assert.isTrue(summary.complete)
+      assert.deepStrictEqual(readLines(path.join(dir, "dead-letter.ndjson")), [])
+    }))
+
+  it.live("many pages: page size 7 over 250 users with short pages, each user exactly once", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 248, shortPages: true })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir, { collection: { pageSize: 7 } }))
+      const events = readNdjson(path.join(dir, "events.ndjson"))
+      assert.strictEqual(events.length, 250)
+      assert.strictEqual(new Set(events.map((e) => e.user.uid)).size, 250)
+      assert.deepStrictEqual(sortBy(events, (e) => e.user.uid), expectedEvents(emulator))
+      // Short pages while truncated: more pages than 250 / 7 would need.
+      assert.isAbove(emulator.counters().byAction["ListUsers"]!.ok, Math.ceil(250 / 7))
+      assert.strictEqual(summary.collected, 250)
+    }))
+
+  it.live("2,500 users with 20% of calls throttled: all delivered, identical to a fault-free run", () =>
+    Effect.gen(function*() {
+      const run = (throttleRate: number) =>
+        Effect.scoped(Effect.gen(function*() {
+          const emulator = yield* emulatorScoped({ users: 2_498, faults: { "*": { throttleRate } } })
+          const dir = tempDir()
+          const summary = yield* runInProcess(
+            configFor(emulator, dir, { collection: { concurrency: 48, pageSize: 100 }, delivery: { batchSize: 500 } })
+          )
+          return {
+            summary,
+            throttled: emulator.counters().byOutcome.throttled,
+            events: sortBy(readNdjson(path.join(dir, "events.ndjson")), (e) => e.user.uid)
+          }
+        }))
+      const clean = yield* run(0)
+      const throttled = yield* run(0.2)
+      assert.strictEqual(clean.events.length, 2_500)
+      assert.strictEqual(clean.throttled, 0)
+      assert.isAbove(throttled.throttled, 2_500)
+      assert.isTrue(throttled.summary.complete)
+      assert.deepStrictEqual(throttled.events, clean.events)
+    }), 120_000)
+
+  it.live("several sinks: every sink receives every event", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 40 })
+      const dir = tempDir()
+      const files = ["a/events.ndjson", "b/nested/events.ndjson"].map((f) => path.join(dir, f))
+      const summary = yield* runInProcess(configFor(emulator, dir, {
+        delivery: { batchSize: 7 },
+        sinks: [{ type: "file", name: "first", path: files[0]! }, { type: "file", name: "second", path: files[1]! }]
+      }))
+      const [first, second] = files.map((f) => sortBy(readNdjson(f), (e) => e.user.uid))
+      assert.strictEqual(first!.length, 42)
+      assert.deepStrictEqual(first, second)
+      assert.deepStrictEqual(summary.sinks["first"], { delivered: 42, retried: 0, deadLettered: 0 })
+      assert.deepStrictEqual(summary.sinks["second"], { delivered: 42, retried: 0, deadLettered: 0 })
+    }))
+
+  it.live("the file sink appends whole lines run after run", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 10 })
+      const dir = tempDir()
+      yield* runInProcess(configFor(emulator, dir))
+      yield* runInProcess(configFor(emulator, dir))
+      const lines = readLines(path.join(dir, "events.ndjson"))
+      assert.strictEqual(lines.length, 24)
+      for (const line of lines) decodeEvent(JSON.parse(line))
+    }))
+
+  it.live("a sink that cannot write: its batches go to the dead-letter file with their events", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 8 })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir, {
+        collection: { retry: { maxAttempts: 2, baseDelay: "1ms", maxDelay: "2ms" } },
+        // /dev/full opens fine and fails every write with ENOSPC: a real disk-full.
+        sinks: [{ type: "file", name: "full", path: "/dev/full", fsync: false }, {
+          type: "file",
+          name: "ok",
+          path: path.join(dir, "events.ndjson")
+        }]
+      }))
+      assert.isFalse(summary.complete)
+      assert.deepStrictEqual(summary.sinks["ok"], { delivered: 10, retried: 0, deadLettered: 0 })
+      assert.strictEqual(summary.sinks["full"]!.deadLettered, 10)
+      const records = readNdjson(path.join(dir, "dead-letter.ndjson"))
+      for (const r of records) {
+        assert.deepInclude(r, { kind: "batch", sink: "full" })
+        assert.match(r.error.message, /ENOSPC/)
+      }
+      const dead = sortBy(records.flatMap((r) => r.events), (e: any) => e.user.uid)
+      assert.deepStrictEqual(dead, sortBy(readNdjson(path.join(dir, "events.ndjson")), (e) => e.user.uid))
+    }))
+})

@@ -1,0 +1,73 @@
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Layer } from "effect"
+import { type ConfigInput, defaultConfig } from "../src/config/index.ts"
+import type { Emulator } from "../src/emulator/index.ts"
+import { runLayer, runOnce } from "../src/Runner.ts"
+
+export const repoRoot = path.resolve(import.meta.dirname, "..")
+
+export const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-test-"))
+
+export const readLines = (file: string): Array<string> =>
+  fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0) : []
+
+export const readNdjson = (file: string): Array<any> => readLines(file).map((l) => JSON.parse(l))
+
+/** Retries fast enough for tests, and generous enough that 20% throttling never exhausts them. */
+export const fastRetry = { maxAttempts: 20, baseDelay: "1ms", maxDelay: "10ms" } as const
+
+/** A config for the emulator, written as in a config file. */
+export const configFor = (emulator: Emulator, dir: string, overrides: ConfigInput = {}): ConfigInput => ({
+  ...overrides,
+  aws: { endpoint: emulator.url, accessKeyId: "AKIATESTTESTTESTTEST", secretAccessKey: "test-secret", ...overrides.aws },
+  collection: { concurrency: 16, retry: fastRetry, ...overrides.collection },
+  delivery: { batchSize: 100, batchWindow: "50ms", ...overrides.delivery },
+  sinks: overrides.sinks ?? [{ type: "file", path: path.join(dir, "events.ndjson") }],
+  deadLetter: { path: path.join(dir, "dead-letter.ndjson"), ...overrides.deadLetter }
+})
+
+/** One run in this process, as `iam-ocsf run --once` does it, returning the run's summary. */
+export const runInProcess = (input: ConfigInput) => {
+  const config = defaultConfig(input)
+  return runOnce(config).pipe(Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer)))
+}
+
+export interface CliResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** The real CLI in a child process (`node src/main.ts ...`). */
+export const runCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly onSpawn?: (child: ReturnType<typeof spawn>) => void } =
+    {}
+): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, "src/main.ts"), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+    options.onSpawn?.(child)
+  })
+
+export const writeJson = (file: string, value: unknown): string => {
+  fs.writeFileSync(file, JSON.stringify(value, null, 2))
+  return file
+}
+
+export const sortBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Array<A> =>
+  [...items].sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
