@@ -1,0 +1,53 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+
+/**
+ * The IAM emulator in a child process, so that its CPU and memory stay out of the figures of
+ * the collector under measurement.
+ */
+export interface EmulatorProcess {
+  readonly url: string
+  readonly stop: () => Promise<void>
+}
+
+export const startEmulatorProcess = (args: ReadonlyArray<string>): Promise<EmulatorProcess> =>
+  new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [path.resolve(import.meta.dirname, "../src/emulator/main.ts"), "--port", "0", ...args],
+      { stdio: ["ignore", "pipe", "inherit"] }
+    )
+    let out = ""
+    child.stdout!.on("data", (d) => {
+      out += d
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1]
+      if (url !== undefined) {
+        child.stdout!.removeAllListeners("data")
+        child.stdout!.resume()
+        resolve({
+          url,
+          stop: () =>
+            new Promise((done) => {
+              child.once("exit", () => done())
+              child.kill("SIGTERM")
+            })
+        })
+      }
+    })
+    child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${out}`)))
+  })
+
+/** Peak resident set size of this process while `work` runs, sampled every 20 ms. */
+export const withPeakRss = async <A>(work: () => Promise<A>): Promise<{ result: A; peakRssMb: number }> => {
+  let peak = process.memoryUsage().rss
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss)
+  }, 20)
+  try {
+    const result = await work()
+    peak = Math.max(peak, process.memoryUsage().rss)
+    return { result, peakRssMb: Math.round(peak / 1024 / 1024) }
+  } finally {
+    clearInterval(timer)
+  }
+}
