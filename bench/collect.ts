@@ -32,7 +32,8 @@ export const collectBench = async (options: {
   try {
     const config = defaultConfig({
       aws: { endpoint: emulator.url, accessKeyId: "AKIABENCHBENCHBENCH0", secretAccessKey: "bench" },
-      collection: { concurrency: options.concurrency, pageSize: 1000 },
+      // per-user on purpose: this measures the seven-calls-per-user path (bulk has its own bench)
+      collection: { strategy: "per-user", concurrency: options.concurrency, pageSize: 1000 },
       sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
       deadLetter: { path: path.join(dir, "dead-letter.ndjson") }
     })

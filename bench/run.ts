@@ -1,36 +1,78 @@
 import { parseArgs } from "node:util"
 import { collectBench } from "./collect.ts"
+import { sinksBench } from "./sinks.ts"
+import { soakBench } from "./soak.ts"
+import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 
 /**
- * `npm run bench [-- --users 10000 --latency-ms 20 --concurrency 8,32]`: figures, not
- * assertions. Run it on a quiet machine: the emulator and the collector share its cores.
+ * `npm run bench`: figures, not assertions. Sections (all by default, or `--only a,b`):
+ *   collect     per-user collection, N users at a fixed latency per call, at two concurrencies
+ *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
+ *   sinks       events/s into the file, the webhook and the Kafka mock
+ *   soak        the daemon loop for many short runs: RSS must stay flat
+ * Run it on a quiet machine: the emulator and the collector share its cores.
  */
 const { values } = parseArgs({
   options: {
+    only: { type: "string", default: "collect,strategies,sinks,soak" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
+    "strategy-users": { type: "string", default: String(defaultStrategiesBench.users) },
+    budget: { type: "string", default: String(defaultStrategiesBench.budget) },
+    "bulk-sizes": { type: "string", default: defaultStrategiesBench.bulkSizes.join(",") },
+    "sink-events": { type: "string", default: "50000" },
+    "soak-runs": { type: "string", default: "200" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
-  console.log("npm run bench -- [--users N] [--latency-ms MS] [--concurrency A,B,...]")
+  console.log(
+    "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--sink-events N] [--soak-runs N]"
+  )
   process.exit(0)
 }
-
-const users = Number(values.users)
+const sections = new Set(values.only.split(","))
+const numbers = (s: string) => s.split(",").map(Number)
 const latencyMs = Number(values["latency-ms"])
 
-console.log(`## per-user collection: ${users} users, emulator latency ${latencyMs} ms per call, file sink`)
-const rows = []
-for (const concurrency of values.concurrency.split(",").map(Number)) {
-  rows.push(await collectBench({ users, latencyMs, concurrency }))
+if (sections.has("collect")) {
+  const users = Number(values.users)
+  console.log(`\n## per-user collection: ${users} users, emulator latency ${latencyMs} ms per call, file sink`)
+  const rows = []
+  for (const concurrency of numbers(values.concurrency)) rows.push(await collectBench({ users, latencyMs, concurrency }))
+  console.table(rows)
+  if (rows.length > 1) {
+    const [first, last] = [rows[0]!, rows[rows.length - 1]!]
+    console.log(
+      `concurrency ${last.concurrency} vs ${first.concurrency}: ${(last.usersPerSecond / first.usersPerSecond).toFixed(2)}x users/s, ` +
+        `${(last.peakRssMb / first.peakRssMb).toFixed(2)}x peak RSS`
+    )
+  }
 }
-console.table(rows)
-if (rows.length > 1) {
-  const [first, last] = [rows[0]!, rows[rows.length - 1]!]
-  console.log(
-    `concurrency ${last.concurrency} vs ${first.concurrency}: ${(last.usersPerSecond / first.usersPerSecond).toFixed(2)}x users/s, ` +
-      `${(last.peakRssMb / first.peakRssMb).toFixed(2)}x peak RSS`
+
+if (sections.has("strategies")) {
+  console.log("\n## collection strategies")
+  printStrategies(
+    await strategiesBench({
+      users: Number(values["strategy-users"]),
+      latencyMs,
+      budget: Number(values.budget),
+      bulkSizes: numbers(values["bulk-sizes"])
+    })
   )
 }
+
+if (sections.has("sinks")) {
+  const events = Number(values["sink-events"])
+  console.log(`\n## sink throughput: ${events} events through the delivery machinery`)
+  console.table(await sinksBench({ events }))
+}
+
+if (sections.has("soak")) {
+  const runs = Number(values["soak-runs"])
+  console.log(`\n## daemon soak: ${runs} runs of 50 users`)
+  console.table([await soakBench({ runs, users: 50 })])
+}
+process.exit(0)

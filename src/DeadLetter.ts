@@ -1,4 +1,4 @@
-import { Context, Effect, FileSystem, Layer, Path, Schema, Scope, Semaphore } from "effect"
+import { Context, Effect, FileSystem, Layer, Path, Schema, Semaphore } from "effect"
 import { causeText } from "./causeText.ts"
 import type { IamError } from "./iam/IamError.ts"
 import type { Envelope, SinkError } from "./Sink.ts"
@@ -7,7 +7,9 @@ import type { Envelope, SinkError } from "./Sink.ts"
  * Where whatever could not be delivered goes, so that nothing is lost silently: one NDJSON
  * record per failed user (with the reason, so an operator can fix a permission) and per
  * failed sink batch (with its events, so they can be sent again). The file is created on the
- * first record only: an empty dead-letter file would look like a problem.
+ * first record only: an empty dead-letter file would look like a problem. It is opened for each
+ * record rather than held open: `iam-ocsf replay` replaces the file (rename), and a record
+ * written through a descriptor held from before would land in the replaced, unlinked file.
  */
 export class DeadLetterError extends Schema.TaggedError<DeadLetterError>()("DeadLetterError", {
   path: Schema.String,
@@ -29,28 +31,25 @@ const encoder = new TextEncoder()
 const make = Effect.fnUntraced(function*(filePath: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const scope = yield* Effect.scope
   const lock = yield* Semaphore.make(1)
   const fail = (what: string) => (cause: unknown) =>
     new DeadLetterError({ path: filePath, message: `cannot ${what} ${filePath}: ${causeText(cause)}` })
-  let file: FileSystem.File | undefined
-
-  const open = Effect.gen(function*() {
-    if (file !== undefined) return file
-    yield* fs.makeDirectory(path.dirname(filePath), { recursive: true }).pipe(Effect.mapError(fail("create the folder of")))
-    const opened = yield* fs.open(filePath, { flag: "a" }).pipe(Scope.provide(scope), Effect.mapError(fail("open")))
-    file = opened
-    return opened
-  })
+  let folderMade = false
 
   // One record is one line written in one call, under a lock, then synced: records never interleave.
   const append = (line: string) =>
     lock.withPermits(1)(
       Effect.gen(function*() {
-        const f = yield* open
+        if (!folderMade) {
+          yield* fs.makeDirectory(path.dirname(filePath), { recursive: true }).pipe(
+            Effect.mapError(fail("create the folder of"))
+          )
+          folderMade = true
+        }
+        const f = yield* fs.open(filePath, { flag: "a" }).pipe(Effect.mapError(fail("open")))
         yield* f.writeAll(encoder.encode(line + "\n")).pipe(Effect.mapError(fail("write")))
         yield* f.sync.pipe(Effect.mapError(fail("sync")))
-      })
+      }).pipe(Effect.scoped)
     ).pipe(Effect.withSpan("deadLetter.write"))
 
   const now = () => new Date().toISOString()
@@ -73,7 +72,13 @@ const make = Effect.fnUntraced(function*(filePath: string) {
     batch: (sink, error, batch) =>
       // The events are already JSON: splice them in rather than parse and re-serialize them.
       append(
-        JSON.stringify({ kind: "batch", time: now(), sink, error: { message: error.message }, count: batch.length })
+        JSON.stringify({
+          kind: "batch",
+          time: now(),
+          sink,
+          error: { message: error.message, retryable: error.retryable },
+          count: batch.length
+        })
           .slice(0, -1) + `,"events":[${batch.map((e) => e.json).join(",")}]}`
       )
   })

@@ -1,36 +1,36 @@
-import { Duration, Effect, Fiber, Schedule, Stream } from "effect"
-import { collectUsers, type CollectOptions, type UserOutcome } from "./collect/users.ts"
+import { Duration, Effect, Fiber, Stream } from "effect"
+import { collect, type CollectionOptions } from "./collect/strategy.ts"
+import type { UserOutcome } from "./collect/users.ts"
 import { DeadLetter, type DeadLetterError } from "./DeadLetter.ts"
-import { deliverBatch } from "./Delivery.ts"
+import { type DeliveryTarget, deliverStream } from "./Delivery.ts"
 import { BadData, IamError } from "./iam/IamError.ts"
-import { eventKey, mapperFor, type OcsfProfile } from "./ocsf/index.ts"
-import type { RetrySettings } from "./retry.ts"
-import { formatSummary, RunStats, type RunSummary } from "./RunStats.ts"
-import type { Envelope, Sink } from "./Sink.ts"
+import { eventKey, mapperFor, needsAccessKeyIds, type OcsfProfile } from "./ocsf/index.ts"
+import { Progress } from "./progress.ts"
+import { RunStats, type RunSummary } from "./RunStats.ts"
+import type { Envelope } from "./Sink.ts"
+import { StopSignal } from "./StopSignal.ts"
+import { recordUser } from "./telemetry/metrics.ts"
 
 export interface RunSettings {
-  readonly collect: CollectOptions
+  /** How users are collected; whether key ids are needed follows from the profile. */
+  readonly collect: Omit<CollectionOptions, "accessKeyIds">
   readonly profile: OcsfProfile
-  /** Events per sink batch, and the longest a partial batch waits for more. */
-  readonly batchSize: number
-  readonly batchWindow: Duration.Duration
-  readonly deliveryRetry: RetrySettings
   /** How often a long run logs its progress. */
   readonly progressEvery?: Duration.Duration
 }
 
 /**
- * One collection run: users → enrichment → OCSF events → batches → every sink. Users that
+ * One collection run: users → enrichment → OCSF events → every sink's queue → batches. Users that
  * cannot be collected are dead-lettered with their reason and counted; they are never
- * emitted with guessed values. Memory is bounded by the page size, the concurrency and the
- * batch size, never by the number of users.
+ * emitted with guessed values. Memory is bounded by the page size, the concurrency and each
+ * sink's queue and batch sizes, never by the number of users.
  */
 export const runCollection = Effect.fn("collection run")(function*(
   settings: RunSettings,
-  sinks: ReadonlyArray<Sink>
+  targets: ReadonlyArray<DeliveryTarget>
 ) {
   const deadLetter = yield* DeadLetter
-  const stats = new RunStats(sinks.map((s) => s.name))
+  const stats = new RunStats(targets.map((t) => t.sink.name))
   const collectedAt = new Date()
   const map = mapperFor(settings.profile)
 
@@ -42,20 +42,21 @@ export const runCollection = Effect.fn("collection run")(function*(
         return Effect.logInfo(`user ${outcome.userName} was deleted during the run; skipped`).pipe(Effect.as(undefined))
       case "Failed":
         return failUser(outcome.userName, outcome.arn, outcome.error)
-      case "Collected": {
-        try {
-          const event = map(outcome.user, { collectedAt })
-          stats.collected += 1
-          return Effect.succeed({ key: eventKey(event), json: JSON.stringify(event) })
-        } catch (cause) {
-          const error = new IamError({
-            action: "MapToOcsf",
-            userName: outcome.user.UserName,
-            reason: new BadData({ code: "MappingFailed", message: String(cause) })
-          })
-          return failUser(outcome.user.UserName, outcome.user.Arn, error)
-        }
-      }
+      case "Collected":
+        return Effect.suspend(() => {
+          try {
+            const event = map(outcome.user, { collectedAt })
+            stats.collected += 1
+            return recordUser("collected").pipe(Effect.as({ key: eventKey(event), json: JSON.stringify(event) }))
+          } catch (cause) {
+            const error = new IamError({
+              action: "MapToOcsf",
+              userName: outcome.user.UserName,
+              reason: new BadData({ code: "MappingFailed", message: String(cause) })
+            })
+            return failUser(outcome.user.UserName, outcome.user.Arn, error)
+          }
+        }).pipe(Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": outcome.user.UserName, "ocsf.profile": settings.profile } }))
     }
   }
 
@@ -64,22 +65,24 @@ export const runCollection = Effect.fn("collection run")(function*(
     return Effect.logWarning(`user ${userName} not collected: ${error.message}`).pipe(
       Effect.annotateLogs({ user: userName, action: error.action, reason: error.reason._tag, code: error.reason.code }),
       Effect.andThen(deadLetter.user(userName, arn, error)),
+      Effect.andThen(recordUser("failed")),
       Effect.as(undefined)
     )
   }
 
-  const every = settings.progressEvery ?? Duration.seconds(10)
-  const progress = yield* Effect.suspend(() => Effect.logInfo(`in progress: ${formatSummary(stats.summary())}`)).pipe(
-    Effect.delay(every),
-    Effect.repeat(Schedule.spaced(every)),
-    Effect.forkChild
-  )
+  const report = yield* Progress
+  const progress = yield* report(stats, settings.progressEvery ?? Duration.seconds(10)).pipe(Effect.forkChild)
+  const stop = yield* StopSignal
 
-  yield* collectUsers(settings.collect).pipe(
-    Stream.mapEffect(toEnvelope),
-    Stream.filter((e): e is Envelope => e !== undefined),
-    Stream.groupedWithin(settings.batchSize, settings.batchWindow),
-    Stream.runForEach((batch) => deliverBatch(sinks, batch, stats, settings.deliveryRetry))
+  yield* deliverStream(
+    collect({ ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile) }).pipe(
+      // On SIGTERM no new user is taken; the events already made are still delivered.
+      Stream.interruptWhen(stop.requested),
+      Stream.mapEffect(toEnvelope),
+      Stream.filter((e): e is Envelope => e !== undefined)
+    ),
+    targets,
+    stats
   )
   yield* Fiber.interrupt(progress)
 

@@ -58,7 +58,11 @@ export interface RunSummary {
 export const formatSummary = (s: RunSummary): string => {
   const rate = s.durationMs > 0 ? Math.round((s.collected * 1000) / s.durationMs) : s.collected
   const sinks = Object.entries(s.sinks)
-    .map(([name, c]) => `${name}: ${c.delivered} delivered${c.deadLettered > 0 ? `, ${c.deadLettered} dead-lettered` : ""}`)
+    .map(([name, c]) =>
+      `${name}: ${c.delivered} delivered${c.retried > 0 ? `, ${c.retried} retries` : ""}${
+        c.deadLettered > 0 ? `, ${c.deadLettered} dead-lettered` : ""
+      }`
+    )
     .join("; ")
   return `${s.collected} users collected, ${s.failed} failed, ${s.vanished} vanished in ${(s.durationMs / 1000).toFixed(1)}s (${rate} users/s) | ${sinks}`
 }

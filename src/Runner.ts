@@ -1,15 +1,16 @@
-import { Duration, Effect, Layer, Runtime, Schedule, Schema } from "effect"
+import { Effect, Layer, Runtime, Schema } from "effect"
 import type { AppConfig } from "./config/index.ts"
 import { DeadLetter } from "./DeadLetter.ts"
+import { type DeliveryTarget, deliverySettings } from "./Delivery.ts"
 import { Iam, type IamSettings } from "./iam/Iam.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, type RunSummary } from "./RunStats.ts"
-import type { Sink } from "./Sink.ts"
+import { observeRun } from "./telemetry/metrics.ts"
 import { sinkDefinition } from "../sinks/index.ts"
 
 /**
- * Turns a config into running work: the layers a run needs, one run (`--once`), or the
- * daemon loop. Sinks are acquired per run and released after it, so a run starts from a
+ * Turns a config into running work: the layers a run needs and one run (`--once`, and each of
+ * the daemon's runs in `Daemon.ts`). Sinks are acquired per run and released after it, so a run starts from a
  * clean state and nothing stays open between runs.
  */
 
@@ -39,41 +40,47 @@ export const iamSettings = (config: AppConfig): IamSettings => ({
   callTimeout: config.collection.callTimeout,
   retry: config.collection.retry,
   // Each user being enriched has up to seven calls in flight.
-  maxSockets: Math.max(50, config.collection.concurrency * 8)
+  maxSockets: Math.max(50, config.collection.concurrency * 8),
+  requestRate: { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
 })
 
 export const runSettings = (config: AppConfig): RunSettings => ({
-  collect: { pageSize: config.collection.pageSize, concurrency: config.collection.concurrency },
-  profile: config.ocsf.profile,
-  batchSize: config.delivery.batchSize,
-  batchWindow: config.delivery.batchWindow,
-  deliveryRetry: config.collection.retry
+  collect: {
+    pageSize: config.collection.pageSize,
+    concurrency: config.collection.concurrency,
+    strategy: config.collection.strategy,
+    maxCredentialReportAge: config.collection.maxCredentialReportAge
+  },
+  profile: config.ocsf.profile
 })
 
 /** The services a run needs, built from the config. */
 export const runLayer = (config: AppConfig) =>
   Layer.mergeAll(Iam.layer(iamSettings(config)), DeadLetter.layer(config.deadLetter.path))
 
-const acquireSinks = (config: AppConfig) =>
-  Effect.forEach(config.sinks, (entry) => {
+/** The sinks of the config (all, or those `only` names), each with its delivery settings. */
+export const acquireSinks = (config: AppConfig, only?: ReadonlySet<string>) =>
+  Effect.forEach(config.sinks.filter((entry) => only === undefined || only.has(entry.name)), (entry) => {
     const definition = sinkDefinition(entry.type)
     // The config schema only admits registered types, so this cannot happen; say so if it does.
     if (definition === undefined) return Effect.die(new Error(`no sink of type ${entry.type}`))
-    return definition.make(entry, entry.name)
+    return definition.make(entry, entry.name).pipe(
+      Effect.map((sink): DeliveryTarget => ({ sink, settings: deliverySettings(config.delivery, entry) }))
+    )
   })
 
 /** One run from start to summary; sinks are released when it ends. */
 export const runOnce = (config: AppConfig) =>
   Effect.scoped(
     Effect.gen(function*() {
-      const sinks = yield* acquireSinks(config)
-      yield* Effect.logInfo(`collection started; sinks: ${sinks.map((s) => s.name).join(", ")}`)
-      const summary = yield* runCollection(runSettings(config), sinks)
+      const targets = yield* acquireSinks(config)
+      yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
+      const summary = yield* runCollection(runSettings(config), targets)
       const log = summary.complete ? Effect.logInfo : Effect.logWarning
       yield* log(`collection finished: ${formatSummary(summary)}`)
       return summary
     })
-  )
+  ).pipe(observeRun(config.sinks.map((entry) => entry.name)))
 
 /** `--once`: fails with `RunIncomplete` (exit 3) unless every user reached every sink. */
 export const runOnceStrict = (config: AppConfig) =>
@@ -85,21 +92,6 @@ export const runOnceStrict = (config: AppConfig) =>
           deadLettered: Object.values(summary.sinks).reduce((n, s) => n + s.deadLettered, 0),
           deadLetterPath: config.deadLetter.path
         })
-      )
-    )
-  )
-
-/**
- * The daemon: a run at start, then one every interval after the previous run ended (so runs
- * never overlap). A failed run is logged and the next one tried: a transient AWS outage must
- * not stop the inventory for good.
- */
-export const daemon = (config: AppConfig) =>
-  Effect.logInfo(`daemon started; a run every ${Duration.format(config.schedule.interval)}`).pipe(
-    Effect.andThen(
-      runOnce(config).pipe(
-        Effect.catch((error) => Effect.logError(`collection failed: ${error.message}`)),
-        Effect.repeat(Schedule.spaced(config.schedule.interval))
       )
     )
   )

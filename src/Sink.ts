@@ -1,5 +1,6 @@
 import type { Effect, FileSystem, Path, Scope } from "effect"
 import { Schema } from "effect"
+import { sinkDeliveryFields } from "./config/delivery.ts"
 
 /**
  * The sink contract. A sink is one file in `sinks/` that exports a `SinkDefinition`: a config
@@ -21,6 +22,10 @@ export class SinkError extends Schema.TaggedError<SinkError>()("SinkError", {
   message: Schema.String,
   /** Whether sending the same batch again may succeed (connection refused: yes; 400: no). */
   retryable: Schema.Boolean,
+  /** The destination is over its budget (HTTP 429): back off longer. */
+  throttled: Schema.optional(Schema.Boolean),
+  /** The destination said when to come back (HTTP `Retry-After`). */
+  retryAfter: Schema.optional(Schema.Duration),
   cause: Schema.optional(Schema.Defect())
 }) {}
 
@@ -29,15 +34,24 @@ export interface Sink {
   readonly name: string
   /**
    * Deliver one batch, all of it or fail. A failure means the destination may have received
-   * none, some or all of the batch: delivery is at-least-once.
+   * none, some or all of the batch: delivery is at-least-once. It runs inside the batch's span:
+   * send `currentTraceparent` (`telemetry/traceparent.ts`) downstream, as a header, so that the
+   * destination's trace joins the run's (`effect/http`'s client adds it by itself).
    */
   readonly write: (batch: ReadonlyArray<Envelope>) => Effect.Effect<void, SinkError>
+  /**
+   * How many batches `write` may be given at once (default 1). Above 1, a later batch may land
+   * before an earlier one that is being retried.
+   */
+  readonly concurrency?: number
 }
 
 /** Fields every sink entry accepts, whatever its type. */
 export const commonSinkFields = {
   /** Defaults to the type; needed only when two sinks share a type. */
-  name: Schema.optional(Schema.NonEmptyString)
+  name: Schema.optional(Schema.NonEmptyString),
+  /** Batching, queue and retry of this sink, when they differ from the `delivery` section. */
+  ...sinkDeliveryFields
 }
 
 /** What a sink's constructor may use. */

@@ -1,10 +1,14 @@
-import { Console, Effect } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import { type ConfigError, defaultConfig, describeConfig, loadConfig } from "./config/index.ts"
 import { emulatorScoped } from "./emulator/index.ts"
 import { InvalidInput, RunFailed } from "./exit.ts"
+import { formatReplay, replay, type ReplayError, ReplayIncomplete } from "./Replay.ts"
 import { sinkDefinitions } from "../sinks/index.ts"
-import { daemon, runLayer, runOnceStrict } from "./Runner.ts"
+import { daemon } from "./Daemon.ts"
+import { observabilityLayer } from "./observability.ts"
+import { withTerminalProgress } from "./progress.ts"
+import { runLayer, runOnceStrict } from "./Runner.ts"
 
 const exitCodes = [
   "Exit codes: 0 everything delivered (or stopped by SIGTERM/SIGINT); 1 the run failed",
@@ -13,7 +17,7 @@ const exitCodes = [
 ].join(" ")
 
 /** The config's problems, printed once and plainly (no stack trace: nothing crashed). */
-const invalid = (error: ConfigError) =>
+const invalid = (error: ConfigError | ReplayError) =>
   Console.error(error.message).pipe(Effect.andThen(Effect.fail(new InvalidInput({ message: error.message }))))
 
 /** A run that could not complete: said once in the log, then exit code 1. */
@@ -38,20 +42,30 @@ const run = Command.make(
   },
   Effect.fn(function*({ config: file, once }) {
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    const observability = observabilityLayer(config, { daemon: !once, logLevel: yield* GlobalFlag.LogLevel })
     if (once) {
       yield* runOnceStrict(config).pipe(
         Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
-        Effect.provide(runLayer(config))
+        Effect.provide(runLayer(config)),
+        withTerminalProgress,
+        Effect.provide(observability)
       )
     } else {
-      yield* daemon(config).pipe(Effect.provide(runLayer(config)))
+      yield* daemon({ config, configFile: file }).pipe(
+        Effect.catchTag("OpsServerError", (error) =>
+          Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
+        Effect.provide(observability)
+      )
     }
   })
 ).pipe(
   Command.withDescription(
     "Inventory the account's IAM users and deliver them as OCSF User Inventory Info (5003) events to the sinks " +
-      "of the config file: as a daemon (a run at start, then every schedule.interval; SIGTERM/SIGINT let " +
-      "in-flight batches finish) or once with --once. Users that cannot be collected and batches a sink " +
+      "of the config file: as a daemon (a run at start, then every schedule.interval with a little jitter; " +
+      "SIGHUP re-reads the config file for the next run; SIGTERM/SIGINT deliver what was collected, within " +
+      "schedule.shutdownTimeout, then exit; server.port serves /healthz, /readyz and /metrics) or once with " +
+      "--once (a live progress line on a terminal). Logs are JSON on stderr (log.level, log.format); traces " +
+      "and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when set. Users that cannot be collected and batches a sink " +
       "refuses go to the dead-letter file, never silently away. " + exitCodes
   ),
   Command.withExamples([
@@ -72,6 +86,46 @@ const validateConfig = Command.make(
     "Check a config file without touching AWS: print the effective config (defaults filled in, secrets " +
       "shown as <redacted>) or every problem with its JSON path. Exit code 2 when invalid."
   )
+)
+
+const replayCommand = Command.make(
+  "replay",
+  {
+    config: configFlag,
+    deadLetter: Flag.String("dead-letter").pipe(
+      Flag.withDescription("The dead-letter file to replay (default: deadLetter.path of the config)."),
+      Flag.optional
+    ),
+    sink: Flag.String("sink").pipe(
+      Flag.withDescription("Send every batch to this sink of the config, instead of the sink named in each record."),
+      Flag.optional
+    )
+  },
+  Effect.fn(function*({ config: file, deadLetter, sink }) {
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    const path = Option.getOrElse(deadLetter, () => config.deadLetter.path)
+    const summary = yield* replay(config, path, Option.getOrUndefined(sink)).pipe(
+      Effect.catchTags({
+        ReplayError: invalid,
+        SinkError: failed
+      })
+    )
+    const line = `replay finished: ${formatReplay(summary)}`
+    if (summary.keptBatches === 0) return yield* Effect.logInfo(line)
+    yield* Effect.logWarning(line)
+    return yield* new ReplayIncomplete({ kept: summary.keptBatches, path })
+  })
+).pipe(
+  Command.withDescription(
+    "Send the events of the dead-letter file's batches again, each to the sink named in its record (or all to " +
+      "--sink), and rewrite the file without the batches delivered (user records stay). Exit codes: 0 every " +
+      "batch delivered; 1 a sink could not be opened; 2 invalid command line, config or file; 3 some batches " +
+      "failed again and stay in the file."
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf replay --config config.json", description: "Replay the config's dead-letter file" },
+    { command: "iam-ocsf replay --config config.json --dead-letter old.ndjson --sink archive", description: "Replay to one sink" }
+  ])
 )
 
 const demo = Command.make(
@@ -104,5 +158,5 @@ export const cli = Command.make("iam-ocsf").pipe(
     "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
       `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
   ),
-  Command.withSubcommands([run, validateConfig, demo])
+  Command.withSubcommands([run, validateConfig, replayCommand, demo])
 )

@@ -6,6 +6,8 @@ import { Duration, Effect, Schedule } from "effect"
  * failed together do not retry together, and at most `maxAttempts` attempts in all. Only
  * errors that say they are retryable are retried; throttling backs off twice as long,
  * because it means the whole account is over its budget, not that one request was unlucky.
+ * A destination that says when to come back (HTTP `Retry-After`) is not asked sooner: its
+ * delay may exceed `maxDelay`, since asking earlier would only be refused again.
  */
 export interface RetrySettings {
   /** Attempts in all, the first included (1 = no retry). */
@@ -16,7 +18,9 @@ export interface RetrySettings {
 
 export interface RetryableError {
   readonly retryable: boolean
-  readonly throttled?: boolean
+  readonly throttled?: boolean | undefined
+  /** The least wait before the next attempt, as the destination asked. */
+  readonly retryAfter?: Duration.Duration | undefined
 }
 
 export const defaultRetry: RetrySettings = {
@@ -31,7 +35,10 @@ export const retryPolicy = <E extends RetryableError>(settings: RetrySettings) =
     Schedule.setInputType<E>(),
     Schedule.modifyDelay(({ duration, input }) =>
       Effect.succeed(
-        input.throttled === true ? Duration.min(Duration.times(duration, 2), settings.maxDelay) : duration
+        Duration.max(
+          input.throttled === true ? Duration.min(Duration.times(duration, 2), settings.maxDelay) : duration,
+          input.retryAfter ?? Duration.zero
+        )
       )
     ),
     Schedule.upTo({ times: Math.max(0, settings.maxAttempts - 1) }),

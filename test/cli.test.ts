@@ -105,7 +105,7 @@ describe("the iam-ocsf command", () => {
     expect(result.stderr).toContain(`${file}: invalid configuration`)
     expect(result.stderr).toContain(`collection.concurrency: expected an integer between 1 and 256; found "8"`)
     expect(result.stderr).toContain("sinks[0].path: required, missing")
-    expect(result.stderr).toContain(`sinks[1].type: expected one of "stdout", "file"; found "kafak"`)
+    expect(result.stderr).toContain(`sinks[1].type: expected one of "stdout", "file", "http", "kafka"; found "kafak"`)
     expect(result.stdout + result.stderr).not.toContain("s3cr3t-value-never-shown")
 
     fs.writeFileSync(file, JSON.stringify({ aws: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "${TOP_SECRET}" }, sinks: [{ type: "stdout" }] }))

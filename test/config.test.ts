@@ -107,9 +107,15 @@ describe("config: valid files", () => {
         concurrency: 8,
         pageSize: 100,
         callTimeout: "10s",
-        retry: { maxAttempts: 8, baseDelay: "200ms", maxDelay: "20s" }
+        retry: { maxAttempts: 8, baseDelay: "200ms", maxDelay: "20s" },
+        strategy: "auto",
+        maxCredentialReportAge: "4h",
+        minRequestsPerSecond: 1
       })
-      assert.deepStrictEqual(described.schedule, { interval: "90m" })
+      assert.deepStrictEqual(described.schedule, { interval: "90m", jitter: 0.1, shutdownTimeout: "20s" })
+      assert.deepStrictEqual(described.server, { host: "0.0.0.0" })
+      assert.deepStrictEqual(described.log, { level: "info", format: "json" })
+      assert.deepStrictEqual(described.telemetry, { serviceName: "iam-ocsf", metricInterval: "1m" })
       // What describeConfig prints is itself a valid config that decodes to the same values.
       const again = yield* parse(describeConfig(config))
       assert.strictEqual(describeConfig(again), describeConfig(config))
@@ -119,7 +125,13 @@ describe("config: valid files", () => {
     Effect.gen(function*() {
       const config = yield* parse(`{ "delivery": { "batchWindow": "2s" }, ${stdoutOnly} }`)
       const encoded = Schema.encodeUnknownSync(AppConfig)(config) as { delivery: unknown }
-      assert.deepStrictEqual(encoded.delivery, { batchSize: 500, batchWindow: "2s" })
+      assert.deepStrictEqual(encoded.delivery, {
+        batchSize: 500,
+        batchBytes: 1_048_576,
+        batchWindow: "2s",
+        queueSize: 5_000,
+        retry: { maxAttempts: 8, baseDelay: "200ms", maxDelay: "20s" }
+      })
     }))
 
   it.effect("config.example.json validates", () =>
@@ -193,7 +205,7 @@ describe("config: ${VAR} interpolation", () => {
     Effect.gen(function*() {
       const lines = yield* problems(`{ "\${X}": 1, ${stdoutOnly} }`, { X: "aws" })
       assert.deepStrictEqual(lines, [
-        "[\"${X}\"]: unknown key (expected one of: aws, collection, ocsf, schedule, delivery, sinks, deadLetter)"
+        "[\"${X}\"]: unknown key (expected one of: aws, collection, ocsf, schedule, delivery, sinks, deadLetter, telemetry, server, log)"
       ])
     }))
 })
@@ -277,10 +289,10 @@ describe("config: problems people can act on", () => {
         "sink": []
       }`)
       assert.sameMembers([...lines], [
-        "sink: unknown key (expected one of: aws, collection, ocsf, schedule, delivery, sinks, deadLetter)",
+        "sink: unknown key (expected one of: aws, collection, ocsf, schedule, delivery, sinks, deadLetter, telemetry, server, log)",
         "deadLetter.pth: unknown key (expected one of: path)",
         "collection.retry.maxAttempt: unknown key (expected one of: maxAttempts, baseDelay, maxDelay)",
-        "sinks[0].fsnyc: unknown key (expected one of: type, name, path, fsync)"
+        "sinks[0].fsnyc: unknown key (expected one of: type, name, batchSize, batchBytes, batchWindow, queueSize, retry, path, fsync)"
       ])
     }))
 

@@ -1,5 +1,8 @@
 import {
+  GenerateCredentialReportCommand,
+  GetAccountAuthorizationDetailsCommand,
   GetAccountSummaryCommand,
+  GetCredentialReportCommand,
   GetLoginProfileCommand,
   GetUserCommand,
   IAMClient,
@@ -350,6 +353,90 @@ describe("IAM emulator: per-user calls", () => {
           InlinePolicyNames: inline.PolicyNames
         }).toEqual(x)
       }
+    }))
+})
+
+describe("IAM emulator: account-wide calls", () => {
+  it("GetAccountAuthorizationDetails (Filter=User) gives each user's tags, group names and policies, paged", () =>
+    withEmulator({ users: 48, shortPages: true }, async (e, iam) => {
+      const seen: Array<string> = []
+      let marker: string | undefined
+      let pages = 0
+      do {
+        const page = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["User"], MaxItems: 10, Marker: marker }))
+        expect(page.GroupDetailList).toEqual([])
+        for (const u of page.UserDetailList ?? []) {
+          const truth = e.account.user(u.UserName!)!
+          expect(u).toEqual({
+            Path: truth.Path,
+            UserName: truth.UserName,
+            UserId: truth.UserId,
+            Arn: truth.Arn,
+            CreateDate: d(truth.CreateDate),
+            UserPolicyList: truth.InlinePolicyNames.map((n) => ({ PolicyName: n, PolicyDocument: expect.stringMatching(/^%7B/) })),
+            GroupList: truth.Groups.map((g) => g.GroupName),
+            AttachedManagedPolicies: truth.AttachedPolicies,
+            Tags: truth.Tags
+          })
+          seen.push(u.UserName!)
+        }
+        marker = page.IsTruncated ? page.Marker : undefined
+        pages += 1
+      } while (marker !== undefined)
+      expect(seen).toEqual([...e.account.userNames()])
+      expect(pages).toBeGreaterThan(5) // short pages while truncated
+    }))
+
+  it("GetAccountAuthorizationDetails (Filter=Group) gives every group's id and ARN", () =>
+    withEmulator({ users: 5 }, async (e, iam) => {
+      const page = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["Group"] }))
+      expect(page.UserDetailList).toEqual([])
+      expect(page.GroupDetailList?.map((g) => [g.GroupName, g.GroupId, g.Arn, g.Path])).toEqual(
+        e.account.groups.map((g) => [g.GroupName, g.GroupId, g.Arn, g.Path])
+      )
+      expect(await failure(iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["Users" as "User"] })))).toMatchObject({
+        status: 400,
+        code: "ValidationError"
+      })
+    }))
+
+  it("the credential report: ReportNotPresent (410), STARTED, ReportInProgress (404), COMPLETE, then AWS's CSV in base64", () =>
+    withEmulator({ users: 3, credentialReport: { generationMs: 200 } }, async (_, iam) => {
+      expect(await failure(iam.send(new GetCredentialReportCommand({})))).toMatchObject({ status: 410, code: "ReportNotPresent" })
+      expect((await iam.send(new GenerateCredentialReportCommand({}))).State).toBe("STARTED")
+      expect((await iam.send(new GenerateCredentialReportCommand({}))).State).toBe("INPROGRESS")
+      expect(await failure(iam.send(new GetCredentialReportCommand({})))).toMatchObject({ status: 404, code: "ReportInProgress" })
+      await new Promise((r) => setTimeout(r, 250))
+      expect((await iam.send(new GenerateCredentialReportCommand({}))).State).toBe("COMPLETE")
+      const report = await iam.send(new GetCredentialReportCommand({}))
+      expect(report.ReportFormat).toBe("text/csv")
+      expect(Date.now() - report.GeneratedTime!.getTime()).toBeLessThan(5_000)
+      const [header, root, programmatic, consoleUser, ...rest] = Buffer.from(report.Content!).toString("utf8").trim().split("\n")
+      expect(header).toBe(
+        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation," +
+          "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date," +
+          "access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated," +
+          "access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active," +
+          "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+      )
+      expect(root).toMatch(/^<root_account>,arn:aws:iam::123456789012:root,[^,]+,not_supported,/)
+      expect(programmatic).toBe(
+        "lambda-execution-role,arn:aws:iam::123456789012:user/service-role/lambda-execution-role," +
+          "2020-06-04T10:00:00+00:00,false,N/A,N/A,N/A,false," +
+          "true,2020-06-04T10:00:00+00:00,N/A,N/A,N/A,true,2021-03-15T14:30:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A"
+      )
+      expect(consoleUser).toMatch(/^aws-developer-team,[^,]+,2020-06-04T10:00:00\+00:00,true,2025-08-26T09:30:00\+00:00,[^,]+,N\/A,true,true,/)
+      expect(rest).toHaveLength(3)
+    }))
+
+  it("GenerateCredentialReport keeps a report younger than four hours and replaces an older one", () =>
+    withEmulator({ users: 1, credentialReport: { ageMs: 3 * 3_600_000 } }, async (e, iam) => {
+      const before = (await iam.send(new GetCredentialReportCommand({}))).GeneratedTime!
+      expect((await iam.send(new GenerateCredentialReportCommand({}))).State).toBe("COMPLETE")
+      expect((await iam.send(new GetCredentialReportCommand({}))).GeneratedTime).toEqual(before)
+      e.setCredentialReport({ ageMs: 5 * 3_600_000, generationMs: 0 })
+      expect((await iam.send(new GenerateCredentialReportCommand({}))).State).toBe("STARTED")
+      expect((await iam.send(new GetCredentialReportCommand({}))).GeneratedTime!.getTime()).toBeGreaterThan(before.getTime())
     }))
 })
 

@@ -106,7 +106,7 @@ describe("one collection run", () => {
       const emulator = yield* emulatorScoped({ users: 8 })
       const dir = tempDir()
       const summary = yield* runInProcess(configFor(emulator, dir, {
-        collection: { retry: { maxAttempts: 2, baseDelay: "1ms", maxDelay: "2ms" } },
+        delivery: { retry: { maxAttempts: 2, baseDelay: "1ms", maxDelay: "2ms" } },
         // /dev/full opens fine and fails every write with ENOSPC: a real disk-full.
         sinks: [{ type: "file", name: "full", path: "/dev/full", fsync: false }, {
           type: "file",

@@ -19,8 +19,25 @@ export interface CollectOptions {
   readonly concurrency: number
 }
 
+/** One user's collection as an outcome: its failures are the user's, not the run's. */
+export const outcome = <R>(
+  userName: string,
+  arn: string | undefined,
+  collect: Effect.Effect<IamUser, IamError, R>
+): Effect.Effect<UserOutcome, never, R> =>
+  collect.pipe(
+    Effect.map((user): UserOutcome => ({ _tag: "Collected", user })),
+    Effect.catch((error) =>
+      Effect.succeed<UserOutcome>(
+        error.reason._tag === "NotFound"
+          ? { _tag: "Vanished", userName }
+          : { _tag: "Failed", userName, arn, error }
+      )
+    )
+  )
+
 /**
- * Every user of the account, enriched, as a stream: ListUsers is followed page by page (only
+ * The per-user strategy. Every user of the account, enriched, as a stream: ListUsers is followed page by page (only
  * one page is held at a time) and users are enriched concurrently, in completion order so a
  * slow or retried user does not hold up the others. A ListUsers page that fails after its
  * retries fails the stream: the snapshot would be incomplete without anyone knowing which
@@ -35,17 +52,7 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
       )).pipe(
         Stream.mapEffect(
           (summary) =>
-            enrichUser(summary).pipe(
-              Effect.map((user): UserOutcome => ({ _tag: "Collected", user })),
-              Effect.catch((error) =>
-                Effect.succeed<UserOutcome>(
-                  error.reason._tag === "NotFound"
-                    ? { _tag: "Vanished", userName: summary.UserName ?? "" }
-                    : { _tag: "Failed", userName: summary.UserName ?? "", arn: summary.Arn, error }
-                )
-              ),
-              Effect.provideService(Iam, iam)
-            ),
+            outcome(summary.UserName ?? "", summary.Arn, enrichUser(summary)).pipe(Effect.provideService(Iam, iam)),
           { concurrency: options.concurrency, unordered: true }
         )
       )

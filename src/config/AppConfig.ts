@@ -1,7 +1,14 @@
-import { Duration, Effect, Schema, type SchemaAST, SchemaGetter } from "effect"
-import { durationField, formatDuration } from "./durations.ts"
+import { Schema, type SchemaAST } from "effect"
+import { DeliveryConfig } from "./delivery.ts"
+import { durationField } from "./durations.ts"
+import { intBetween, isHttpUrl, Secret, section, withDefault } from "./fields.ts"
+import { RetryConfig } from "./retry.ts"
+import { LogConfig } from "./log.ts"
+import { ServerConfig } from "./server.ts"
 import { Sinks } from "./sinks.ts"
+import { TelemetryConfig } from "./telemetry.ts"
 import { OcsfProfile } from "../ocsf/index.ts"
+import { CollectionStrategy } from "../collect/CollectionStrategy.ts"
 
 /**
  * The configuration file. Every section but `sinks` is optional; every field has the default shown
@@ -16,40 +23,11 @@ export const configParseOptions: SchemaAST.ParseOptions = {
   reportInput: true
 }
 
-const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (self: S) =>
-  self.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
-
-/**
- * An optional section, `{}` when absent. Not `withDecodingDefaultKey`: that one first checks the
- * section's encoded form and stops there, so a wrong type in one field would hide the problems of
- * the others (a duration below its minimum, say). Here the section is decoded in one pass.
- */
-const section = <S extends Schema.Top>(self: S) =>
-  Schema.optionalKey(Schema.declare((_: unknown): _ is S["Encoded"] => true)).pipe(
-    Schema.decodeTo(self, {
-      decode: SchemaGetter.withDefault(Effect.succeed({} as S["Encoded"])),
-      encode: SchemaGetter.passthrough()
-    })
-  )
-
-const intBetween = (minimum: number, maximum: number) =>
-  Schema.Int.check(Schema.isBetween({ minimum, maximum }))
-
-const Secret = Schema.RedactedFromValue(Schema.NonEmptyString)
-
 const region = /^[a-z]{2}(-[a-z]+)+-\d+$/
 const Region = Schema.String.annotate({ expected: `an AWS region like "us-east-1"` }).check(
   Schema.isPattern(region, { expected: `an AWS region like "us-east-1"` })
 )
 
-const isHttpUrl = (text: string): boolean => {
-  try {
-    const url = new URL(text)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 const Endpoint = Schema.String.check(
   Schema.makeFilter(isHttpUrl, { expected: `an http(s) URL like "http://127.0.0.1:4566"` })
 )
@@ -82,22 +60,7 @@ export const AwsConfig = Schema.Struct({
 }).check(credentialsGoTogether)
 export type AwsConfig = typeof AwsConfig.Type
 
-const retryDelaysInOrder = Schema.makeFilter((retry: {
-  readonly baseDelay: Duration.Duration
-  readonly maxDelay: Duration.Duration
-}) =>
-  Duration.toMillis(retry.baseDelay) > Duration.toMillis(retry.maxDelay)
-    ? `baseDelay must not be longer than maxDelay; found baseDelay ${JSON.stringify(formatDuration(retry.baseDelay))} and maxDelay ${JSON.stringify(formatDuration(retry.maxDelay))}`
-    : undefined
-)
-
-export const RetryConfig = Schema.Struct({
-  /** Attempts per AWS call, counting the first one. */
-  maxAttempts: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(8)),
-  baseDelay: durationField({ minimum: "1ms", default: "200ms" }),
-  maxDelay: durationField({ minimum: "1ms", default: "20s" })
-}).check(retryDelaysInOrder)
-export type RetryConfig = typeof RetryConfig.Type
+export { RetryConfig } from "./retry.ts"
 
 export const CollectionConfig = Schema.Struct({
   /** Users enriched at once. */
@@ -106,8 +69,20 @@ export const CollectionConfig = Schema.Struct({
   pageSize: intBetween(1, 1000).pipe(withDefault(100)),
   /** Timeout of each AWS call (each attempt). */
   callTimeout: durationField({ minimum: "1ms", default: "10s" }),
-  retry: RetryConfig.pipe(section)
-})
+  retry: RetryConfig.pipe(section),
+  /** `per-user`, `bulk` (GetAccountAuthorizationDetails + the credential report) or `auto` (bulk unless denied). */
+  strategy: CollectionStrategy.pipe(withDefault("auto")),
+  /** bulk: a credential report younger than this is reused; an older one is regenerated (AWS: at most one per 4h). */
+  maxCredentialReportAge: durationField({ minimum: "1s", default: "4h" }),
+  /** A fixed ceiling on the requests per second sent to the account; absent: the learned rate alone. */
+  maxRequestsPerSecond: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0))),
+  /** The learned rate never drops below this, however much AWS throttles (retries still back off). */
+  minRequestsPerSecond: Schema.Number.check(Schema.isGreaterThan(0)).pipe(withDefault(1))
+}).check(Schema.makeFilter((c: { readonly maxRequestsPerSecond?: number; readonly minRequestsPerSecond: number }) =>
+  c.maxRequestsPerSecond !== undefined && c.maxRequestsPerSecond < c.minRequestsPerSecond
+    ? `maxRequestsPerSecond must not be below minRequestsPerSecond; found ${c.maxRequestsPerSecond} and ${c.minRequestsPerSecond}`
+    : undefined
+))
 export type CollectionConfig = typeof CollectionConfig.Type
 
 
@@ -117,18 +92,16 @@ export const OcsfConfig = Schema.Struct({
 export type OcsfConfig = typeof OcsfConfig.Type
 
 export const ScheduleConfig = Schema.Struct({
-  /** Time between the starts of two daemon runs. */
-  interval: durationField({ minimum: "1s", default: "1h" })
+  /** Time from the end of one daemon run to the start of the next (runs never overlap). */
+  interval: durationField({ minimum: "1s", default: "1h" }),
+  /** Each wait is the interval times 1 ± up to this fraction, so that many daemons do not call AWS in step. */
+  jitter: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 0.5 })).pipe(withDefault(0.1)),
+  /** After SIGTERM, the longest wait for the run in progress to deliver what it has collected. */
+  shutdownTimeout: durationField({ minimum: "1s", default: "20s" })
 })
 export type ScheduleConfig = typeof ScheduleConfig.Type
 
-export const DeliveryConfig = Schema.Struct({
-  /** Events per sink batch. */
-  batchSize: intBetween(1, 100_000).pipe(withDefault(500)),
-  /** Longest wait to fill a batch. */
-  batchWindow: durationField({ minimum: "1ms", default: "1s" })
-})
-export type DeliveryConfig = typeof DeliveryConfig.Type
+export { DeliveryConfig } from "./delivery.ts"
 
 export const DeadLetterConfig = Schema.Struct({
   /** NDJSON file of events no sink accepted. */
@@ -144,6 +117,9 @@ export const AppConfig = Schema.Struct({
   delivery: DeliveryConfig.pipe(section),
   /** At least one; names resolved and unique. */
   sinks: Sinks,
-  deadLetter: DeadLetterConfig.pipe(section)
+  deadLetter: DeadLetterConfig.pipe(section),
+  telemetry: TelemetryConfig.pipe(section),
+  server: ServerConfig.pipe(section),
+  log: LogConfig.pipe(section)
 })
 export type AppConfig = typeof AppConfig.Type

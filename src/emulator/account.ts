@@ -116,6 +116,8 @@ export interface Account {
   expected(name: string): ExpectedUserJson | undefined
   /** GetAccountSummary's SummaryMap (computed once, by one pass over the users). */
   summary(): ReadonlyArray<readonly [string, number]>
+  /** Every group of the account (users are members of some of them). */
+  readonly groups: ReadonlyArray<GroupRecord>
 }
 
 // ---------------------------------------------------------------------------------------
@@ -514,7 +516,8 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
       const u = user(name)
       return u === undefined ? undefined : toExpectedJson(u)
     },
-    summary
+    summary,
+    groups: ALL_GROUPS
   }
 }
 

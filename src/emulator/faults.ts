@@ -15,11 +15,23 @@ export const ACTIONS = [
   "ListGroupsForUser",
   "ListAttachedUserPolicies",
   "ListUserPolicies",
-  "GetAccountSummary"
+  "GetAccountSummary",
+  "GetAccountAuthorizationDetails",
+  "GenerateCredentialReport",
+  "GetCredentialReport"
 ] as const
 export type IamAction = (typeof ACTIONS)[number]
 
 export const isAction = (s: string): s is IamAction => (ACTIONS as ReadonlyArray<string>).includes(s)
+
+/** Actions about the whole account rather than one user (no `UserName`). */
+export const ACCOUNT_ACTIONS: ReadonlySet<IamAction> = new Set([
+  "ListUsers",
+  "GetAccountSummary",
+  "GetAccountAuthorizationDetails",
+  "GenerateCredentialReport",
+  "GetCredentialReport"
+])
 
 /** Faults of one action (or of every action, under the key `"*"`). */
 export interface ActionFaults {
@@ -35,8 +47,9 @@ export interface ActionFaults {
 
 /**
  * Faults per action, `"*"` for every action (an action's own setting wins field by field),
- * and a global `requestsPerSecond` budget (token bucket, burst = budget) above which every
- * request is answered `Throttling` at once.
+ * and the account's `requestsPerSecond` budget (token bucket, burst = budget) above which
+ * every request, whatever its action, is answered `Throttling` at once, as AWS does with an
+ * account's IAM budget.
  */
 export type Faults = { readonly [A in IamAction | "*"]?: ActionFaults } & {
   readonly requestsPerSecond?: number

@@ -18,15 +18,22 @@ Options:
   --latency-ms N      delay every answer by N milliseconds (default 0)
   --throttle-rate P   answer this fraction (0..1) of calls with Throttling, HTTP 400
   --error-rate P      answer this fraction (0..1) of calls with ServiceFailure, HTTP 500
-  --rps N             global budget of requests per second (token bucket, burst N);
-                      calls above it are answered Throttling
+  --rps N             the account's budget of requests per second, every action
+                      together (token bucket, burst N); calls above it are answered
+                      Throttling, as AWS does
+  --report-age D      the account already has a credential report this old
+                      (e.g. 90s, 2h; default: none, GetCredentialReport answers
+                      ReportNotPresent until one is generated)
+  --report-generation-ms N
+                      how long GenerateCredentialReport takes (default 100)
   --short-pages       every other page of every list call is about half of MaxItems
                       while IsTruncated is true (clients must follow Marker)
   --no-spec-examples  leave out the spec's two example users
   -h, --help          show this help
 
 Answers ListUsers, GetUser, ListAccessKeys, ListMFADevices, GetLoginProfile, ListUserTags,
-ListGroupsForUser, ListAttachedUserPolicies, ListUserPolicies and GetAccountSummary. Any
+ListGroupsForUser, ListAttachedUserPolicies, ListUserPolicies, GetAccountSummary,
+GetAccountAuthorizationDetails, GenerateCredentialReport and GetCredentialReport. Any
 credentials are accepted (a SigV4 Authorization header must be present; it is not verified).
 
 Examples:
@@ -50,6 +57,12 @@ const number = (flag: string, raw: string | undefined, check: (n: number) => boo
   return n
 }
 
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const durationMs = (raw: string): number => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw)
+  return m === null ? fail(`--report-age must be a duration like 90s or 2h, got '${raw}'`) : Number(m[1]) * UNITS[m[2]!]!
+}
+
 const isInt = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max
 
 const main = async (): Promise<void> => {
@@ -65,6 +78,8 @@ const main = async (): Promise<void> => {
         "throttle-rate": { type: "string" },
         "error-rate": { type: "string" },
         rps: { type: "string" },
+        "report-age": { type: "string" },
+        "report-generation-ms": { type: "string" },
         "short-pages": { type: "boolean" },
         "no-spec-examples": { type: "boolean" },
         help: { type: "boolean", short: "h" }
@@ -86,6 +101,8 @@ const main = async (): Promise<void> => {
   const throttleRate = number("throttle-rate", values["throttle-rate"], (n) => n >= 0 && n <= 1, "within 0..1")
   const errorRate = number("error-rate", values["error-rate"], (n) => n >= 0 && n <= 1, "within 0..1")
   const rps = number("rps", values.rps, (n) => n > 0, "a number > 0")
+  const reportAgeMs = values["report-age"] === undefined ? undefined : durationMs(values["report-age"])
+  const generationMs = number("report-generation-ms", values["report-generation-ms"], (n) => n >= 0, "a number ≥ 0")
 
   const all: ActionFaults = {
     ...(latencyMs === undefined ? {} : { latencyMs }),
@@ -104,7 +121,11 @@ const main = async (): Promise<void> => {
     specExamples: values["no-spec-examples"] !== true,
     ...(seed === undefined ? {} : { seed }),
     shortPages: values["short-pages"] === true,
-    faults
+    faults,
+    credentialReport: {
+      ...(reportAgeMs === undefined ? {} : { ageMs: reportAgeMs }),
+      ...(generationMs === undefined ? {} : { generationMs })
+    }
   })
   process.stdout.write(
     `IAM emulator listening on ${emulator.url} (${emulator.account.size} users, account ${emulator.account.accountId})\n` +

@@ -7,7 +7,14 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type Account, ACCOUNT_ID, CALLER_USER, makeAccount, type UserRecord } from "./account.ts"
+import { groupDetailXml, isEntityFilter, userDetailXml } from "./authorizationDetails.ts"
 import {
+  type CredentialReportOptions,
+  type CredentialReportState,
+  makeCredentialReportState
+} from "./credentialReport.ts"
+import {
+  ACCOUNT_ACTIONS,
   type Counters,
   type Faults,
   type IamAction,
@@ -16,6 +23,9 @@ import {
   makeFaultEngine,
   type Outcome
 } from "./faults.ts"
+import { el, list, xmlEscape } from "./xml.ts"
+
+export { xmlEscape } from "./xml.ts"
 
 export interface EmulatorOptions {
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -31,6 +41,8 @@ export interface EmulatorOptions {
   /** Every other page of every list call holds about half of MaxItems while IsTruncated is true. */
   readonly shortPages?: boolean
   readonly faults?: Faults
+  /** The account's credential report; default: none yet, generation takes 100 ms. */
+  readonly credentialReport?: CredentialReportOptions
 }
 
 export interface Emulator {
@@ -42,6 +54,8 @@ export interface Emulator {
   resetCounters(): void
   /** Replaces every fault setting (the `requestsPerSecond` bucket restarts full when its budget changes). */
   setFaults(faults: Faults): void
+  /** Replaces the account's credential report as if the emulator had started with these options. */
+  setCredentialReport(options: CredentialReportOptions): void
   /** Stops listening and closes every connection, keep-alive ones included. */
   close(): Promise<void>
 }
@@ -50,17 +64,7 @@ const XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 const MAX_BODY = 64 * 1024
 
 // ---------------------------------------------------------------------------------------
-// XML
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&apos;" }
-export const xmlEscape = (s: string): string => /[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string) : s
-const el = (name: string, text: string): string => `<${name}>${xmlEscape(text)}</${name}>`
-const list = <A>(name: string, items: ReadonlyArray<A>, member: (a: A) => string): string => {
-  if (items.length === 0) return `<${name}/>`
-  let s = `<${name}>`
-  for (const item of items) s += `<member>${member(item)}</member>`
-  return s + `</${name}>`
-}
+// Answers
 
 interface Reply {
   readonly status: number
@@ -193,6 +197,7 @@ const tags = (u: UserRecord, items = u.Tags): string =>
 interface Context {
   readonly account: Account
   readonly shortPages: boolean
+  readonly report: CredentialReportState
 }
 
 /** Actions about one user: `UserName` is optional for some (then the caller is meant). */
@@ -235,8 +240,70 @@ const listUsers = (ctx: Context, params: URLSearchParams): Reply => {
   return ok(action, users + truncation(action, next))
 }
 
+/** Users first, then groups, each included when `Filter` names it (no `Filter`: every type). */
+const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
+  const action = "GetAccountAuthorizationDetails"
+  const filters = new Set<string>()
+  for (const [k, v] of params) if (/^Filter\.member\.\d+$/.test(k)) filters.add(v)
+  for (const f of filters) {
+    if (!isEntityFilter(f)) {
+      return validation(`1 validation error detected: Value '[${f}]' at 'filter' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [LocalManagedPolicy, Group, AWSManagedPolicy, User, Role]]`)
+    }
+  }
+  const all = filters.size === 0
+  const users = all || filters.has("User") ? ctx.account.size : 0
+  const groups = all || filters.has("Group") ? ctx.account.groups : []
+  const total = users + groups.length
+  const p = paging(action, params, ctx.shortPages)
+  if (isReply(p)) return p
+  if (p.cursor.index > total) return validation("Invalid Marker.")
+  const end = Math.min(total, p.cursor.index + p.limit)
+  let userXml = ""
+  let groupXml = ""
+  for (let i = p.cursor.index; i < end; i++) {
+    if (i < users) userXml += `<member>${userDetailXml(ctx.account.userAt(i))}</member>`
+    else groupXml += `<member>${groupDetailXml(groups[i - users]!)}</member>`
+  }
+  const next = end < total ? { index: end, page: p.cursor.page + 1 } : undefined
+  const wrap = (name: string, xml: string) => xml === "" ? `<${name}/>` : `<${name}>${xml}</${name}>`
+  return ok(
+    action,
+    wrap("UserDetailList", userXml) + wrap("GroupDetailList", groupXml) + "<RoleDetailList/><Policies/>" +
+      truncation(action, next)
+  )
+}
+
+const generateCredentialReport = (ctx: Context): Reply => {
+  const answer = ctx.report.generate(Date.now())
+  if (answer._tag === "LimitExceeded") {
+    return fail(409, "LimitExceeded", "Credential report generation is already at its limit; try again later.", "rejected")
+  }
+  return ok("GenerateCredentialReport", el("State", answer.state) + el("Description", answer.description))
+}
+
+const getCredentialReport = (ctx: Context): Reply => {
+  const answer = ctx.report.get(Date.now())
+  switch (answer._tag) {
+    case "ReportInProgress":
+      return fail(404, "ReportInProgress", "Credential report is being generated.", "notFound")
+    case "ReportNotPresent":
+      return fail(410, "ReportNotPresent", "Credential report not present.", "notFound")
+    case "ReportExpired":
+      return fail(410, "ReportExpired", "Credential report has expired.", "notFound")
+    case "Report":
+      return ok(
+        "GetCredentialReport",
+        `<Content>${answer.content}</Content><ReportFormat>text/csv</ReportFormat>` +
+          el("GeneratedTime", new Date(answer.generatedAt).toISOString().replace(/\.\d+Z$/, "Z"))
+      )
+  }
+}
+
 const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: UserRecord | undefined): Reply => {
   if (action === "ListUsers") return listUsers(ctx, params)
+  if (action === "GetAccountAuthorizationDetails") return authorizationDetails(ctx, params)
+  if (action === "GenerateCredentialReport") return generateCredentialReport(ctx)
+  if (action === "GetCredentialReport") return getCredentialReport(ctx)
   if (action === "GetAccountSummary") {
     let entries = ""
     for (const [k, v] of ctx.account.summary()) entries += `<entry>${el("key", k)}<value>${v}</value></entry>`
@@ -281,7 +348,8 @@ const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: 
 }
 
 const deniedMessage = (account: Account, action: IamAction, user: UserRecord | undefined, name: string | null): string => {
-  const resource = action === "GetAccountSummary"
+  const resource = action === "GetAccountSummary" || action === "GetAccountAuthorizationDetails" ||
+      action === "GenerateCredentialReport" || action === "GetCredentialReport"
     ? "*"
     : action === "ListUsers"
     ? `arn:aws:iam::${ACCOUNT_ID}:user/`
@@ -297,7 +365,11 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     ...(options.specExamples === undefined ? {} : { specExamples: options.specExamples }),
     seed
   })
-  const ctx: Context = { account, shortPages: options.shortPages ?? false }
+  const ctx: Context = {
+    account,
+    shortPages: options.shortPages ?? false,
+    report: makeCredentialReportState(account, options.credentialReport ?? {}, Date.now())
+  }
   const faults = makeFaultEngine(options.faults ?? {}, seed)
   const counters = makeCounters()
   const timers = new Set<NodeJS.Timeout>()
@@ -339,7 +411,7 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     const action = actionName
     if (!faults.admit(performance.now())) return send(res, action, throttled())
     later(faults.latencyMs(action), () => {
-      const needsUser = action !== "ListUsers" && action !== "GetAccountSummary"
+      const needsUser = !ACCOUNT_ACTIONS.has(action)
       const userName = params.get("UserName")
       const decision = faults.decide(action, userName ?? undefined)
       if (decision._tag === "throttle") return send(res, action, throttled())
@@ -392,6 +464,7 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
         counters: () => counters.snapshot(),
         resetCounters: () => counters.reset(),
         setFaults: (f) => faults.set(f),
+        setCredentialReport: (o) => ctx.report.set(o, Date.now()),
         close: () => {
           closing ??= new Promise<void>((done) => {
             for (const t of timers) clearTimeout(t)

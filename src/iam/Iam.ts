@@ -1,9 +1,14 @@
 import {
   type AccessKeyMetadata,
   type AttachedPolicy,
+  GenerateCredentialReportCommand,
+  GetAccountAuthorizationDetailsCommand,
   GetAccountSummaryCommand,
+  GetCredentialReportCommand,
+  GetUserCommand,
   GetLoginProfileCommand,
   type Group,
+  type GroupDetail,
   IAMClient,
   ListAccessKeysCommand,
   ListAttachedUserPoliciesCommand,
@@ -14,18 +19,25 @@ import {
   ListUserTagsCommand,
   type MFADevice,
   type Tag,
-  type User
+  type User,
+  type UserDetail
 } from "@aws-sdk/client-iam"
 import { Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import { retryPolicy, type RetrySettings } from "../retry.ts"
+import type { AdaptiveRateOptions } from "./AdaptiveRate.ts"
 import { classify } from "./classify.ts"
-import { IamError, Unavailable } from "./IamError.ts"
+import { BadData, IamError, Unavailable } from "./IamError.ts"
+import { extractReportLines } from "./credentialReportBody.ts"
+import { listReader, readAnswerWith, toUser, toUserDetail } from "./largeAnswers.ts"
+import { makeRequestPacer } from "./RequestPacer.ts"
+import { observeAttempt } from "../telemetry/iamCalls.ts"
 
 /**
- * The one module that talks to AWS. Every call goes through `call`: one SDK request with a
- * deadline, its failure classified once (`classify.ts`), retried by the project's one policy
- * (the SDK's own retries are off so that attempts, delays and spans are all ours), traced
- * and counted.
+ * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
+ * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
+ * throttles), then sends one SDK request with a deadline, its failure classified once
+ * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
+ * attempts, delays and spans are all ours), traced and counted.
  */
 export interface IamSettings {
   readonly region: string
@@ -43,6 +55,15 @@ export interface IamSettings {
   readonly maxSockets: number
   /** MaxItems of the per-user list calls; absent = AWS's default (100). Tests lower it to exercise paging. */
   readonly perUserPageSize?: number | undefined
+  /** Bounds of the learned request rate (one pacer per service, i.e. per account); absent = defaults. */
+  readonly requestRate?: AdaptiveRateOptions | undefined
+}
+
+/** GenerateCredentialReport's answer: `STARTED`, `INPROGRESS` or `COMPLETE`. */
+export type ReportState = "STARTED" | "INPROGRESS" | "COMPLETE"
+
+export interface CredentialReport {
+  readonly generatedAt: Date
 }
 
 /** One page of a paginated IAM list call; `marker` is absent on the last page. */
@@ -56,6 +77,8 @@ export interface IamCallCounts {
   readonly calls: Readonly<Record<string, number>>
   readonly throttled: number
   readonly retries: number
+  /** Requests per second the pacer allows now. */
+  readonly requestsPerSecond: number
 }
 
 export interface IamService {
@@ -69,10 +92,23 @@ export interface IamService {
     marker?: string
   ) => Effect.Effect<Page<AttachedPolicy>, IamError>
   readonly listUserPolicies: (userName: string, marker?: string) => Effect.Effect<Page<string>, IamError>
+  /** GetUser: what ListUsers says of one user (tags aside). */
+  readonly getUser: (userName: string) => Effect.Effect<User, IamError>
   /** Whether the user has a console password: GetLoginProfile's NoSuchEntity means no. */
   readonly hasLoginProfile: (userName: string) => Effect.Effect<boolean, IamError>
   /** GetAccountSummary's map (`Users`, `Groups`, ...). */
   readonly accountSummary: Effect.Effect<Readonly<Record<string, number>>, IamError>
+  /** One page of GetAccountAuthorizationDetails with Filter=User (tags, group names, policies). */
+  readonly userDetails: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<UserDetail>, IamError>
+  /** One page of GetAccountAuthorizationDetails with Filter=Group (ids and ARNs of the groups). */
+  readonly groupDetails: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<GroupDetail>, IamError>
+  readonly generateCredentialReport: Effect.Effect<ReportState, IamError>
+  /**
+   * Downloads the report, handing each CSV line to `onLine` as it arrives (`credentialReportBody.ts`);
+   * a retried download hands them again from the first. NotFound when there is none or it
+   * expired; Pending while one is being generated.
+   */
+  readonly getCredentialReport: (onLine: (line: string) => void) => Effect.Effect<CredentialReport, IamError>
   readonly counts: () => IamCallCounts
 }
 
@@ -85,6 +121,9 @@ const page = <A>(items: ReadonlyArray<A> | undefined, truncated: boolean | undef
   // A truncated page without a marker would loop forever; AWS never sends one, so treat it as the end.
   marker: truncated === true ? marker : undefined
 })
+
+const badAnswer = (action: string, message: string) =>
+  new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
 
 const make = Effect.fnUntraced(function*(settings: IamSettings) {
   const client = yield* Effect.acquireRelease(
@@ -114,6 +153,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
   const calls: Record<string, number> = {}
   let throttled = 0
   let retries = 0
+  const pacer = yield* makeRequestPacer(settings.requestRate ?? {})
 
   const policy = retryPolicy<IamError>(settings.retry).pipe(
     Schedule.tap(({ attempt, duration, input }) =>
@@ -136,7 +176,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     send: (signal: AbortSignal) => Promise<A>
   ): Effect.Effect<A, IamError> => {
     let attempt = 0
-    const once = Effect.suspend(() => {
+    const once = Effect.flatMap(pacer.turn, (epoch) => {
       attempt += 1
       calls[action] = (calls[action] ?? 0) + 1
       if (attempt > 1) retries += 1
@@ -155,11 +195,16 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
               })
             )
         }),
-        Effect.tapError((e) =>
-          Effect.sync(() => {
-            if (e.throttled) throttled += 1
-          })
-        ),
+        Effect.tapError((e) => {
+          if (e.throttled) {
+            throttled += 1
+            return pacer.throttled(epoch)
+          }
+          // Any other answer from AWS counts as admitted; a timeout or a reset is no answer.
+          return e.reason.status === undefined ? Effect.void : pacer.admitted
+        }),
+        Effect.tap(() => pacer.admitted),
+        observeAttempt(action, attempt),
         Effect.withSpan(`IAM ${action}`, {
           attributes: { "aws.iam.action": action, "aws.iam.user": userName ?? "", "retry.attempt": attempt }
         })
@@ -170,9 +215,15 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
 
   return Iam.of({
     listUsers: (marker, pageSize) =>
-      call("ListUsers", undefined, (abortSignal) =>
-        client.send(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), { abortSignal })).pipe(
-          Effect.map((o) => page(o.Users, o.IsTruncated, o.Marker))
+      call("ListUsers", undefined, (abortSignal) => {
+        // The users are read here, not by the SDK (`largeAnswers.ts`).
+        const users = listReader("Users", toUser)
+        return client.send(readAnswerWith(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), users.read), { abortSignal })
+          .then((o) => page(users.items(), o.IsTruncated, o.Marker))
+      }).pipe(
+          // One span per page, over its attempts: a throttled page shows its retries together.
+          Effect.tap((p) => Effect.annotateCurrentSpan({ "page.users": p.items.length, "page.last": p.marker === undefined })),
+          Effect.withSpan("ListUsers page", { attributes: { "page.first": marker === undefined, "page.size": pageSize } })
         ),
     listAccessKeys: (userName, marker) =>
       call("ListAccessKeys", userName, (abortSignal) =>
@@ -204,16 +255,58 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
         client.send(new ListUserPoliciesCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), { abortSignal })).pipe(
           Effect.map((o) => page(o.PolicyNames, o.IsTruncated, o.Marker))
         ),
+    getUser: (userName) =>
+      call("GetUser", userName, (abortSignal) => client.send(new GetUserCommand({ UserName: userName }), { abortSignal })).pipe(
+        Effect.flatMap((o) => o.User === undefined ? Effect.fail(badAnswer("GetUser", "no User")) : Effect.succeed(o.User))
+      ),
     hasLoginProfile: (userName) =>
       call("GetLoginProfile", userName, (abortSignal) =>
         client.send(new GetLoginProfileCommand({ UserName: userName }), { abortSignal })).pipe(
           Effect.as(true),
           Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(false))
         ),
-    accountSummary: call("GetAccountSummary", undefined, (abortSignal) =>
-      client.send(new GetAccountSummaryCommand({}), { abortSignal })).pipe(
+    accountSummary: Effect.suspend(() =>
+      call("GetAccountSummary", undefined, (abortSignal) => client.send(new GetAccountSummaryCommand({}), { abortSignal }))
+    ).pipe(
         Effect.map((o) => o.SummaryMap ?? {})
       ),
-    counts: () => ({ calls: { ...calls }, throttled, retries })
+    userDetails: (marker, pageSize) =>
+      call("GetAccountAuthorizationDetails", undefined, (abortSignal) => {
+        const users = listReader("UserDetailList", toUserDetail)
+        const command = new GetAccountAuthorizationDetailsCommand({ Filter: ["User"], Marker: marker, MaxItems: pageSize })
+        return client.send(readAnswerWith(command, users.read), { abortSignal })
+          .then((o) => page(users.items(), o.IsTruncated, o.Marker))
+      }),
+    groupDetails: (marker, pageSize) =>
+      call("GetAccountAuthorizationDetails", undefined, (abortSignal) =>
+        client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["Group"], Marker: marker, MaxItems: pageSize }), {
+          abortSignal
+        })).pipe(Effect.map((o) => page(o.GroupDetailList, o.IsTruncated, o.Marker))),
+    // Suspended: each use is a call of its own, with its own attempt count.
+    generateCredentialReport: Effect.suspend(() =>
+      call("GenerateCredentialReport", undefined, (abortSignal) =>
+        client.send(new GenerateCredentialReportCommand({}), { abortSignal }))
+    ).pipe(
+        Effect.flatMap((o) =>
+          o.State === "STARTED" || o.State === "INPROGRESS" || o.State === "COMPLETE"
+            ? Effect.succeed(o.State)
+            : Effect.fail(badAnswer("GenerateCredentialReport", `unknown State ${JSON.stringify(o.State)}`))
+        )
+      ),
+    getCredentialReport: (onLine) =>
+      call("GetCredentialReport", undefined, (abortSignal) =>
+        // The report's lines are taken out of the answer as it streams in (`credentialReportBody.ts`).
+        client.send(readAnswerWith(new GetCredentialReportCommand({}), (body) => extractReportLines(body, onLine)), {
+          abortSignal
+        })).pipe(
+        Effect.flatMap((o) =>
+          o.GeneratedTime === undefined
+            ? Effect.fail(badAnswer("GetCredentialReport", "no GeneratedTime"))
+            : o.ReportFormat !== undefined && o.ReportFormat !== "text/csv"
+            ? Effect.fail(badAnswer("GetCredentialReport", `ReportFormat ${o.ReportFormat}, expected text/csv`))
+            : Effect.succeed({ generatedAt: o.GeneratedTime })
+        )
+      ),
+    counts: () => ({ calls: { ...calls }, throttled, retries, requestsPerSecond: pacer.rate() })
   })
 })

@@ -25,8 +25,14 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", reasonF
 export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", reasonFields) {}
 /** AWS answered, but the answer does not have the shape the schemas require. */
 export class BadData extends Schema.TaggedError<BadData>()("BadData", reasonFields) {}
+/**
+ * AWS is still preparing what was asked for (a credential report being generated) and says to
+ * ask again later. Not retried by the retry policy: the caller knows how long such work takes
+ * and polls.
+ */
+export class Pending extends Schema.TaggedError<Pending>()("Pending", reasonFields) {}
 
-export const IamErrorReason = Schema.Union([Throttled, Unavailable, AccessDenied, NotFound, Rejected, BadData])
+export const IamErrorReason = Schema.Union([Throttled, Unavailable, AccessDenied, NotFound, Rejected, BadData, Pending])
 export type IamErrorReason = typeof IamErrorReason.Type
 
 export class IamError extends Schema.TaggedError<IamError>()("IamError", {

@@ -5,6 +5,11 @@ import { Schema } from "effect"
  * "API Response" examples (`../shared/spec/001_*.txt`): the encoded side is exactly that JSON
  * (ISO 8601 strings), the decoded side carries `Date`s. Groups and policies are optional on
  * purpose: absent means "not collected", which is different from an empty list.
+ *
+ * The bulk strategy learns MFA and key status from the credential report, which says whether
+ * MFA is active and whether keys 1 and 2 are active, but lists neither devices nor key ids.
+ * Such a user carries `MFAActive` instead of `MFADevices`, and `ActiveAccessKeyCount` instead
+ * of `AccessKeys`: each fact is stated the way its source stated it, never filled in.
  */
 // Only full ISO 8601 timestamps with a zone: a zoneless string would be read in the host's
 // time zone, the very slip that puts the spec's example event three hours off.
@@ -55,14 +60,29 @@ export const IamUser = Schema.Struct({
   Path: Schema.String,
   CreateDate: IsoDate,
   PasswordLastUsed: Schema.NullOr(IsoDate),
-  AccessKeys: Schema.Array(AccessKey),
-  MFADevices: Schema.Array(MfaDevice),
+  /** Absent when the keys were not listed; then `ActiveAccessKeyCount` says how many are Active. */
+  AccessKeys: Schema.optionalKey(Schema.Array(AccessKey)),
+  ActiveAccessKeyCount: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2 }))),
+  /** Absent when the devices were not listed; then `MFAActive` says whether there is one. */
+  MFADevices: Schema.optionalKey(Schema.Array(MfaDevice)),
+  MFAActive: Schema.optionalKey(Schema.Boolean),
   ConsoleAccessEnabled: Schema.Boolean,
   Tags: Schema.Array(Tag),
   Groups: Schema.optional(Schema.Array(Group)),
   AttachedPolicies: Schema.optional(Schema.Array(AttachedPolicy)),
   InlinePolicyNames: Schema.optional(Schema.Array(Schema.String))
-})
+}).check(Schema.makeFilter((u: {
+  readonly AccessKeys?: unknown
+  readonly ActiveAccessKeyCount?: unknown
+  readonly MFADevices?: unknown
+  readonly MFAActive?: unknown
+}) =>
+  (u.AccessKeys === undefined) === (u.ActiveAccessKeyCount === undefined)
+    ? "exactly one of AccessKeys (the keys) and ActiveAccessKeyCount (their count) is required"
+    : (u.MFADevices === undefined) === (u.MFAActive === undefined)
+    ? "exactly one of MFADevices (the devices) and MFAActive (whether there is one) is required"
+    : undefined
+))
 export type IamUser = typeof IamUser.Type
 /** The spec's "API Response" JSON for one user. */
 export type IamUserJson = typeof IamUser.Encoded

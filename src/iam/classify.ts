@@ -1,4 +1,4 @@
-import { AccessDenied, BadData, IamError, NotFound, Rejected, Throttled, Unavailable } from "./IamError.ts"
+import { AccessDenied, BadData, IamError, NotFound, Pending, Rejected, Throttled, Unavailable } from "./IamError.ts"
 
 /**
  * The one place where SDK and transport failures become `IamError` reasons. Codes come from
@@ -17,7 +17,24 @@ const throttlingCodes = new Set([
   "BandwidthLimitExceeded"
 ])
 const deniedCodes = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"])
-const notFoundCodes = new Set(["NoSuchEntity", "NoSuchEntityException"])
+const notFoundCodes = new Set([
+  "NoSuchEntity",
+  "NoSuchEntityException",
+  // GetCredentialReport: no report, or one too old to download (both HTTP 410): generate one.
+  "ReportNotPresent",
+  "CredentialReportNotPresentException",
+  "ReportExpired",
+  "CredentialReportExpiredException"
+])
+/** GetCredentialReport while a report is being generated (HTTP 404, despite the status). */
+const pendingCodes = new Set(["ReportInProgress", "CredentialReportNotReadyException"])
+/**
+ * LimitExceeded means "beyond an account quota" for the actions that create things; for
+ * GenerateCredentialReport, the only such action called here, it means too many generations
+ * at once: one is under way, so wait for it.
+ */
+const pendingWhenLimited = new Set(["GenerateCredentialReport"])
+const limitCodes = new Set(["LimitExceeded", "LimitExceededException"])
 const transientCodes = new Set([
   "ServiceFailure",
   "ServiceFailureException",
@@ -62,6 +79,8 @@ export const classify = (action: string, userName: string | undefined, error: un
     ? new AccessDenied(fields)
     : notFoundCodes.has(code)
     ? new NotFound(fields)
+    : pendingCodes.has(code) || (limitCodes.has(code) && pendingWhenLimited.has(action))
+    ? new Pending(fields)
     : transientCodes.has(code) || (errno !== undefined && transientCodes.has(errno)) || (status !== undefined && status >= 500)
     ? new Unavailable(fields)
     : status !== undefined && status >= 200 && status < 300

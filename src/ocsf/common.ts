@@ -1,5 +1,5 @@
 import { Schema, SchemaGetter } from "effect"
-import type { AccessKey, Tag } from "../iam/IamUser.ts"
+import type { IamUser, Tag } from "../iam/IamUser.ts"
 
 /**
  * What every profile shares: the class/activity header of OCSF 1.6.0 class 5003
@@ -51,9 +51,22 @@ export const tagsObject = (tags: ReadonlyArray<Tag>): Record<string, string> =>
   // fromEntries defines own properties, so a tag named "__proto__" stays an ordinary key
   Object.fromEntries(tags.map((t) => [t.Key, t.Value]))
 
-/** What `access_keys_count` means in the spec: keys AWS will accept (not Inactive or Expired). */
-export const activeKeyCount = (keys: ReadonlyArray<AccessKey>): number =>
-  keys.filter((k) => k.Status === "Active").length
+/**
+ * What `access_keys_count` means in the spec: keys AWS will accept (not Inactive or Expired),
+ * counted from the listed keys or, for a user collected in bulk, as the credential report said.
+ */
+export const activeKeyCount = (u: IamUser): number =>
+  u.AccessKeys !== undefined ? u.AccessKeys.filter((k) => k.Status === "Active").length : known(u.ActiveAccessKeyCount, "ActiveAccessKeyCount")
+
+/** Whether the user has an MFA device: from the listed devices, or as the credential report said. */
+export const hasMfa = (u: IamUser): boolean =>
+  u.MFADevices !== undefined ? u.MFADevices.length > 0 : known(u.MFAActive, "MFAActive")
+
+// The IamUser schema requires one of each pair; a value built around it must not become a default.
+const known = <A>(value: A | undefined, name: string): A => {
+  if (value === undefined) throw new Error(`the user has neither the listed items nor ${name}`)
+  return value
+}
 
 /** What a mapping needs besides the user. */
 export interface MapContext {

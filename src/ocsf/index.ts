@@ -15,6 +15,12 @@ export const OcsfProfile = Schema.Literals(["spec", "strict", "strict-cloud"])
 export type OcsfProfile = typeof OcsfProfile.Type
 export const OcsfProfiles: ReadonlyArray<OcsfProfile> = OcsfProfile.literals
 
+/**
+ * Whether a profile's events carry access key ids (`programmatic_credentials`): the bulk
+ * strategy's credential report has none, so for these profiles it lists each user's keys.
+ */
+export const needsAccessKeyIds = (profile: OcsfProfile): boolean => profile !== "spec"
+
 /** An event as it goes on the wire: the encoded side of one profile's event Schema. */
 export type OcsfEvent = typeof SpecEvent.Encoded | typeof StrictEvent.Encoded | typeof StrictCloudEvent.Encoded
 

@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import type { IamUser } from "../iam/IamUser.ts"
-import { activeKeyCount, EpochSeconds, header, HeaderFields, OCSF_VERSION, TagsObject, tagsObject } from "./common.ts"
+import { activeKeyCount, EpochSeconds, hasMfa, header, HeaderFields, OCSF_VERSION, TagsObject, tagsObject } from "./common.ts"
 
 /**
  * The `spec` profile: every row of the spec's mapping table, with the key set and key order of
@@ -50,8 +50,8 @@ export const toSpecEvent = (u: IamUser): SpecEvent => ({
     full_name: u.UserName,
     path: u.Path,
     is_console_user: u.ConsoleAccessEnabled,
-    has_mfa: u.MFADevices.length > 0,
-    access_keys_count: activeKeyCount(u.AccessKeys),
+    has_mfa: hasMfa(u),
+    access_keys_count: activeKeyCount(u),
     password_last_used_time: u.PasswordLastUsed,
     created_time: u.CreateDate,
     tags: tagsObject(u.Tags),

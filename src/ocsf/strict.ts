@@ -1,6 +1,16 @@
 import { Schema } from "effect"
-import type { IamUser } from "../iam/IamUser.ts"
-import { activeKeyCount, EpochMillis, header, HeaderFields, type MapContext, OCSF_VERSION, TagsObject, tagsObject } from "./common.ts"
+import type { AccessKey, IamUser } from "../iam/IamUser.ts"
+import {
+  activeKeyCount,
+  EpochMillis,
+  hasMfa,
+  header,
+  HeaderFields,
+  type MapContext,
+  OCSF_VERSION,
+  TagsObject,
+  tagsObject
+} from "./common.ts"
 
 /**
  * The `strict` profile: a valid OCSF 1.6.0 event without profiles, modelled on
@@ -81,7 +91,19 @@ export type StrictEvent = typeof StrictEvent.Type
 
 const metadata = { version: OCSF_VERSION, product: { name: "IAM", vendor_name: "AWS" } } as const
 
-export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent => ({
+/**
+ * The keys themselves: their ids are this profile's `programmatic_credentials`. A user whose
+ * keys were not listed (collected in bulk for the spec profile) cannot be mapped here: the
+ * collection is told to list them (`needsAccessKeyIds`), so this only catches a wiring slip.
+ */
+const listedKeys = (u: IamUser) => {
+  if (u.AccessKeys === undefined) throw new Error(`the access keys of ${u.UserName} were not listed; the strict profiles need their ids`)
+  return u.AccessKeys
+}
+
+export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent => mapStrict(u, listedKeys(u), ctx)
+
+const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext): StrictEvent => ({
   ...header,
   time: ctx.collectedAt,
   metadata,
@@ -91,20 +113,20 @@ export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent => ({
     name: u.UserName,
     type_id: 1,
     type: "User",
-    has_mfa: u.MFADevices.length > 0,
+    has_mfa: hasMfa(u),
     account: awsAccount(parseUserArn(u.Arn).accountId),
     ...(u.Groups && { groups: u.Groups.map((g) => ({ name: g.GroupName, uid: g.GroupId })) }),
-    programmatic_credentials: u.AccessKeys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
+    programmatic_credentials: keys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
   },
   unmapped: {
     user: {
       path: u.Path,
       is_console_user: u.ConsoleAccessEnabled,
-      access_keys_count: activeKeyCount(u.AccessKeys),
+      access_keys_count: activeKeyCount(u),
       password_last_used_time: u.PasswordLastUsed,
       created_time: u.CreateDate,
       tags: tagsObject(u.Tags),
-      access_keys: u.AccessKeys.map((k) => ({ uid: k.AccessKeyId, status: k.Status, created_time: k.CreateDate })),
+      access_keys: keys.map((k) => ({ uid: k.AccessKeyId, status: k.Status, created_time: k.CreateDate })),
       ...(u.AttachedPolicies && {
         attached_policies: u.AttachedPolicies.map((p) => ({ name: p.PolicyName, arn: p.PolicyArn }))
       }),

@@ -1,0 +1,207 @@
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Layer, References } from "effect"
+import type { CollectionStrategy } from "../src/collect/CollectionStrategy.ts"
+import { defaultConfig } from "../src/config/index.ts"
+import { Iam } from "../src/iam/Iam.ts"
+import { runLayer, runOnce } from "../src/Runner.ts"
+import { startEmulatorProcess } from "./emulatorProcess.ts"
+
+/**
+ * The two collection strategies side by side, then bulk alone on large accounts: figures, not
+ * assertions. The emulator runs in a child process (with the given latency per call and
+ * request budget per second, throttling above it like AWS) and so does each collection run,
+ * so that neither the emulator nor an earlier run counts in a run's time or peak RSS (the
+ * kernel's high-water mark of the collector's process, `maxRSS`).
+ *
+ * `node bench/strategies.ts [--users 2000] [--latency-ms 20] [--budget 100] [--bulk-sizes 10000,100000]
+ *   [--collector-flags "--max-semi-space-size=4 --max-old-space-size=128"]` (`--users 0`: large accounts only)
+ */
+export interface StrategiesBenchOptions {
+  /** Users of the account both strategies collect. */
+  readonly users: number
+  readonly latencyMs: number
+  /** The emulated account's requests per second. */
+  readonly budget: number
+  /** Accounts that bulk alone collects. */
+  readonly bulkSizes: ReadonlyArray<number>
+  /** Node flags of the collector's process, e.g. V8 heap limits; default none (as `npm start` runs it). */
+  readonly collectorFlags?: ReadonlyArray<string>
+}
+
+export const defaultStrategiesBench: StrategiesBenchOptions = { users: 2_000, latencyMs: 20, budget: 100, bulkSizes: [10_000, 100_000] }
+
+export interface RunFigures {
+  readonly strategy: CollectionStrategy
+  readonly users: number
+  readonly seconds: number
+  /** Attempts sent to AWS, throttled ones included. */
+  readonly awsCalls: number
+  readonly throttled: number
+  /** Answered (not throttled) calls per second over the run, against the budget. */
+  readonly budgetUsed: number
+  /** The collector's resident memory before the run, its modules loaded: what no run can go below. */
+  readonly idleRssMb: number
+  readonly peakRssMb: number
+}
+
+export interface StrategiesFigures {
+  readonly options: StrategiesBenchOptions
+  /** Absent when `users` is 0 (large accounts only). */
+  readonly perUser: RunFigures | undefined
+  readonly bulk: RunFigures | undefined
+  /** per-user ÷ bulk. */
+  readonly fewerCalls: number | undefined
+  readonly faster: number | undefined
+  readonly large: ReadonlyArray<RunFigures>
+}
+
+interface ChildJob {
+  readonly url: string
+  readonly strategy: CollectionStrategy
+  readonly users: number
+  readonly budget: number
+}
+
+/** One collection run in this process: what a child does. */
+const runJob = async (job: ChildJob): Promise<RunFigures> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-bench-"))
+  try {
+    const config = defaultConfig({
+      aws: { endpoint: job.url, accessKeyId: "AKIABENCHBENCHBENCH0", secretAccessKey: "bench" },
+      collection: { strategy: job.strategy },
+      sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
+      deadLetter: { path: path.join(dir, "dead-letter.ndjson") }
+    })
+    const program = Effect.gen(function*() {
+      const iam = yield* Iam
+      const summary = yield* runOnce(config)
+      return { summary, counts: iam.counts() }
+    }).pipe(
+      Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer)),
+      Effect.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
+    )
+    const idleRssMb = Math.round(process.memoryUsage().rss / 1024 / 1024)
+    const started = performance.now()
+    const { summary, counts } = await Effect.runPromise(program)
+    const seconds = (performance.now() - started) / 1000
+    if (summary.collected !== job.users || !summary.complete) {
+      throw new Error(`collected ${summary.collected} of ${job.users} users (${summary.failed} failed)`)
+    }
+    const awsCalls = Object.values(counts.calls).reduce((a, b) => a + b, 0)
+    return {
+      strategy: job.strategy,
+      users: job.users,
+      seconds: round(seconds),
+      awsCalls,
+      throttled: counts.throttled,
+      budgetUsed: round((awsCalls - counts.throttled) / seconds / job.budget),
+      idleRssMb,
+      // kilobytes on Linux
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024)
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** One collection run in a child process of its own. */
+const runInChild = (job: ChildJob, flags: ReadonlyArray<string>): Promise<RunFigures> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...flags, import.meta.filename, "--job", JSON.stringify(job)], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (d) => (out += d))
+    child.stderr.on("data", (d) => (err = (err + d).slice(-4000)))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      const last = out.trim().split("\n").pop() ?? ""
+      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last))
+      else reject(new Error(`${job.strategy} run on ${job.users} users exited with ${code}: ${err}`))
+    })
+  })
+
+const withEmulator = async <A>(users: number, options: StrategiesBenchOptions, f: (url: string) => Promise<A>) => {
+  const emulator = await startEmulatorProcess([
+    "--users", String(users - 2),
+    "--latency-ms", String(options.latencyMs),
+    "--rps", String(options.budget)
+  ])
+  try {
+    return await f(emulator.url)
+  } finally {
+    await emulator.stop()
+  }
+}
+
+export const strategiesBench = async (options: StrategiesBenchOptions = defaultStrategiesBench): Promise<StrategiesFigures> => {
+  const flags = options.collectorFlags ?? []
+  const run = (strategy: CollectionStrategy, users: number) =>
+    // One emulator per run: each starts with a full request budget and no credential report.
+    withEmulator(users, options, (url) => runInChild({ url, strategy, users, budget: options.budget }, flags))
+  const perUser = options.users > 0 ? await run("per-user", options.users) : undefined
+  const bulk = options.users > 0 ? await run("bulk", options.users) : undefined
+  const large: Array<RunFigures> = []
+  for (const users of options.bulkSizes) large.push(await run("bulk", users))
+  return {
+    options,
+    perUser,
+    bulk,
+    fewerCalls: perUser && bulk ? round(perUser.awsCalls / bulk.awsCalls) : undefined,
+    faster: perUser && bulk ? round(perUser.seconds / bulk.seconds) : undefined,
+    large
+  }
+}
+
+export const printStrategies = (f: StrategiesFigures): void => {
+  const o = f.options
+  const flags = o.collectorFlags?.length ? `; collector flags: ${o.collectorFlags.join(" ")}` : ""
+  if (f.perUser !== undefined && f.bulk !== undefined) {
+    console.log(
+      `## collection strategies: ${o.users} users, ${o.latencyMs} ms per call, account budget ${o.budget} requests/s, file sink${flags}`
+    )
+    console.table([f.perUser, f.bulk])
+    console.log(`bulk vs per-user: ${f.fewerCalls}x fewer AWS calls, ${f.faster}x sooner`)
+    console.log(
+      `per-user: ${Math.round(f.perUser.budgetUsed * 100)}% of the budget used, ` +
+        `${(100 * f.perUser.throttled / f.perUser.awsCalls).toFixed(2)}% of calls throttled`
+    )
+  }
+  if (f.large.length > 0) {
+    console.log(`## bulk on large accounts (same latency and budget${flags})`)
+    console.table(f.large)
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100
+
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
+
+const numbers = (name: string, fallback: string): Array<number> =>
+  (flag(name) ?? fallback).split(",").filter((s) => s !== "").map(Number)
+
+if (import.meta.main) {
+  const jobAt = process.argv.indexOf("--job")
+  if (jobAt >= 0) {
+    console.log(JSON.stringify(await runJob(JSON.parse(process.argv[jobAt + 1]!))))
+  } else {
+    const d = defaultStrategiesBench
+    printStrategies(
+      await strategiesBench({
+        users: numbers("--users", String(d.users))[0]!,
+        latencyMs: numbers("--latency-ms", String(d.latencyMs))[0]!,
+        budget: numbers("--budget", String(d.budget))[0]!,
+        bulkSizes: numbers("--bulk-sizes", d.bulkSizes.join(",")),
+        collectorFlags: (flag("--collector-flags") ?? "").split(" ").filter((s) => s !== "")
+      })
+    )
+  }
+}

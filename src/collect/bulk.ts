@@ -1,0 +1,301 @@
+import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
+import { type Duration, Effect, Fiber, Option, type Scope, Semaphore, Stream } from "effect"
+import { Iam, type Page } from "../iam/Iam.ts"
+import { IamError } from "../iam/IamError.ts"
+import type { IamUserJson } from "../iam/IamUser.ts"
+import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
+import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
+import { ownString } from "./ownString.ts"
+import { outcome, type UserOutcome } from "./users.ts"
+
+/**
+ * The bulk strategy: a handful of calls for the whole account instead of seven per user.
+ * - GetAccountAuthorizationDetails (Filter=User, 1,000 users a page): each user with its tags,
+ *   group names, attached and inline policies. Streamed page by page; it drives the run.
+ * - GetAccountAuthorizationDetails (Filter=Group): the groups' ids and ARNs, which the user
+ *   pages name only. A few hundred groups at most.
+ * - The credential report: console password, MFA and whether keys 1 and 2 are active.
+ * - ListUsers (1,000 a page): PasswordLastUsed. The report has a password_last_used column,
+ *   but it is as old as the report (hours) and says N/A once a password is removed, where
+ *   ListUsers, and so the per-user strategy, still gives the last use; reading ListUsers keeps
+ *   the two strategies' events identical. It is paged alongside the report and the user pages.
+ *
+ * The groups and the report are read before the first user page, the report into a map keyed
+ * by user name (a small integer a user: about 10 MB at 100,000 users); each entry is dropped
+ * once its user is emitted. The listing is held only as far as it runs ahead of the user pages. A user the bulk sources do not fully
+ * describe (created after the report or the listing, in a group created after the group
+ * listing, or with a report cell that is not true/false) is collected by the per-user calls
+ * instead: never guessed.
+ */
+export interface BulkOptions {
+  /** Users completed by per-user calls (and key listings) at once. */
+  readonly concurrency: number
+  readonly maxCredentialReportAge: Duration.Duration
+  /** List each user's access keys (ListAccessKeys): the profile's events carry key ids. */
+  readonly accessKeyIds: boolean
+}
+
+/** GetAccountAuthorizationDetails and ListUsers both take up to 1,000 items a page. */
+const PAGE_SIZE = 1000
+/** How far the ListUsers listing may run ahead of the user pages, in users. */
+const LISTING_LEAD = 2 * PAGE_SIZE
+
+/** Each page of a paginated call, the next one fetched while this one is used. */
+const pageArrays = <A>(fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>) =>
+  Stream.paginate(undefined as string | undefined, (marker) =>
+    fetch(marker).pipe(Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const))).pipe(
+      Stream.buffer({ capacity: 1 })
+    )
+
+const pages = <A>(fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>) =>
+  pageArrays(fetch).pipe(Stream.flattenIterable)
+
+interface PageWaiter {
+  missing: number
+  readonly done: () => void
+}
+
+/**
+ * ListUsers' PasswordLastUsed (epoch ms; null: never used), filled in as its pages arrive and
+ * taken a user page at a time: a listing waits here until its user comes, or a user page until
+ * its users are listed. After the last listing page, a user never listed was created since:
+ * `undefined`. The listing may run at most `LISTING_LEAD` users ahead of the user pages,
+ * unless a user page waits for it (the two calls may list users in different orders).
+ */
+class PasswordUse {
+  private readonly listed = new Map<string, number | null>()
+  private readonly waiting = new Map<string, PageWaiter>()
+  private finished = false
+  private listingPaused: (() => void) | undefined
+
+  /** Waits until the listing may add another page. */
+  readonly room: Effect.Effect<void> = Effect.suspend(() =>
+    this.mayList() ? Effect.void : Effect.callback<void>((resume) => {
+      this.listingPaused = () => resume(Effect.void)
+    })
+  )
+
+  private mayList(): boolean {
+    return this.listed.size < LISTING_LEAD || this.waiting.size > 0
+  }
+
+  private wake(): void {
+    const resume = this.listingPaused
+    if (resume !== undefined && this.mayList()) {
+      this.listingPaused = undefined
+      resume()
+    }
+  }
+
+  add(name: string, lastUsed: number | null): void {
+    this.listed.set(name, lastUsed)
+    const waiter = this.waiting.get(name)
+    if (waiter === undefined) return
+    this.waiting.delete(name)
+    waiter.missing -= 1
+    if (waiter.missing === 0) waiter.done()
+  }
+
+  finish(): void {
+    this.finished = true
+    const waiters = new Set(this.waiting.values())
+    this.waiting.clear()
+    for (const waiter of waiters) waiter.done()
+  }
+
+  take(names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<number | null | undefined>> {
+    const pop = () =>
+      names.map((name) => {
+        const lastUsed = this.listed.get(name)
+        this.listed.delete(name)
+        return lastUsed
+      })
+    const popAndWake = () => {
+      const taken = pop()
+      this.wake()
+      return taken
+    }
+    return Effect.suspend(() => {
+      const missing = this.finished ? [] : names.filter((name) => !this.listed.has(name))
+      if (missing.length === 0) return Effect.sync(popAndWake)
+      return Effect.callback<ReadonlyArray<number | null | undefined>>((resume) => {
+        const waiter: PageWaiter = { missing: missing.length, done: () => resume(Effect.sync(popAndWake)) }
+        for (const name of missing) this.waiting.set(name, waiter)
+        this.wake()
+        return Effect.sync(() => {
+          for (const name of missing) this.waiting.delete(name)
+        })
+      })
+    })
+  }
+}
+
+export interface AccountIndex {
+  readonly groups: ReadonlyMap<string, GroupDetail>
+  /** The credential report's rows; a user without one was created after the report. */
+  readonly report: ReportRows
+  readonly reportAgeMs: number
+  readonly passwordUse: PasswordUse
+  /** The ListUsers paging that fills `passwordUse`, running. */
+  readonly listing: Fiber.Fiber<void, IamError>
+}
+
+/**
+ * Reads the account-wide sources. GetAccountAuthorizationDetails comes first: when it is
+ * denied, the run learns it before asking AWS to generate a report it will not use. The
+ * ListUsers paging starts next and runs on, as long as the stream that uses it.
+ */
+export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex, IamError, Iam | Scope.Scope> = Effect
+  .fn("bulk index")(function*(options: BulkOptions) {
+    const iam = yield* Iam
+    const groups = new Map<string, GroupDetail>()
+    yield* pages((m) => iam.groupDetails(m, PAGE_SIZE)).pipe(
+      Stream.runForEach((g) =>
+        Effect.sync(() => {
+          if (g.GroupName !== undefined) groups.set(g.GroupName, g)
+        })
+      )
+    )
+
+    const passwordUse = new PasswordUse()
+    // Generating a report takes a while: list the users meanwhile.
+    const listing = yield* pageArrays((m) => iam.listUsers(m, PAGE_SIZE)).pipe(
+      Stream.runForEach((users) =>
+        Effect.andThen(
+          passwordUse.room,
+          Effect.sync(() => {
+            for (const u of users) {
+              if (u.UserName !== undefined) passwordUse.add(ownString(u.UserName), u.PasswordLastUsed?.getTime() ?? null)
+            }
+          })
+        )
+      ),
+      // Only a listing that ended says who is not listed; a failed one fails the run instead.
+      Effect.andThen(Effect.sync(() => passwordUse.finish())),
+      Effect.forkScoped
+    )
+    const { ageMs, rows } = yield* fetchCredentialReport(options.maxCredentialReportAge).pipe(
+      // A run that cannot use the report (and may fall back to per-user) needs no listing.
+      Effect.onError(() => Fiber.interrupt(listing))
+    )
+    yield* Effect.annotateCurrentSpan({ "iam.groups": groups.size, "credential_report.users": rows.size })
+    const index: AccountIndex = { groups, report: rows, reportAgeMs: ageMs, passwordUse, listing }
+    return index
+  })
+
+const iso = (d: Date | undefined): string | undefined => d?.toISOString()
+
+/** Every user of the account, described by the bulk sources (or, failing them, per user). */
+export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const iam = yield* Iam
+    // Bounds the users being completed by AWS calls, as `concurrency` does in the per-user strategy.
+    const calling = yield* Semaphore.make(options.concurrency)
+    let perUser = 0
+
+    /** The user's JSON from the bulk sources, or undefined when they do not tell all of it. */
+    const complete = (detail: UserDetail, name: string, packed: number | undefined, lastUsed: number | null | undefined) => {
+      if (packed === undefined || lastUsed === undefined) return undefined
+      const row = unpackRow(packed)
+      if (row.passwordEnabled === null || row.mfaActive === null || row.activeKeys === null) return undefined
+      const groups: Array<GroupDetail> = []
+      for (const groupName of detail.GroupList ?? []) {
+        const g = index.groups.get(groupName)
+        if (g === undefined) return undefined
+        groups.push(g)
+      }
+      // GetAccountAuthorizationDetails leaves out an empty list, as GetUser leaves out empty Tags.
+      return {
+        UserId: detail.UserId,
+        UserName: name,
+        Arn: detail.Arn,
+        Path: detail.Path,
+        CreateDate: iso(detail.CreateDate),
+        PasswordLastUsed: lastUsed === null ? null : new Date(lastUsed).toISOString(),
+        ConsoleAccessEnabled: row.passwordEnabled,
+        MFAActive: row.mfaActive,
+        ActiveAccessKeyCount: row.activeKeys,
+        Tags: (detail.Tags ?? []).map((t) => ({ Key: t.Key, Value: t.Value })),
+        Groups: groups.map((g) => ({ GroupName: g.GroupName, GroupId: g.GroupId, Arn: g.Arn, Path: g.Path })),
+        AttachedPolicies: (detail.AttachedManagedPolicies ?? []).map((p) => ({ PolicyName: p.PolicyName, PolicyArn: p.PolicyArn })),
+        InlinePolicyNames: (detail.UserPolicyList ?? []).map((p) => p.PolicyName)
+      } satisfies Record<Exclude<keyof IamUserJson, "AccessKeys" | "MFADevices">, unknown>
+    }
+
+    /** The per-user strategy's calls for one user, from a summary as ListUsers (or GetUser) gives it. */
+    const perUserCalls = (detail: UserDetail, name: string, lastUsed: number | null | undefined) => {
+      const summary: Effect.Effect<User, IamError> = lastUsed !== undefined
+        ? Effect.succeed({
+          UserName: name,
+          UserId: detail.UserId,
+          Arn: detail.Arn,
+          Path: detail.Path,
+          CreateDate: detail.CreateDate,
+          ...(lastUsed === null ? {} : { PasswordLastUsed: new Date(lastUsed) })
+        } as User)
+        : iam.getUser(name)
+      return Effect.flatMap(summary, enrichUser)
+    }
+
+    /** One user: at once from the bulk sources, or as an effect when it needs AWS calls. */
+    const collect = (detail: UserDetail, lastUsed: number | null | undefined): UserOutcome | Effect.Effect<UserOutcome, never, Iam> => {
+      const name = detail.UserName ?? ""
+      const packed = index.report.get(name)
+      // Each user is emitted once, so its row is done with: the map shrinks as the run goes.
+      index.report.delete(name)
+      const json = complete(detail, name, packed, lastUsed)
+      if (json === undefined) {
+        return outcome(name, detail.Arn, Semaphore.withPermit(calling, perUserCalls(detail, name, lastUsed)))
+      }
+      if (!options.accessKeyIds) {
+        const user = decodeCollectedNow(name, json)
+        return user instanceof IamError
+          ? { _tag: "Failed", userName: name, arn: detail.Arn, error: user }
+          : { _tag: "Collected", user }
+      }
+      const { ActiveAccessKeyCount: _, ...withoutCount } = json
+      const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
+        Effect.flatMap((keys) =>
+          decodeCollected(name, {
+            ...withoutCount,
+            AccessKeys: keys.map((k) => ({ AccessKeyId: k.AccessKeyId, Status: k.Status, CreateDate: iso(k.CreateDate) }))
+          })
+        )
+      )
+      return outcome(name, detail.Arn, Semaphore.withPermit(calling, listed))
+    }
+
+    /** A page's users: those the bulk sources describe at once, then those that needed calls. */
+    const collectPage = (details: ReadonlyArray<UserDetail>) =>
+      index.passwordUse.take(details.map((d) => d.UserName ?? "")).pipe(
+        Effect.flatMap((lastUsed) => {
+          const ready: Array<UserOutcome> = []
+          const calls: Array<Effect.Effect<UserOutcome, never, Iam>> = []
+          details.forEach((detail, i) => {
+            const result = collect(detail, lastUsed[i])
+            if (Effect.isEffect(result)) calls.push(result)
+            else ready.push(result)
+          })
+          if (calls.length === 0) return Effect.succeed(ready)
+          perUser += calls.length
+          return Effect.map(Effect.all(calls, { concurrency: "unbounded" }), (called) => ready.concat(called))
+        }),
+        Effect.provideService(Iam, iam)
+      )
+
+    return pageArrays((m) => iam.userDetails(m, PAGE_SIZE)).pipe(
+      // Two pages at once: one may wait for its listing, or for its users' calls, while the
+      // next is read. The semaphore, not this, bounds the calls.
+      Stream.mapEffect(collectPage, { concurrency: 2 }),
+      Stream.flattenIterable,
+      // The listing's failure is the run's; its end is waited for.
+      Stream.merge(Stream.fromEffectDrain(Fiber.join(index.listing))),
+      Stream.onEnd(Effect.suspend(() =>
+        Effect.logInfo(
+          `bulk collection: ${perUser} users needed calls of their own (per-user calls for those not in ` +
+            `the credential report or the user listing, in an unknown group, or with a report cell not true/false; ` +
+            `ListAccessKeys for a profile with key ids)`
+        )
+      ))
+    )
+  }))

@@ -1,0 +1,244 @@
+import { Clock, Duration, Effect, Metric } from "effect"
+import { type CredentialReport, Iam } from "../iam/Iam.ts"
+import { BadData, IamError, Pending } from "../iam/IamError.ts"
+import { ownString } from "./ownString.ts"
+
+/**
+ * The account's credential report: reused while younger than the configured age, otherwise
+ * generated (GenerateCredentialReport, then GetCredentialReport polled while it answers
+ * ReportInProgress); read line by line as it downloads. AWS generates at most one report every
+ * four hours and hands back the last one meanwhile, so a report may come back older than asked
+ * for: it is used, and its age said.
+ */
+
+/** One user's row, as far as a collection needs it. `null`: the report said N/A, no_information or not_supported. */
+export interface ReportRow {
+  readonly passwordEnabled: boolean | null
+  readonly mfaActive: boolean | null
+  /** Keys 1 and 2 that are Active; null when either cell is not a plain true/false. */
+  readonly activeKeys: number | null
+}
+
+export const credentialReportAge = Metric.gauge("iam_ocsf.credential_report.age_seconds", {
+  description: "Age of the credential report the last bulk collection used, at the time it read the report"
+})
+
+/** The longest wait for AWS to generate a report before the run gives up. */
+const GENERATION_LIMIT = Duration.minutes(5)
+/** Polls start after this and double up to `POLL_MAX`: a small account's report is ready in a second. */
+const POLL_FIRST_MS = 100
+const POLL_MAX_MS = 2_000
+
+const isMissing = (e: IamError) => e.reason._tag === "NotFound"
+const isPending = (e: IamError) => e.reason._tag === "Pending"
+
+const tooSlow = (action: string) =>
+  new IamError({
+    action,
+    reason: new Pending({
+      code: "ReportGenerationTimeout",
+      message: `the credential report was still being generated after ${Duration.format(GENERATION_LIMIT)}`
+    })
+  })
+
+/**
+ * Repeats `step` until it returns a value, waiting longer between tries, up to the limit.
+ * Not the retry policy: nothing failed, AWS said "not yet".
+ */
+const poll = <A>(action: string, step: Effect.Effect<A | undefined, IamError, Iam>) =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(GENERATION_LIMIT)
+    for (let delay = POLL_FIRST_MS;; delay = Math.min(POLL_MAX_MS, delay * 2)) {
+      const result = yield* step
+      if (result !== undefined) return result
+      if ((yield* Clock.currentTimeMillis) + delay > deadline) return yield* Effect.fail(tooSlow(action))
+      yield* Effect.sleep(delay)
+    }
+  })
+
+/** The rows of one report, by user name, packed (`packRow`): about 100 bytes a user with its key. */
+export type ReportRows = Map<string, number>
+
+interface Downloaded {
+  readonly report: CredentialReport
+  readonly rows: ReportRows
+}
+
+/**
+ * The report, fresh enough or regenerated, read into `ReportRows`; logs its age and sets the
+ * age gauge. A downloaded report turns out stale only once read (GeneratedTime follows the
+ * content), so each download reads into a map of its own and a stale one is dropped whole.
+ */
+export const fetchCredentialReport = Effect.fn("credential report")(function*(maxAge: Duration.Duration) {
+  const iam = yield* Iam
+  const download = Effect.suspend(() => {
+    const reader = reportReader()
+    return iam.getCredentialReport(reader.line).pipe(
+      Effect.flatMap((report) => Effect.map(reader.done, (rows): Downloaded => ({ report, rows })))
+    )
+  })
+  const ageOf = (report: CredentialReport, now: number) => now - report.generatedAt.getTime()
+
+  let got = yield* download.pipe(
+    Effect.map((r): Downloaded | undefined => r),
+    // None yet, expired, or one being generated: all are answered by generating (or joining) one.
+    Effect.catchIf((e) => isMissing(e) || isPending(e), () => Effect.succeed(undefined))
+  )
+  let how = "reused"
+  if (got === undefined || ageOf(got.report, yield* Clock.currentTimeMillis) >= Duration.toMillis(maxAge)) {
+    got = undefined
+    how = "newly generated"
+    // Started (or under way, or done): from here the download says when the report is ready.
+    yield* poll(
+      "GenerateCredentialReport",
+      iam.generateCredentialReport.pipe(
+        Effect.map((state): string | undefined => state),
+        // LimitExceeded: too many generations at once; ask again in a while.
+        Effect.catchIf(isPending, () => Effect.succeed(undefined))
+      )
+    )
+    got = yield* poll(
+      "GetCredentialReport",
+      download.pipe(
+        Effect.map((r): Downloaded | undefined => r),
+        // ReportInProgress, or not there yet just after the generation started.
+        Effect.catchIf((e) => isPending(e) || isMissing(e), () => Effect.succeed(undefined))
+      )
+    )
+  }
+  const { report, rows } = got
+
+  const ageMs = Math.max(0, ageOf(report, yield* Clock.currentTimeMillis))
+  yield* Metric.update(credentialReportAge, ageMs / 1000)
+  const age = Duration.format(Duration.millis(Math.round(ageMs / 1000) * 1000))
+  yield* Effect.annotateCurrentSpan({
+    "credential_report.age_seconds": ageMs / 1000,
+    "credential_report.source": how,
+    "credential_report.users": rows.size
+  })
+  if (ageMs >= Duration.toMillis(maxAge)) {
+    yield* Effect.logWarning(
+      `the credential report is ${age} old, older than collection.maxCredentialReportAge ` +
+        `(${Duration.format(maxAge)}): AWS generates at most one every 4 hours and returned the last one`
+    )
+  } else {
+    yield* Effect.logInfo(`credential report ${how}: generated at ${report.generatedAt.toISOString()}, ${age} old`)
+  }
+  return { rows, ageMs }
+})
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+const REQUIRED = ["user", "password_enabled", "mfa_active", "access_key_1_active", "access_key_2_active"] as const
+type Columns = Record<(typeof REQUIRED)[number], number>
+
+const badReport = (message: string) =>
+  new IamError({ action: "GetCredentialReport", reason: new BadData({ code: "BadCredentialReport", message }) })
+
+/** true/false as AWS writes them (lower case, documented in upper case); anything else is unknown. */
+const flag = (cell: string | undefined): boolean | null => {
+  switch (cell) {
+    case "true":
+    case "TRUE":
+      return true
+    case "false":
+    case "FALSE":
+      return false
+    default:
+      // N/A, no_information, not_supported, or something new: not a false.
+      return null
+  }
+}
+
+/** One CSV line (RFC 4180 quoting; IAM names may hold commas but never line breaks). */
+export const csvFields = (line: string): Array<string> => {
+  const fields: Array<string> = []
+  let i = 0
+  while (i <= line.length) {
+    if (line[i] === "\"") {
+      let value = ""
+      i += 1
+      while (i < line.length) {
+        const c = line[i]!
+        if (c === "\"") {
+          if (line[i + 1] === "\"") {
+            value += "\""
+            i += 2
+            continue
+          }
+          i += 1
+          break
+        }
+        value += c
+        i += 1
+      }
+      fields.push(value)
+      i += 1 // the comma (or past the end)
+    } else {
+      const comma = line.indexOf(",", i)
+      const end = comma < 0 ? line.length : comma
+      fields.push(line.slice(i, end))
+      i = end + 1
+    }
+  }
+  return fields
+}
+
+/** A row in one small integer: two bits each for password, MFA and the number of active keys. */
+export const packRow = (row: ReportRow): number =>
+  tri(row.passwordEnabled) | (tri(row.mfaActive) << 2) | ((row.activeKeys === null ? 0 : row.activeKeys + 1) << 4)
+
+export const unpackRow = (packed: number): ReportRow => {
+  const keys = (packed >> 4) & 3
+  return { passwordEnabled: untri(packed & 3), mfaActive: untri((packed >> 2) & 3), activeKeys: keys === 0 ? null : keys - 1 }
+}
+
+const tri = (b: boolean | null): number => b === null ? 0 : b ? 2 : 1
+const untri = (n: number): boolean | null => n === 0 ? null : n === 2
+
+/**
+ * Reads the report one line at a time, as `Iam.getCredentialReport` hands them over, into
+ * `ReportRows`. The root account's row is skipped (it is no IAM user). The header line seen
+ * again starts the rows over, so that a download retried from its first line reads the same.
+ */
+export const reportReader = () => {
+  const rows: ReportRows = new Map()
+  let header: string | undefined
+  let columns: Columns | undefined
+  let problem: string | undefined
+  return {
+    line: (line: string): void => {
+      if (line === "" || problem !== undefined) return
+      if (header === line) {
+        rows.clear()
+        return
+      }
+      const fields = csvFields(line)
+      if (columns === undefined) {
+        const missing = REQUIRED.filter((c) => !fields.includes(c))
+        if (missing.length > 0) problem = `the report has no column ${missing.join(", ")}`
+        header = line
+        columns = Object.fromEntries(REQUIRED.map((c) => [c, fields.indexOf(c)])) as Columns
+        return
+      }
+      const user = fields[columns.user]
+      if (user === undefined || user === "" || user === "<root_account>") return
+      const key1 = flag(fields[columns.access_key_1_active])
+      const key2 = flag(fields[columns.access_key_2_active])
+      rows.set(ownString(user), packRow({
+        passwordEnabled: flag(fields[columns.password_enabled]),
+        mfaActive: flag(fields[columns.mfa_active]),
+        activeKeys: key1 === null || key2 === null ? null : Number(key1) + Number(key2)
+      }))
+    },
+    /** The rows, or BadData when the report could not be read. */
+    done: Effect.suspend((): Effect.Effect<ReportRows, IamError> =>
+      problem !== undefined
+        ? Effect.fail(badReport(problem))
+        : columns === undefined
+        ? Effect.fail(badReport("the report is empty"))
+        : Effect.succeed(rows)
+    )
+  }
+}

@@ -1,0 +1,43 @@
+import { type Duration, Effect, Stream } from "effect"
+import type { Iam } from "../iam/Iam.ts"
+import type { IamError } from "../iam/IamError.ts"
+import { bulkUsers, indexAccount } from "./bulk.ts"
+import type { CollectionStrategy } from "./CollectionStrategy.ts"
+import { type CollectOptions, collectUsers, type UserOutcome } from "./users.ts"
+
+export interface CollectionOptions extends CollectOptions {
+  readonly strategy: CollectionStrategy
+  /** bulk: a credential report younger than this is reused, an older one regenerated. */
+  readonly maxCredentialReportAge: Duration.Duration
+  /** The profile's events carry access key ids, which bulk must then list per user. */
+  readonly accessKeyIds: boolean
+}
+
+/** The actions bulk needs beyond the per-user strategy's: denying one of these makes `auto` fall back. */
+const BULK_ACTIONS: ReadonlySet<string> = new Set([
+  "GetAccountAuthorizationDetails",
+  "GenerateCredentialReport",
+  "GetCredentialReport"
+])
+
+const deniedToBulk = (e: IamError) => e.reason._tag === "AccessDenied" && BULK_ACTIONS.has(e.action)
+
+/** Every user of the account, by the configured strategy. */
+export const collect = (options: CollectionOptions): Stream.Stream<UserOutcome, IamError, Iam> => {
+  if (options.strategy === "per-user") return collectUsers(options)
+  return Stream.unwrap(
+    indexAccount(options).pipe(
+      Effect.map((index) => bulkUsers(index, options)),
+      Effect.tap(() => Effect.logInfo("collecting in bulk (GetAccountAuthorizationDetails and the credential report)")),
+      // Only before the first user: a fallback after some users were emitted would emit them twice.
+      Effect.catchIf(
+        (e) => options.strategy === "auto" && deniedToBulk(e),
+        (e) =>
+          Effect.logWarning(
+            `bulk collection needs iam:${e.action}, which is denied (${e.reason.message}); ` +
+              "collecting per user for this run (grant it, or set collection.strategy to \"per-user\")"
+          ).pipe(Effect.as(collectUsers(options)))
+      )
+    )
+  )
+}

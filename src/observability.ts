@@ -1,0 +1,28 @@
+import { Layer, Option } from "effect"
+import type { LogLevel } from "effect/LogLevel"
+import type { AppConfig } from "./config/index.ts"
+import { loggingLayer } from "./logging.ts"
+import { resolveTelemetry } from "./telemetry/settings.ts"
+import { Telemetry } from "./telemetry/Telemetry.ts"
+
+/** The version reported as `service.version`; kept equal to package.json and `--version`. */
+export const serviceVersion = "0.1.0"
+
+/**
+ * Logs and telemetry of `iam-ocsf run`, from the config file and the environment. The scrape
+ * reader for /metrics exists only in the daemon with `server.port` set; OTLP export only when
+ * configured (see `telemetry/settings.ts`).
+ */
+export const observabilityLayer = (
+  config: AppConfig,
+  options: { readonly daemon: boolean; readonly logLevel: Option.Option<LogLevel>; readonly env?: NodeJS.ProcessEnv }
+) => {
+  const settings = resolveTelemetry(config.telemetry, {
+    env: options.env ?? process.env,
+    version: serviceVersion,
+    prometheus: options.daemon && config.server.port !== undefined
+  })
+  return Telemetry.layer(settings).pipe(
+    Layer.provideMerge(loggingLayer(config.log, Option.getOrUndefined(options.logLevel)))
+  )
+}

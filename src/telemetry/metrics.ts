@@ -1,0 +1,102 @@
+import { Cause, Clock, Effect, Exit, Metric } from "effect"
+
+/**
+ * The metrics an operator watches, as Effect metrics: always counted in memory (a fixed set of
+ * series, so nothing grows), exported through `@effect/opentelemetry` only when OTLP or the
+ * /metrics endpoint asks for them. Prometheus sees `iam_ocsf.users.collected` as
+ * `iam_ocsf_users_collected_total`. Units are in the names: Effect metrics carry none. Every attribute comes from a small closed set
+ * (an IAM action, an outcome, a sink name from the config), never from data such as a user name.
+ */
+
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+
+/** Seconds: runs take minutes, batches take milliseconds to seconds. */
+const secondsBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
+
+export const usersCollected = counter("iam_ocsf.users.collected", "Users enriched and mapped to an OCSF event")
+export const usersFailed = counter("iam_ocsf.users.failed", "Users that could not be collected (dead-lettered)")
+export const awsCalls = counter("iam_ocsf.aws.calls", "IAM API attempts, by action and outcome")
+export const awsThrottles = counter("iam_ocsf.aws.throttles", "IAM API attempts refused for the request rate, by action")
+export const awsRetries = counter("iam_ocsf.aws.retries", "IAM API attempts that repeat an earlier one, by action")
+export const eventsDelivered = counter("iam_ocsf.events.delivered", "Events a sink accepted, by sink")
+export const eventsDeadLettered = counter("iam_ocsf.events.dead_lettered", "Events a sink refused after its retries, by sink")
+export const batchDuration = Metric.histogram("iam_ocsf.sink.batch.duration_seconds", {
+  description: "Seconds from a batch's first attempt to its delivery or dead-lettering, by sink and outcome",
+  boundaries: secondsBoundaries
+})
+export const runs = counter("iam_ocsf.runs", "Collection runs ended, by outcome (complete, incomplete, failed)")
+export const runDuration = Metric.histogram("iam_ocsf.run.duration_seconds", {
+  description: "Seconds a collection run took, by outcome",
+  boundaries: secondsBoundaries
+})
+export const lastSuccess = Metric.gauge("iam_ocsf.run.last_success_timestamp_seconds", {
+  description: "Unix time at which the last run that did not fail ended"
+})
+
+/** The outcome of one IAM attempt: "ok", or the reason it failed ("Throttled", "AccessDenied", ...). */
+export const recordAwsAttempt = (action: string, attempt: number, outcome: string): Effect.Effect<void> =>
+  Effect.all([
+    Metric.update(Metric.withAttributes(awsCalls, { action, outcome }), 1),
+    outcome === "Throttled" ? Metric.update(Metric.withAttributes(awsThrottles, { action }), 1) : Effect.void,
+    attempt > 1 ? Metric.update(Metric.withAttributes(awsRetries, { action }), 1) : Effect.void
+  ], { discard: true })
+
+export const recordUser = (outcome: "collected" | "failed"): Effect.Effect<void> =>
+  Metric.update(outcome === "collected" ? usersCollected : usersFailed, 1)
+
+export const recordBatch = (
+  sink: string,
+  events: number,
+  outcome: "delivered" | "dead_lettered",
+  seconds: number
+): Effect.Effect<void> =>
+  Effect.all([
+    Metric.update(Metric.withAttributes(outcome === "delivered" ? eventsDelivered : eventsDeadLettered, { sink }), events),
+    Metric.update(Metric.withAttributes(batchDuration, { sink, outcome }), seconds)
+  ], { discard: true })
+
+export type RunOutcome = "complete" | "incomplete" | "failed"
+
+export const recordRun = (outcome: RunOutcome, seconds: number, endedAtMillis: number): Effect.Effect<void> =>
+  Effect.all([
+    Metric.update(Metric.withAttributes(runs, { outcome }), 1),
+    Metric.update(Metric.withAttributes(runDuration, { outcome }), seconds),
+    outcome === "failed" ? Effect.void : Metric.update(lastSuccess, endedAtMillis / 1000)
+  ], { discard: true })
+
+/**
+ * Zeroes for the series an operator alerts on, so that /metrics shows `0` rather than nothing
+ * before the first failure (an absent series makes `rate()` and alerts silently empty).
+ */
+export const registerSeries = (sinkNames: ReadonlyArray<string>): Effect.Effect<void> =>
+  Effect.all([
+    Metric.update(usersCollected, 0),
+    Metric.update(usersFailed, 0),
+    ...(["complete", "incomplete", "failed"] as const).map((outcome) =>
+      Metric.update(Metric.withAttributes(runs, { outcome }), 0)
+    ),
+    ...sinkNames.flatMap((sink) => [
+      Metric.update(Metric.withAttributes(eventsDelivered, { sink }), 0),
+      Metric.update(Metric.withAttributes(eventsDeadLettered, { sink }), 0)
+    ])
+  ], { discard: true })
+
+/**
+ * Counts a run and its duration by outcome, and the time of the last run that did not fail.
+ * An interrupted run is not counted: it neither succeeded nor failed.
+ */
+export const observeRun = (sinkNames: ReadonlyArray<string>) =>
+<A extends { readonly complete: boolean }, E, R>(run: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    yield* registerSeries(sinkNames)
+    const startedAt = yield* Clock.currentTimeMillis
+    return yield* run.pipe(
+      Effect.onExit((exit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (endedAt) => {
+          const seconds = (endedAt - startedAt) / 1000
+          if (Exit.isSuccess(exit)) return recordRun(exit.value.complete ? "complete" : "incomplete", seconds, endedAt)
+          return Cause.hasInterruptsOnly(exit.cause) ? Effect.void : recordRun("failed", seconds, endedAt)
+        })
+      )
+    )
+  })

@@ -1,0 +1,53 @@
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { type Emulator, startEmulator } from "../src/emulator/index.ts"
+import { readTopic } from "./kafkaMock.ts"
+import { configFor, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
+import { startWebhook, type Webhook } from "./webhook.ts"
+
+const mock = inject("kafkaMock")
+
+describe("all four sinks at once", () => {
+  let emulator: Emulator
+  let webhook: Webhook
+  beforeAll(async () => {
+    emulator = await startEmulator({ users: 4_998 })
+    webhook = await startWebhook()
+  })
+  afterAll(async () => {
+    await webhook.close()
+    await emulator.close()
+  })
+
+  it("5,000 users: stdout, file, webhook and Kafka each receive all 5,000", async () => {
+    if ("error" in mock) throw new Error(`the Kafka mock did not start: ${mock.error}`)
+    const dir = tempDir()
+    const topic = `iam-ocsf-all-sinks-${process.pid}`
+    const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir, {
+      // The default strategy (bulk here), not the per-user one `configFor` picks for counting calls.
+      collection: { strategy: "auto", concurrency: 32, pageSize: 1000 },
+      delivery: { batchSize: 500, batchWindow: "200ms" },
+      sinks: [
+        { type: "stdout" },
+        { type: "file", path: path.join(dir, "events.ndjson") },
+        { type: "http", url: webhook.url, gzip: true },
+        { type: "kafka", brokers: [mock.bootstrap], topic, mockCompatible: true }
+      ]
+    }))
+    const result = await runCli(["run", "--config", config, "--once"])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/stdout: 5000 delivered; file: 5000 delivered; http: 5000 delivered; kafka: 5000 delivered/)
+
+    const expected = [...emulator.account.userNames()].length
+    expect(expected).toBe(5_000)
+    const uidsOf = (events: ReadonlyArray<any>) => events.map((e) => e.user.uid)
+    const fromFile = uidsOf(readNdjson(path.join(dir, "events.ndjson")))
+    const fromStdout = uidsOf(result.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)))
+    const fromWebhook = uidsOf(webhook.accepted())
+    const fromKafka = (await readTopic(mock.bootstrap, topic)).map((r) => r.key)
+    for (const uids of [fromFile, fromStdout, fromWebhook, fromKafka]) {
+      expect(uids).toHaveLength(5_000)
+      expect(new Set(uids)).toEqual(new Set(fromFile))
+    }
+  }, 120_000)
+})

@@ -1,0 +1,77 @@
+import { GetAccountAuthorizationDetailsCommand, IAMClient, ListUsersCommand } from "@aws-sdk/client-iam"
+import { describe, expect, it } from "vitest"
+import { startEmulator } from "../src/emulator/index.ts"
+import { toUser, toUserDetail } from "../src/iam/largeAnswers.ts"
+import { takeList } from "../src/iam/queryXml.ts"
+
+/** The raw XML of one answer, as the network delivers it. */
+const raw = async (url: string, params: Record<string, string>) => {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { authorization: "AWS4-HMAC-SHA256 test", "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ Version: "2010-05-08", ...params })
+  })
+  return response.text()
+}
+
+describe("reading large answers without the SDK's deserializer", () => {
+  it("reads ListUsers and GetAccountAuthorizationDetails pages exactly as the SDK does", async () => {
+    // 300 generated users: paths with '&' (r&d), tags with '+' and '@', users with and without passwords.
+    const emulator = await startEmulator({ users: 298 })
+    const sdk = new IAMClient({
+      endpoint: emulator.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+      maxAttempts: 1
+    })
+    try {
+      const listed = await sdk.send(new ListUsersCommand({ MaxItems: 1000 }))
+      const ours = takeList(await raw(emulator.url, { Action: "ListUsers", MaxItems: "1000" }), "Users")
+      expect(ours.members.map(toUser)).toEqual(listed.Users)
+      expect(ours.rest).toMatch(/<Users\/><IsTruncated>false<\/IsTruncated>/)
+
+      const details = await sdk.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["User"], MaxItems: 1000 }))
+      const page = takeList(
+        await raw(emulator.url, { Action: "GetAccountAuthorizationDetails", "Filter.member.1": "User", MaxItems: "1000" }),
+        "UserDetailList"
+      )
+      expect(page.members.map(toUserDetail)).toEqual(details.UserDetailList)
+      expect(details.UserDetailList?.some((u) => u.Path?.includes("&"))).toBe(true)
+    } finally {
+      sdk.destroy()
+      await emulator.close()
+    }
+  })
+
+  it("decodes entities, skips declarations and whitespace, and reads nested and empty elements", () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <ListUsersResult>
+    <Users>
+      <member>
+        <UserName>a&amp;b &lt;&quot;c&apos;&gt; &#233;&#x1F600;</UserName>
+        <PermissionsBoundary>
+          <PermissionsBoundaryType>PermissionsBoundaryPolicy</PermissionsBoundaryType>
+          <PermissionsBoundaryArn>arn:aws:iam::123456789012:policy/b</PermissionsBoundaryArn>
+        </PermissionsBoundary>
+        <Tags/>
+      </member>
+    </Users>
+    <IsTruncated>true</IsTruncated>
+    <Marker>abc</Marker>
+  </ListUsersResult>
+</ListUsersResponse>`
+    const { members, rest } = takeList(xml, "Users")
+    expect(members.map(toUser)).toEqual([{
+      UserName: "a&b <\"c'> é😀",
+      PermissionsBoundary: {
+        PermissionsBoundaryType: "PermissionsBoundaryPolicy",
+        PermissionsBoundaryArn: "arn:aws:iam::123456789012:policy/b"
+      },
+      Tags: []
+    }])
+    expect(rest).toContain("<Users/>")
+    expect(rest).toContain("<Marker>abc</Marker>")
+    expect(() => takeList("<Users><member><A>x</B></member></Users>", "Users")).toThrow(/malformed XML/)
+  })
+})

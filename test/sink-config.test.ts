@@ -1,0 +1,117 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Duration, Effect, Redacted } from "effect"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { type AppConfig, loadConfig, parseConfig } from "../src/config/index.ts"
+import { deliverySettings } from "../src/Delivery.ts"
+
+const allSinksExample = fileURLToPath(new URL("../config.all-sinks.example.json", import.meta.url))
+
+const parse = (text: string, env: Record<string, string> = {}) =>
+  Effect.runPromise(parseConfig(text, "config.json", env))
+const problems = (text: string) =>
+  Effect.runPromise(parseConfig(text, "config.json", {}).pipe(Effect.flip, Effect.map((e) => e.problems)))
+const sinkOf = (config: AppConfig, name: string): Record<string, unknown> =>
+  config.sinks.find((s) => s.name === name) as unknown as Record<string, unknown>
+const ms = (d: unknown) => Duration.toMillis(d as Duration.Duration)
+
+describe("config of the http and kafka sinks", () => {
+  it("config.all-sinks.example.json validates: four sinks, secrets redacted", async () => {
+    const env = { IAM_OCSF_WEBHOOK_URL: "https://siem.example.test/ingest", IAM_OCSF_WEBHOOK_TOKEN: "tok-123" }
+    const config = await Effect.runPromise(loadConfig(allSinksExample, env).pipe(Effect.provide(NodeFileSystem.layer)))
+    expect(config.sinks.map((s) => [s.type, s.name])).toEqual([
+      ["stdout", "stdout"],
+      ["file", "archive"],
+      ["http", "siem"],
+      ["kafka", "kafka"]
+    ])
+    const siem = sinkOf(config, "siem")
+    expect(siem["url"]).toBe("https://siem.example.test/ingest")
+    const authorization = (siem["headers"] as Record<string, Redacted.Redacted<string>>)["Authorization"]!
+    expect(Redacted.isRedacted(authorization)).toBe(true)
+    expect(Redacted.value(authorization)).toBe("Bearer tok-123")
+    expect(sinkOf(config, "kafka")["brokers"]).toEqual(["localhost:9092"])
+    // The webhook has its own batch size and retry; the rest comes from `delivery`.
+    const settings = deliverySettings(config.delivery, siem)
+    expect(settings.batchSize).toBe(200)
+    expect(settings.retry.maxAttempts).toBe(10)
+    expect(settings.queueSize).toBe(config.delivery.queueSize)
+    expect(ms(settings.batchWindow)).toBe(ms(config.delivery.batchWindow))
+
+    const missing = await Effect.runPromise(
+      loadConfig(allSinksExample, { IAM_OCSF_WEBHOOK_URL: "https://x.test/" }).pipe(Effect.provide(NodeFileSystem.layer), Effect.flip)
+    )
+    expect(missing.problems).toContain(
+      "sinks[2].headers.Authorization: environment variable IAM_OCSF_WEBHOOK_TOKEN is not set (write ${IAM_OCSF_WEBHOOK_TOKEN:-default} to give a default)"
+    )
+  })
+
+  it("defaults of an http sink", async () => {
+    const config = await parse(`{ "sinks": [{ "type": "http", "url": "https://h.test/in" }] }`)
+    const http = sinkOf(config, "http")
+    expect({ ...http, timeout: ms(http["timeout"]), maxRetryAfter: ms(http["maxRetryAfter"]) }).toEqual({
+      type: "http",
+      name: "http",
+      url: "https://h.test/in",
+      format: "json",
+      gzip: false,
+      headers: {},
+      timeout: 30_000,
+      maxConcurrentRequests: 1,
+      retryableStatuses: [408, 429, "5xx"],
+      maxRetryAfter: 300_000
+    })
+  })
+
+  it("defaults of a kafka sink", async () => {
+    const config = await parse(`{ "sinks": [{ "type": "kafka", "brokers": ["k1:9092", "k2:9092"], "topic": "t" }] }`)
+    const kafka = sinkOf(config, "kafka")
+    expect({ ...kafka, connectTimeout: ms(kafka["connectTimeout"]), requestTimeout: ms(kafka["requestTimeout"]) }).toEqual({
+      type: "kafka",
+      name: "kafka",
+      brokers: ["k1:9092", "k2:9092"],
+      topic: "t",
+      clientId: "iam-ocsf",
+      acks: "all",
+      idempotent: true,
+      compression: "none",
+      connectTimeout: 10_000,
+      requestTimeout: 30_000,
+      mockCompatible: false
+    })
+  })
+
+  it("problems name the sink's own fields", async () => {
+    expect(await problems(`{ "sinks": [{ "type": "http" }] }`)).toEqual(["sinks[0].url: required, missing"])
+    expect(await problems(`{ "sinks": [{ "type": "http", "url": "ftp://h.test/", "retryableStatuses": [503, 700, "6xx"],
+      "headers": { "Bad Name": "x" }, "batchSize": 0 }] }`)).toEqual(expect.arrayContaining([
+        `sinks[0].url: expected an http(s) URL like "https://siem.example.com/ingest"; found "ftp://h.test/"`,
+        `sinks[0].batchSize: expected an integer between 1 and 100000; found 0`
+      ]))
+    const bad = await problems(`{ "sinks": [{ "type": "http", "url": "https://h.test/", "retryableStatuses": [700, "6xx"] }] }`)
+    expect(bad.some((p) => p.startsWith("sinks[0].retryableStatuses[0]"))).toBe(true)
+    expect(bad.some((p) => p.startsWith("sinks[0].retryableStatuses[1]"))).toBe(true)
+    expect(await problems(`{ "sinks": [{ "type": "kafka", "brokers": ["localhost"], "topic": "t", "acks": "leader" }] }`))
+      .toEqual([
+        `sinks[0].brokers[0]: expected a broker address like "kafka-1.example.com:9092"; found "localhost"`
+      ])
+    expect(await problems(`{ "sinks": [{ "type": "kafka", "brokers": ["k:9092"], "topic": "t", "acks": "leader" }] }`))
+      .toEqual([
+        `sinks[0]: an idempotent producer needs acks "all"; found acks "leader" (or set "idempotent": false)`
+      ])
+    expect(await problems(`{ "sinks": [{ "type": "kafka", "brokers": [], "topic": "t" }] }`)).toEqual([
+      "sinks[0].brokers: expected a non-empty array; found an empty array"
+    ])
+  })
+
+  it("a kafka SASL password is a secret", async () => {
+    const config = await parse(
+      `{ "sinks": [{ "type": "kafka", "brokers": ["k:9093"], "topic": "t", "tls": true,
+        "sasl": { "mechanism": "SCRAM-SHA-512", "username": "svc", "password": "\${KAFKA_PASSWORD}" } }] }`,
+      { KAFKA_PASSWORD: "pw-456" }
+    )
+    const sasl = sinkOf(config, "kafka")["sasl"] as { password: Redacted.Redacted<string> }
+    expect(Redacted.isRedacted(sasl.password)).toBe(true)
+    expect(String(sasl.password)).not.toContain("pw-456")
+  })
+})

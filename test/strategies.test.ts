@@ -1,0 +1,240 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Readable } from "node:stream"
+import * as path from "node:path"
+import { Duration, Effect, Metric, Schema } from "effect"
+import { credentialReportAge, reportReader, unpackRow } from "../src/collect/credentialReport.ts"
+import { type ConfigInput, ConfigError, defaultConfig } from "../src/config/index.ts"
+import { type Counters, type Emulator, emulatorScoped, type EmulatorOptions } from "../src/emulator/index.ts"
+import { extractReportLines } from "../src/iam/credentialReportBody.ts"
+import { IamUser } from "../src/iam/IamUser.ts"
+import { mapperFor, type OcsfProfile } from "../src/ocsf/index.ts"
+import { configFor, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
+
+const decodeUser = Schema.decodeUnknownSync(IamUser)
+const HOUR = 3_600_000
+
+/** `time` is when the run observed the user (strict profiles): the one field two runs may not share. */
+const withoutTime = ({ time: _, ...event }: Record<string, unknown>) => event
+
+/** One run against the emulator; its events (sorted by user, without `time`) and the emulator's counters. */
+const run = (emulator: Emulator, collection: NonNullable<ConfigInput["collection"]>, profile: OcsfProfile = "spec") =>
+  Effect.gen(function*() {
+    emulator.resetCounters()
+    const dir = tempDir()
+    const summary = yield* runInProcess(configFor(emulator, dir, { collection, ocsf: { profile } }))
+    return {
+      summary,
+      events: sortBy(readNdjson(path.join(dir, "events.ndjson")), (e) => e.user.uid).map(withoutTime),
+      deadLetters: readLines(path.join(dir, "dead-letter.ndjson")),
+      counters: emulator.counters()
+    }
+  })
+
+/** What a complete, fault-free collection must produce: the emulator's truth, mapped. */
+const expectedEvents = (emulator: Emulator, profile: OcsfProfile) => {
+  const map = mapperFor(profile)
+  const collectedAt = new Date()
+  return sortBy(
+    [...emulator.account.userNames()].map((name) =>
+      JSON.parse(JSON.stringify(map(decodeUser(emulator.account.expected(name)), { collectedAt })))
+    ),
+    (e) => e.user.uid
+  ).map(withoutTime)
+}
+
+const calls = (counters: Counters, action: string) => {
+  const c = counters.byAction[action]
+  return c === undefined ? 0 : Object.values(c).reduce((a, b) => a + b, 0)
+}
+
+const withEmulator = <A, E, R>(options: EmulatorOptions, f: (emulator: Emulator) => Effect.Effect<A, E, R>) =>
+  Effect.scoped(Effect.flatMap(emulatorScoped(options), f))
+
+describe("collection strategies", () => {
+  it.live("the same 1,000-user account gives identical events through per-user and bulk, in every profile", () =>
+    withEmulator({ users: 998 }, (emulator) =>
+      Effect.gen(function*() {
+        for (const profile of ["spec", "strict"] as const) {
+          const perUser = yield* run(emulator, { strategy: "per-user" }, profile)
+          const bulk = yield* run(emulator, { strategy: "bulk" }, profile)
+          assert.strictEqual(bulk.events.length, 1_000)
+          assert.deepStrictEqual(bulk.events, perUser.events, profile)
+          assert.deepStrictEqual(bulk.events, expectedEvents(emulator, profile), profile)
+          assert.isTrue(bulk.summary.complete && perUser.summary.complete)
+          // Bulk reads the account in a handful of calls and none of the per-user lists...
+          for (const action of ["ListMFADevices", "GetLoginProfile", "ListUserTags", "ListGroupsForUser"]) {
+            assert.strictEqual(calls(bulk.counters, action), 0, action)
+            assert.strictEqual(calls(perUser.counters, action), 1_000, action)
+          }
+          // ...but lists keys for the strict profiles, whose events carry key ids.
+          assert.strictEqual(calls(bulk.counters, "ListAccessKeys"), profile === "spec" ? 0 : 1_000)
+          assert.strictEqual(calls(bulk.counters, "GetAccountAuthorizationDetails"), 1 + 1) // 1,000 users a page; 1 group page
+          if (profile === "spec") assert.isAtMost(bulk.counters.total, 12, JSON.stringify(bulk.counters.byAction))
+        }
+      })), 120_000)
+
+  it.live("a user missing from the credential report is collected by the per-user calls, not guessed", () =>
+    withEmulator({ users: 20 }, (emulator) =>
+      Effect.gen(function*() {
+        const late = [...emulator.account.userNames()].slice(5, 7)
+        emulator.setCredentialReport({ omitUsers: late })
+        const bulk = yield* run(emulator, { strategy: "bulk" })
+        assert.deepStrictEqual(bulk.events, expectedEvents(emulator, "spec"))
+        assert.strictEqual(calls(bulk.counters, "ListMFADevices"), 2)
+        assert.strictEqual(calls(bulk.counters, "GetLoginProfile"), 2)
+      })))
+
+  it.live("a fresh credential report is reused; a stale one is regenerated", () =>
+    withEmulator({ users: 50, credentialReport: { ageMs: HOUR } }, (emulator) =>
+      Effect.gen(function*() {
+        const fresh = yield* run(emulator, { strategy: "bulk" })
+        assert.strictEqual(calls(fresh.counters, "GenerateCredentialReport"), 0)
+        assert.strictEqual(fresh.counters.byAction["GetCredentialReport"]!.ok, 1)
+        const reusedAge = (yield* Metric.value(credentialReportAge)).value
+        assert.isTrue(reusedAge >= 3600 && reusedAge < 3660, `age ${reusedAge}`)
+
+        emulator.setCredentialReport({ ageMs: 5 * HOUR })
+        const stale = yield* run(emulator, { strategy: "bulk" })
+        assert.isAtLeast(stale.counters.byAction["GenerateCredentialReport"]!.ok, 1)
+        assert.isBelow((yield* Metric.value(credentialReportAge)).value, 60)
+        assert.deepStrictEqual(stale.events, fresh.events)
+      })))
+
+  it.live("AWS keeps a report younger than 4 hours: asking for a fresher one gets that one, used and said", () =>
+    withEmulator({ users: 5, credentialReport: { ageMs: HOUR } }, (emulator) =>
+      Effect.gen(function*() {
+        const result = yield* run(emulator, { strategy: "bulk", maxCredentialReportAge: "30m" })
+        assert.strictEqual(result.counters.byAction["GenerateCredentialReport"]!.ok, 1) // answered COMPLETE
+        assert.isAtLeast((yield* Metric.value(credentialReportAge)).value, 3600)
+        assert.isTrue(result.summary.complete)
+      })))
+
+  it.live("a missing or expired report is generated, waiting out LimitExceeded and ReportInProgress", () =>
+    withEmulator({ users: 30, credentialReport: { ageMs: HOUR, expired: true, limitExceeded: 2, generationMs: 300 } }, (emulator) =>
+      Effect.gen(function*() {
+        const result = yield* run(emulator, { strategy: "bulk" })
+        assert.isTrue(result.summary.complete)
+        assert.deepStrictEqual(result.events, expectedEvents(emulator, "spec"))
+        const generate = result.counters.byAction["GenerateCredentialReport"]!
+        assert.strictEqual(generate.rejected, 2) // LimitExceeded, 409
+        assert.strictEqual(generate.ok, 1) // STARTED
+        // ReportExpired (410) first, then ReportInProgress (404) while it is generated.
+        assert.isAtLeast(result.counters.byAction["GetCredentialReport"]!.notFound, 2)
+        assert.strictEqual(result.counters.byAction["GetCredentialReport"]!.ok, 1)
+      })))
+
+  it.live("auto falls back to per-user for the whole run when GetAccountAuthorizationDetails is denied", () =>
+    withEmulator({ users: 100, faults: { GetAccountAuthorizationDetails: { accessDenied: true } } }, (emulator) =>
+      Effect.gen(function*() {
+        const result = yield* run(emulator, { strategy: "auto" })
+        assert.isTrue(result.summary.complete)
+        assert.deepStrictEqual(result.deadLetters, [])
+        assert.deepStrictEqual(result.events, expectedEvents(emulator, "spec"))
+        assert.strictEqual(result.counters.byAction["GetAccountAuthorizationDetails"]!.denied, 1)
+        // Denied before any report was asked for, and every user collected by the per-user calls.
+        assert.strictEqual(calls(result.counters, "GenerateCredentialReport"), 0)
+        assert.strictEqual(calls(result.counters, "ListMFADevices"), 102)
+      })))
+
+  it.live("auto falls back when the credential report is denied; bulk does not, and fails the run", () =>
+    withEmulator({ users: 10, faults: { GenerateCredentialReport: { accessDenied: true } } }, (emulator) =>
+      Effect.gen(function*() {
+        const auto = yield* run(emulator, { strategy: "auto" })
+        assert.isTrue(auto.summary.complete)
+        assert.deepStrictEqual(auto.events, expectedEvents(emulator, "spec"))
+        const error = yield* run(emulator, { strategy: "bulk" }).pipe(Effect.flip)
+        assert.strictEqual(error._tag, "IamError")
+        assert.deepInclude(error, { action: "GenerateCredentialReport" })
+      })))
+})
+
+describe("reading the credential report", () => {
+  const read = (csv: string) =>
+    Effect.gen(function*() {
+      const reader = reportReader()
+      for (const line of csv.split(/\r?\n/)) reader.line(line)
+      const rows = yield* reader.done
+      return { count: rows.size, rows: new Map([...rows].map(([name, packed]) => [name, unpackRow(packed)])) }
+    })
+  const header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed," +
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date," +
+    "access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated," +
+    "access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active," +
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+
+  it.effect("maps N/A, no_information and not_supported to null, never to false; skips the root account", () =>
+    Effect.gen(function*() {
+      const { count, rows } = yield* read([
+        header,
+        "<root_account>,arn:aws:iam::123456789012:root,2015-01-01T00:00:00+00:00,not_supported,no_information,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
+        "alice,arn:aws:iam::123456789012:user/alice,2020-01-01T00:00:00+00:00,true,2025-01-01T00:00:00+00:00,2020-01-01T00:00:00+00:00,N/A,false,true,2021-01-01T00:00:00+00:00,N/A,N/A,N/A,false,2021-02-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A",
+        "odd,arn:aws:iam::123456789012:user/odd,2020-01-01T00:00:00+00:00,not_supported,N/A,N/A,N/A,no_information,N/A,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
+        ""
+      ].join("\r\n"))
+      assert.strictEqual(count, 2)
+      assert.deepStrictEqual(rows.get("alice"), { passwordEnabled: true, mfaActive: false, activeKeys: 1 })
+      assert.deepStrictEqual(rows.get("odd"), { passwordEnabled: null, mfaActive: null, activeKeys: null })
+      assert.isFalse(rows.has("<root_account>"))
+    }))
+
+  it.effect("reads quoted fields (IAM names may hold commas) and columns by name, not position", () =>
+    Effect.gen(function*() {
+      const { rows } = yield* read([
+        "mfa_active,user,access_key_2_active,password_enabled,access_key_1_active",
+        "TRUE,\"ci+deploy=bot_1,x-y\",TRUE,FALSE,TRUE",
+        "false,\"say \"\"hi\"\"\",false,true,false"
+      ].join("\n"))
+      assert.deepStrictEqual(rows.get("ci+deploy=bot_1,x-y"), { passwordEnabled: false, mfaActive: true, activeKeys: 2 })
+      assert.deepStrictEqual(rows.get("say \"hi\""), { passwordEnabled: true, mfaActive: false, activeKeys: 0 })
+    }))
+
+  it("takes the report's lines out of GetCredentialReport's answer, however the answer is chunked", async () => {
+    const csv = "user,arn\nzoë,x\r\nbob,\"a,b\"\nlast"
+    const xml = (content: string) =>
+      `<GetCredentialReportResponse><GetCredentialReportResult><Content>${content}</Content>` +
+      "<ReportFormat>text/csv</ReportFormat><GeneratedTime>2025-01-01T00:00:00Z</GeneratedTime>" +
+      "</GetCredentialReportResult></GetCredentialReportResponse>"
+    const body = xml(Buffer.from(csv).toString("base64"))
+    for (const size of [1, 2, 3, 5, 7, 11, 4096]) {
+      const chunks: Array<Buffer> = []
+      for (let i = 0; i < body.length; i += size) chunks.push(Buffer.from(body.slice(i, i + size), "latin1"))
+      const lines: Array<string> = []
+      const rest = await extractReportLines(Readable.from(chunks), (line) => lines.push(line))
+      expect(lines).toEqual(["user,arn", "zoë,x", "bob,\"a,b\"", "last"])
+      expect(rest).toBe(xml(""))
+    }
+  })
+
+  it.effect("a report without a needed column fails with BadData, naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* read("user,arn,password_enabled\nalice,arn,true\n").pipe(Effect.flip)
+      assert.strictEqual(error.reason._tag, "BadData")
+      assert.match(error.reason.message, /mfa_active, access_key_1_active, access_key_2_active/)
+    }))
+})
+
+describe("collection config", () => {
+  it("defaults: auto strategy, reports up to 4 hours old, no ceiling on the request rate", () => {
+    const { collection } = defaultConfig()
+    assert.strictEqual(collection.strategy, "auto")
+    assert.strictEqual(Duration.toMillis(collection.maxCredentialReportAge), 4 * HOUR)
+    assert.isUndefined(collection.maxRequestsPerSecond)
+    assert.strictEqual(collection.minRequestsPerSecond, 1)
+  })
+
+  it("names each wrong field with its path", () => {
+    const problems = (collection: object) => {
+      try {
+        defaultConfig({ collection } as ConfigInput)
+      } catch (e) {
+        if (e instanceof ConfigError) return e.message
+        throw e
+      }
+      throw new Error("expected a ConfigError")
+    }
+    assert.match(problems({ strategy: "fast" }), /collection\.strategy: expected one of "per-user", "bulk", "auto"; found "fast"/)
+    assert.match(problems({ maxCredentialReportAge: "4" }), /collection\.maxCredentialReportAge: expected a duration/)
+    assert.match(problems({ maxRequestsPerSecond: 0 }), /collection\.maxRequestsPerSecond/)
+    assert.match(problems({ maxRequestsPerSecond: 5, minRequestsPerSecond: 10 }), /maxRequestsPerSecond must not be below minRequestsPerSecond/)
+  })
+})
