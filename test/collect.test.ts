@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { Duration, Effect, Redacted, Schema, Stream } from "effect"
 import { collectUsers, type UserOutcome } from "../src/collect/users.ts"
 import { type Emulator, emulatorScoped, type EmulatorOptions } from "../src/emulator/index.ts"
 import { Iam, type IamSettings } from "../src/iam/Iam.ts"

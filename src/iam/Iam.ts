@@ -213,6 +213,21 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     return Effect.retry(once, policy)
   }
 
+  /** One page of a per-user list call: they all take UserName and Marker and page the same way. */
+  const userListPage = <O extends { readonly IsTruncated?: boolean | undefined; readonly Marker?: string | undefined }, A>(
+    action: string,
+    send: (
+      input: { readonly UserName: string; readonly Marker: string | undefined; readonly MaxItems: number | undefined },
+      abortSignal: AbortSignal
+    ) => Promise<O>,
+    items: (output: O) => ReadonlyArray<A> | undefined
+  ) =>
+  (userName: string, marker?: string): Effect.Effect<Page<A>, IamError> =>
+    call(action, userName, (abortSignal) =>
+      send({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }, abortSignal)).pipe(
+        Effect.map((o) => page(items(o), o.IsTruncated, o.Marker))
+      )
+
   return Iam.of({
     listUsers: (marker, pageSize) =>
       call("ListUsers", undefined, (abortSignal) => {
@@ -225,36 +240,12 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
           Effect.tap((p) => Effect.annotateCurrentSpan({ "page.users": p.items.length, "page.last": p.marker === undefined })),
           Effect.withSpan("ListUsers page", { attributes: { "page.first": marker === undefined, "page.size": pageSize } })
         ),
-    listAccessKeys: (userName, marker) =>
-      call("ListAccessKeys", userName, (abortSignal) =>
-        client.send(new ListAccessKeysCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), { abortSignal })).pipe(
-          Effect.map((o) => page(o.AccessKeyMetadata, o.IsTruncated, o.Marker))
-        ),
-    listMfaDevices: (userName, marker) =>
-      call("ListMFADevices", userName, (abortSignal) =>
-        client.send(new ListMFADevicesCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), { abortSignal })).pipe(
-          Effect.map((o) => page(o.MFADevices, o.IsTruncated, o.Marker))
-        ),
-    listUserTags: (userName, marker) =>
-      call("ListUserTags", userName, (abortSignal) =>
-        client.send(new ListUserTagsCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), { abortSignal })).pipe(
-          Effect.map((o) => page(o.Tags, o.IsTruncated, o.Marker))
-        ),
-    listGroupsForUser: (userName, marker) =>
-      call("ListGroupsForUser", userName, (abortSignal) =>
-        client.send(new ListGroupsForUserCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), { abortSignal })).pipe(
-          Effect.map((o) => page(o.Groups, o.IsTruncated, o.Marker))
-        ),
-    listAttachedUserPolicies: (userName, marker) =>
-      call("ListAttachedUserPolicies", userName, (abortSignal) =>
-        client.send(new ListAttachedUserPoliciesCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), {
-          abortSignal
-        })).pipe(Effect.map((o) => page(o.AttachedPolicies, o.IsTruncated, o.Marker))),
-    listUserPolicies: (userName, marker) =>
-      call("ListUserPolicies", userName, (abortSignal) =>
-        client.send(new ListUserPoliciesCommand({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }), { abortSignal })).pipe(
-          Effect.map((o) => page(o.PolicyNames, o.IsTruncated, o.Marker))
-        ),
+    listAccessKeys: userListPage("ListAccessKeys", (input, abortSignal) => client.send(new ListAccessKeysCommand(input), { abortSignal }), (o) => o.AccessKeyMetadata),
+    listMfaDevices: userListPage("ListMFADevices", (input, abortSignal) => client.send(new ListMFADevicesCommand(input), { abortSignal }), (o) => o.MFADevices),
+    listUserTags: userListPage("ListUserTags", (input, abortSignal) => client.send(new ListUserTagsCommand(input), { abortSignal }), (o) => o.Tags),
+    listGroupsForUser: userListPage("ListGroupsForUser", (input, abortSignal) => client.send(new ListGroupsForUserCommand(input), { abortSignal }), (o) => o.Groups),
+    listAttachedUserPolicies: userListPage("ListAttachedUserPolicies", (input, abortSignal) => client.send(new ListAttachedUserPoliciesCommand(input), { abortSignal }), (o) => o.AttachedPolicies),
+    listUserPolicies: userListPage("ListUserPolicies", (input, abortSignal) => client.send(new ListUserPoliciesCommand(input), { abortSignal }), (o) => o.PolicyNames),
     getUser: (userName) =>
       call("GetUser", userName, (abortSignal) => client.send(new GetUserCommand({ UserName: userName }), { abortSignal })).pipe(
         Effect.flatMap((o) => o.User === undefined ? Effect.fail(badAnswer("GetUser", "no User")) : Effect.succeed(o.User))
