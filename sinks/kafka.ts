@@ -189,10 +189,12 @@ export default defineSink({
     const write = (batch: ReadonlyArray<Envelope>) =>
       // Each record carries the batch span's `traceparent`, so a consumer's trace joins the run's.
       Effect.flatMap(currentTraceparent, (traceparent) => Effect.tryPromise({
-        try: () =>
-          producer.send({
-            messages: batch.map((e) => ({ topic: config.topic, key: e.key, value: e.json, headers: traceHeaders(traceparent) }))
-          }),
+        try: () => {
+          const headers = traceHeaders(traceparent)
+          return producer.send({
+            messages: batch.map((e) => ({ topic: config.topic, key: e.key, value: e.json, headers }))
+          })
+        },
         catch: (cause) => fail(describe(cause), isRetryable(cause), cause)
       })).pipe(
         Effect.asVoid,

@@ -112,7 +112,8 @@ const deadLetterBatch = (sink: string, error: SinkError, batch: ReadonlyArray<En
   })
 
 const encoder = new TextEncoder()
-const byteLength = (e: Envelope): number =>
+/** Bytes of one event as an NDJSON line: what `batchBytes` limits, here and in replay. */
+export const byteLength = (e: Envelope): number =>
   // ASCII is one byte a character; only other text needs counting.
   /^[\x00-\x7f]*$/.test(e.json) ? e.json.length + 1 : encoder.encode(e.json).length + 1
 

@@ -1,7 +1,7 @@
 import { Duration, Effect, FileSystem, Option, Runtime, Schema } from "effect"
 import { causeText } from "./causeText.ts"
 import type { AppConfig } from "./config/index.ts"
-import { type DeliverySettings, type DeliveryTarget, writeWithRetry } from "./Delivery.ts"
+import { byteLength, type DeliverySettings, type DeliveryTarget, writeWithRetry } from "./Delivery.ts"
 import { acquireSinks } from "./Runner.ts"
 import type { Envelope } from "./Sink.ts"
 
@@ -67,7 +67,7 @@ const chunks = (events: ReadonlyArray<Envelope>, settings: DeliverySettings): Ar
   let current: Array<Envelope> = []
   let bytes = 0
   for (const e of events) {
-    const size = Buffer.byteLength(e.json) + 1
+    const size = byteLength(e)
     if (current.length > 0 && (current.length >= settings.batchSize || bytes + size > settings.batchBytes)) {
       out.push(current)
       current = []

@@ -5,9 +5,10 @@ import { Effect, Layer, Logger } from "effect"
 import { Command } from "effect/cli"
 import { cli } from "./cli.ts"
 import { teardown } from "./exit.ts"
+import { version } from "./version.ts"
 
 cli.pipe(
-  Command.run({ version: "0.1.0" }),
+  Command.run({ version }),
   // Logs go to stderr: stdout belongs to the events of the stdout sink.
   Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true))),
   (program) => NodeRuntime.runMain(program, { teardown })

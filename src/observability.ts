@@ -5,8 +5,7 @@ import { loggingLayer } from "./logging.ts"
 import { resolveTelemetry } from "./telemetry/settings.ts"
 import { Telemetry } from "./telemetry/Telemetry.ts"
 
-/** The version reported as `service.version`; kept equal to package.json and `--version`. */
-export const serviceVersion = "0.1.0"
+import { version as serviceVersion } from "./version.ts"
 
 /**
  * Logs and telemetry of `iam-ocsf run`, from the config file and the environment. The scrape

@@ -86,6 +86,10 @@ describe("the daemon's schedule and readiness (TestClock)", () => {
       const stale = readiness(health.lastRun, endedAt + 20_000, config.schedule.interval)
       assert.isFalse(stale.ready)
       assert.match(stale.reason, /more than two intervals \(20s\)/)
+      // Run ends are a wait plus a whole run apart: a run longer than the interval does not flap readiness.
+      const long = { ...health.lastRun!, summary: { ...health.lastRun!.summary!, durationMs: 15_000 } }
+      assert.isTrue(readiness(long, endedAt + 34_999, config.schedule.interval).ready)
+      assert.isFalse(readiness(long, endedAt + 35_000, config.schedule.interval).ready)
       assert.strictEqual(starts.length, 3)
     }))
 })

@@ -49,7 +49,10 @@ describe("the logs of iam-ocsf run", () => {
 
   it(`log.format "text" is for people; secrets of the telemetry section are never written`, async () => {
     const file = configWith({ format: "text" }, { telemetry: { headers: { "x-api-key": "never-logged-secret" } } })
-    const result = await runCli(["run", "--config", file, "--once"], { env: { OTEL_TRACES_EXPORTER: "zipkin" } })
+    const result = await runCli(["run", "--config", file, "--once"], {
+      // An endpoint (where nothing listens) makes the metrics exporter really read the secret header.
+      env: { OTEL_TRACES_EXPORTER: "zipkin", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1" }
+    })
     expect(result.code).toBe(0)
     expect(result.stderr).toMatch(/^\[[^\]]+\] WARN \(#\d+\): telemetry: OTEL_TRACES_EXPORTER: zipkin not supported/m)
     expect(result.stderr).toMatch(/INFO \(#\d+\): collection finished: 12 users collected/)

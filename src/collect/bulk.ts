@@ -288,8 +288,9 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       // next is read. The semaphore, not this, bounds the calls.
       Stream.mapEffect(collectPage, { concurrency: 2 }),
       Stream.flattenIterable,
-      // The listing's failure is the run's; its end is waited for.
-      Stream.merge(Stream.fromEffectDrain(Fiber.join(index.listing))),
+      // The listing's failure is the run's, but the run ends with the last user page: listing pages
+      // nobody will take (users created meanwhile) would otherwise hold it open, or block it for good.
+      Stream.merge(Stream.fromEffectDrain(Fiber.join(index.listing)), { haltStrategy: "left" }),
       Stream.onEnd(Effect.suspend(() =>
         Effect.logInfo(
           `bulk collection: ${perUser} users needed calls of their own (per-user calls for those not in ` +

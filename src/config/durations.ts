@@ -17,7 +17,7 @@ const pattern = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
 const expected = `a duration like "90s", "15m" or "1h"`
 
 /** Milliseconds per unit, or `undefined` for text that is not `<number><unit>`. */
-const parseMillis = (text: string): number | undefined => {
+export const parseMillis = (text: string): number | undefined => {
   const match = pattern.exec(text)
   if (match === null) return undefined
   const unit = units.find(([name]) => name === match[2])

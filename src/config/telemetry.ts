@@ -1,21 +1,12 @@
 import { Schema } from "effect"
 import { durationField } from "./durations.ts"
-import { withDefault } from "./fields.ts"
+import { isHttpUrl, withDefault } from "./fields.ts"
 
 /**
  * The `telemetry` section: the same settings as the standard OpenTelemetry variables, for
  * deployments that prefer one file. A variable that is set wins over the file (operators
  * override a baked-in file from the environment), and with neither nothing is exported.
  */
-
-const isHttpUrl = (text: string): boolean => {
-  try {
-    const url = new URL(text)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 
 const OtlpEndpoint = Schema.String.check(
   Schema.makeFilter(isHttpUrl, { expected: `an http(s) URL like "http://otel-collector:4318"` })

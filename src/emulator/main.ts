@@ -1,6 +1,7 @@
 /**
  * Standalone IAM emulator: `npm run emulator -- --users 1000 --port 4566`.
  */
+import { parseMillis } from "../config/durations.ts"
 import { parseArgs } from "node:util"
 import type { ActionFaults, Faults } from "./faults.ts"
 import { startEmulator } from "./server.ts"
@@ -57,11 +58,8 @@ const number = (flag: string, raw: string | undefined, check: (n: number) => boo
   return n
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-const durationMs = (raw: string): number => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw)
-  return m === null ? fail(`--report-age must be a duration like 90s or 2h, got '${raw}'`) : Number(m[1]) * UNITS[m[2]!]!
-}
+const durationMs = (raw: string): number =>
+  parseMillis(raw) ?? fail(`--report-age must be a duration like 90s or 2h, got '${raw}'`)
 
 const isInt = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max
 

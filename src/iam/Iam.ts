@@ -170,10 +170,14 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     )
   )
 
+  // The deadline covers the whole answer, and the report of a large account is tens of MB.
+  const reportTimeout = Duration.max(settings.callTimeout, Duration.minutes(5))
+
   const call = <A>(
     action: string,
     userName: string | undefined,
-    send: (signal: AbortSignal) => Promise<A>
+    send: (signal: AbortSignal) => Promise<A>,
+    timeout: Duration.Duration = settings.callTimeout
   ): Effect.Effect<A, IamError> => {
     let attempt = 0
     const once = Effect.flatMap(pacer.turn, (epoch) => {
@@ -182,7 +186,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
       if (attempt > 1) retries += 1
       return Effect.tryPromise({ try: send, catch: (e) => classify(action, userName, e) }).pipe(
         Effect.timeoutOrElse({
-          duration: settings.callTimeout,
+          duration: timeout,
           orElse: () =>
             Effect.fail(
               new IamError({
@@ -190,7 +194,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
                 ...(userName === undefined ? {} : { userName }),
                 reason: new Unavailable({
                   code: "Timeout",
-                  message: `no answer within ${Duration.format(settings.callTimeout)}`
+                  message: `no answer within ${Duration.format(timeout)}`
                 })
               })
             )
@@ -289,7 +293,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
         // The report's lines are taken out of the answer as it streams in (`credentialReportBody.ts`).
         client.send(readAnswerWith(new GetCredentialReportCommand({}), (body) => extractReportLines(body, onLine)), {
           abortSignal
-        })).pipe(
+        }), reportTimeout).pipe(
         Effect.flatMap((o) =>
           o.GeneratedTime === undefined
             ? Effect.fail(badAnswer("GetCredentialReport", "no GeneratedTime"))

@@ -33,7 +33,8 @@ export const makeRequestPacer = Effect.fnUntraced(function*(options: AdaptiveRat
     nextAt = Math.max(nextAt, now - BURST_MS)
     if (nextAt > now) yield* Effect.sleep(nextAt - now)
     nextAt += 1000 / control.rate
-    yield* Deferred.succeed(next, control.epoch(now))
+    // Tagged with when it goes out: throttles are judged against the rate it was sent at.
+    yield* Deferred.succeed(next, control.epoch(Math.max(now, nextAt - 1000 / control.rate)))
   }).pipe(Effect.forever, Effect.forkScoped)
 
   const pacer: RequestPacer = {

@@ -29,7 +29,8 @@ export const readiness = (lastRun: LastRun | undefined, now: number, interval: D
   if (lastRun === undefined) return { ready: false, reason: "no run has ended yet" }
   if (!lastRun.ok) return { ready: false, reason: `the last run failed: ${lastRun.message}`, lastRun }
   const age = now - lastRun.endedAt
-  const limit = 2 * Duration.toMillis(interval)
+  // Run ends are a wait plus a whole run apart: a run longer than the interval must not flap readiness.
+  const limit = 2 * Duration.toMillis(interval) + (lastRun.summary?.durationMs ?? 0)
   return age < limit
     ? { ready: true, reason: `the last run ended ${ago(age)} ago`, lastRun }
     : {

@@ -1,4 +1,5 @@
 import { Clock, Effect } from "effect"
+import { byteLength } from "../Delivery.ts"
 import type { Envelope } from "../Sink.ts"
 import { recordBatch } from "./metrics.ts"
 
@@ -7,7 +8,7 @@ export type BatchOutcome = "delivered" | "dead_lettered"
 /** Bytes of the batch's events as NDJSON: what most sinks send, give or take framing. */
 const ndjsonBytes = (batch: ReadonlyArray<Envelope>): number => {
   let bytes = 0
-  for (const event of batch) bytes += Buffer.byteLength(event.json) + 1
+  for (const event of batch) bytes += byteLength(event)
   return bytes
 }
 
