@@ -1,3 +1,4 @@
+import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
 import { type Duration, Effect, Fiber, Option, type Scope, Semaphore, Stream } from "effect"
 import { Iam, type Page } from "../iam/Iam.ts"
@@ -183,7 +184,6 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
     return index
   })
 
-const iso = (d: Date | undefined): string | undefined => d?.toISOString()
 
 /** Every user of the account, described by the bulk sources (or, failing them, per user). */
 export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
@@ -215,9 +215,9 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         ConsoleAccessEnabled: row.passwordEnabled,
         MFAActive: row.mfaActive,
         ActiveAccessKeyCount: row.activeKeys,
-        Tags: (detail.Tags ?? []).map((t) => ({ Key: t.Key, Value: t.Value })),
-        Groups: groups.map((g) => ({ GroupName: g.GroupName, GroupId: g.GroupId, Arn: g.Arn, Path: g.Path })),
-        AttachedPolicies: (detail.AttachedManagedPolicies ?? []).map((p) => ({ PolicyName: p.PolicyName, PolicyArn: p.PolicyArn })),
+        Tags: (detail.Tags ?? []).map(tagJson),
+        Groups: groups.map(groupJson),
+        AttachedPolicies: (detail.AttachedManagedPolicies ?? []).map(policyJson),
         InlinePolicyNames: (detail.UserPolicyList ?? []).map((p) => p.PolicyName)
       } satisfies Record<Exclude<keyof IamUserJson, "AccessKeys" | "MFADevices">, unknown>
     }
@@ -258,7 +258,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         Effect.flatMap((keys) =>
           decodeCollected(name, {
             ...withoutCount,
-            AccessKeys: keys.map((k) => ({ AccessKeyId: k.AccessKeyId, Status: k.Status, CreateDate: iso(k.CreateDate) }))
+            AccessKeys: keys.map(accessKeyJson)
           })
         )
       )

@@ -1,3 +1,4 @@
+import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { User } from "@aws-sdk/client-iam"
 import { Effect, Exit, Schema } from "effect"
 import { Iam, type Page } from "../iam/Iam.ts"
@@ -18,7 +19,6 @@ export const allPages = Effect.fnUntraced(function*<A>(
   return items
 })
 
-const iso = (d: Date | undefined): string | undefined => d?.toISOString()
 
 const decodeUser = Schema.decodeUnknownExit(IamUser)
 
@@ -70,12 +70,12 @@ export const enrichUser = Effect.fn("enrichUser")(function*(summary: User) {
     Path: summary.Path,
     CreateDate: iso(summary.CreateDate),
     PasswordLastUsed: iso(summary.PasswordLastUsed) ?? null,
-    AccessKeys: aspects.keys.map((k) => ({ AccessKeyId: k.AccessKeyId, Status: k.Status, CreateDate: iso(k.CreateDate) })),
+    AccessKeys: aspects.keys.map(accessKeyJson),
     MFADevices: aspects.mfa.map((d) => ({ SerialNumber: d.SerialNumber, EnableDate: iso(d.EnableDate) })),
     ConsoleAccessEnabled: aspects.console,
-    Tags: aspects.tags.map((t) => ({ Key: t.Key, Value: t.Value })),
-    Groups: aspects.groups.map((g) => ({ GroupName: g.GroupName, GroupId: g.GroupId, Arn: g.Arn, Path: g.Path })),
-    AttachedPolicies: aspects.attached.map((p) => ({ PolicyName: p.PolicyName, PolicyArn: p.PolicyArn })),
+    Tags: aspects.tags.map(tagJson),
+    Groups: aspects.groups.map(groupJson),
+    AttachedPolicies: aspects.attached.map(policyJson),
     InlinePolicyNames: aspects.inline
     // Every list is made here, so the credential report's stand-ins for them do not apply.
   } satisfies Record<Exclude<keyof IamUserJson, "ActiveAccessKeyCount" | "MFAActive">, unknown>

@@ -27,7 +27,7 @@ export {
   type Outcome,
   type OutcomeCounts
 } from "./faults.ts"
-export { type CredentialReportOptions, REPORT_COLUMNS } from "./credentialReport.ts"
+export type { CredentialReportOptions } from "./credentialReport.ts"
 export { type Emulator, type EmulatorOptions, startEmulator } from "./server.ts"
 
 /** An emulator that lives as long as the surrounding Scope (closed, connections and all, when it closes). */

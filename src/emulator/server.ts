@@ -25,7 +25,6 @@ import {
 } from "./faults.ts"
 import { el, list, xmlEscape } from "./xml.ts"
 
-export { xmlEscape } from "./xml.ts"
 
 export interface EmulatorOptions {
   /** Interface to listen on. Default `127.0.0.1`. */

@@ -77,8 +77,6 @@ export interface IamCallCounts {
   readonly calls: Readonly<Record<string, number>>
   readonly throttled: number
   readonly retries: number
-  /** Requests per second the pacer allows now. */
-  readonly requestsPerSecond: number
 }
 
 export interface IamService {
@@ -302,6 +300,6 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
             : Effect.succeed({ generatedAt: o.GeneratedTime })
         )
       ),
-    counts: () => ({ calls: { ...calls }, throttled, retries, requestsPerSecond: pacer.rate() })
+    counts: () => ({ calls: { ...calls }, throttled, retries })
   })
 })

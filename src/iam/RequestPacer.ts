@@ -14,8 +14,6 @@ export interface RequestPacer {
   readonly admitted: Effect.Effect<void>
   /** AWS answered `Throttling` to the request sent with `epoch`. */
   readonly throttled: (epoch: number) => Effect.Effect<void>
-  /** Requests per second allowed now. */
-  readonly rate: () => number
 }
 
 /** After a pause the next turns come at once, up to this much sending time's worth. */
@@ -41,8 +39,7 @@ export const makeRequestPacer = Effect.fnUntraced(function*(options: AdaptiveRat
     turn: Effect.flatMap(Deferred.make<number>(), (ticket) =>
       Queue.offer(waiting, ticket).pipe(Effect.andThen(Deferred.await(ticket)))),
     admitted: Effect.map(Clock.currentTimeMillis, (now) => control.admitted(now)),
-    throttled: (epoch) => Effect.map(Clock.currentTimeMillis, (now) => control.throttled(now, epoch)),
-    rate: () => control.rate
+    throttled: (epoch) => Effect.map(Clock.currentTimeMillis, (now) => control.throttled(now, epoch))
   }
   return pacer
 }) satisfies (options: AdaptiveRateOptions) => Effect.Effect<RequestPacer, never, Scope.Scope>
