@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import { Effect, Layer, Stream } from "effect"
 import { murmur2 } from "@platformatic/kafka"
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultConfig, type SinkInput } from "../src/config/index.ts"
 import { DeadLetter } from "../src/DeadLetter.ts"
 import { deliverStream } from "../src/Delivery.ts"
@@ -13,14 +13,9 @@ import { RunStats } from "../src/RunStats.ts"
 import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "./events.ts"
 import { readTopic } from "./kafkaMock.ts"
-import { configFor, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
+import { configFor, readNdjson, runCli, tempDir, writeJson, kafkaBootstrap as bootstrap } from "./support.ts"
 import { freePort } from "./webhook.ts"
 
-const mock = inject("kafkaMock")
-const bootstrap = (): string => {
-  if ("error" in mock) throw new Error(`the Kafka mock did not start (see test/kafkaMock.ts): ${mock.error}`)
-  return mock.bootstrap
-}
 
 /** Bounds a CLI run: a hang is killed, and the test fails on the run's `signal`. */
 const killAfter = (ms: number) => (child: ChildProcess) => {

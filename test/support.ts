@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Layer } from "effect"
+import { inject } from "vitest"
 import { type ConfigInput, defaultConfig } from "../src/config/index.ts"
 import type { Emulator } from "../src/emulator/index.ts"
 import { runLayer, runOnce } from "../src/Runner.ts"
@@ -75,3 +76,10 @@ export const writeJson = (file: string, value: unknown): string => {
 
 export const sortBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Array<A> =>
   [...items].sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+
+/** The Kafka mock's bootstrap address (started once per test run by `kafkaMock.setup.ts`), or why it is missing. */
+export const kafkaBootstrap = (): string => {
+  const mock = inject("kafkaMock")
+  if ("error" in mock) throw new Error(`the Kafka mock did not start (see test/kafkaMock.ts): ${mock.error}`)
+  return mock.bootstrap
+}

@@ -1,17 +1,12 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
 import { readTopic } from "./kafkaMock.ts"
-import { configFor, runInProcess, tempDir } from "./support.ts"
+import { configFor, runInProcess, tempDir, kafkaBootstrap as bootstrap } from "./support.ts"
 import { startWebhook, type Webhook } from "./webhook.ts"
 
-const mock = inject("kafkaMock")
-const bootstrap = (): string => {
-  if ("error" in mock) throw new Error(`the Kafka mock did not start (see test/kafkaMock.ts): ${mock.error}`)
-  return mock.bootstrap
-}
 
 const traceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/
 
