@@ -14,7 +14,8 @@ export const startEmulatorProcess = (args: ReadonlyArray<string>): Promise<Emula
   new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
-      [path.resolve(import.meta.dirname, "../src/emulator/main.ts"), "--port", "0", ...args],
+      // main.ts beside this file's sources, or main.js when the benchmarks run compiled (`dist/`)
+      [path.resolve(import.meta.dirname, `../src/emulator/main${path.extname(import.meta.filename)}`), "--port", "0", ...args],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
     let out = ""

@@ -10,7 +10,8 @@ import { defaultStrategiesBench, printStrategies, strategiesBench } from "./stra
  *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
- * Run it on a quiet machine: the emulator and the collector share its cores.
+ * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
+ * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     "strategy-users": { type: "string", default: String(defaultStrategiesBench.users) },
     budget: { type: "string", default: String(defaultStrategiesBench.budget) },
     "bulk-sizes": { type: "string", default: defaultStrategiesBench.bulkSizes.join(",") },
+    repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "200" },
     help: { type: "boolean", default: false }
@@ -29,7 +31,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--sink-events N] [--soak-runs N]"
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]"
   )
   process.exit(0)
 }
@@ -59,7 +61,8 @@ if (sections.has("strategies")) {
       users: Number(values["strategy-users"]),
       latencyMs,
       budget: Number(values.budget),
-      bulkSizes: numbers(values["bulk-sizes"])
+      bulkSizes: numbers(values["bulk-sizes"]),
+      repeats: Number(values.repeats)
     })
   )
 }

@@ -17,8 +17,12 @@ import { startEmulatorProcess } from "./emulatorProcess.ts"
  * so that neither the emulator nor an earlier run counts in a run's time or peak RSS (the
  * kernel's high-water mark of the collector's process, `maxRSS`).
  *
- * `node bench/strategies.ts [--users 2000] [--latency-ms 20] [--budget 100] [--bulk-sizes 10000,100000]
- *   [--collector-flags "--max-semi-space-size=4 --max-old-space-size=128"]` (`--users 0`: large accounts only)
+ * Each collector runs compiled (`dist/`), as `bin/iam-ocsf` runs it: type stripping at load time
+ * would add its own 35 MB to every figure.
+ *
+ * `npm run build && node $(cat bin/node-flags) dist/bench/strategies.js [--users 2000] [--latency-ms 20]
+ *   [--budget 100] [--bulk-sizes 10000,100000] [--repeats 3] [--collector-flags ""]` (`--users 0`: large accounts
+ *   only; `--collector-flags ""`: V8's defaults)
  */
 export interface StrategiesBenchOptions {
   /** Users of the account both strategies collect. */
@@ -28,11 +32,22 @@ export interface StrategiesBenchOptions {
   readonly budget: number
   /** Accounts that bulk alone collects. */
   readonly bulkSizes: ReadonlyArray<number>
-  /** Node flags of the collector's process, e.g. V8 heap limits; default none (as `npm start` runs it). */
+  /**
+   * Runs of each of those: a peak RSS varies by some 20 MB from run to run (when V8's collections
+   * happen to fall), so one run is no figure to compare with a limit.
+   */
+  readonly repeats: number
+  /** Node flags of the collector's process; default this process's own, which `npm run bench` sets to `bin/node-flags` (as `bin/iam-ocsf` runs). */
   readonly collectorFlags?: ReadonlyArray<string>
 }
 
-export const defaultStrategiesBench: StrategiesBenchOptions = { users: 2_000, latencyMs: 20, budget: 100, bulkSizes: [10_000, 100_000] }
+export const defaultStrategiesBench: StrategiesBenchOptions = {
+  users: 2_000,
+  latencyMs: 20,
+  budget: 100,
+  bulkSizes: [10_000, 100_000],
+  repeats: 3
+}
 
 export interface RunFigures {
   readonly strategy: CollectionStrategy
@@ -66,8 +81,8 @@ interface ChildJob {
   readonly budget: number
 }
 
-/** One collection run in this process: what a child does. */
-const runJob = async (job: ChildJob): Promise<RunFigures> => {
+/** One collection run in this process: what a child does (and `allocations.ts`). */
+export const runJob = async (job: ChildJob): Promise<RunFigures> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-bench-"))
   try {
     const config = defaultConfig({
@@ -140,14 +155,16 @@ const withEmulator = async <A>(users: number, options: StrategiesBenchOptions, f
 }
 
 export const strategiesBench = async (options: StrategiesBenchOptions = defaultStrategiesBench): Promise<StrategiesFigures> => {
-  const flags = options.collectorFlags ?? []
+  const flags = options.collectorFlags ?? process.execArgv
   const run = (strategy: CollectionStrategy, users: number) =>
     // One emulator per run: each starts with a full request budget and no credential report.
     withEmulator(users, options, (url) => runInChild({ url, strategy, users, budget: options.budget }, flags))
   const perUser = options.users > 0 ? await run("per-user", options.users) : undefined
   const bulk = options.users > 0 ? await run("bulk", options.users) : undefined
   const large: Array<RunFigures> = []
-  for (const users of options.bulkSizes) large.push(await run("bulk", users))
+  for (const users of options.bulkSizes) {
+    for (let i = 0; i < options.repeats; i++) large.push(await run("bulk", users))
+  }
   return {
     options,
     perUser,
@@ -160,7 +177,7 @@ export const strategiesBench = async (options: StrategiesBenchOptions = defaultS
 
 export const printStrategies = (f: StrategiesFigures): void => {
   const o = f.options
-  const flags = o.collectorFlags?.length ? `; collector flags: ${o.collectorFlags.join(" ")}` : ""
+  const flags = `; collector flags: ${(o.collectorFlags ?? process.execArgv).join(" ") || "none (V8 defaults)"}`
   if (f.perUser !== undefined && f.bulk !== undefined) {
     console.log(
       `## collection strategies: ${o.users} users, ${o.latencyMs} ms per call, account budget ${o.budget} requests/s, file sink${flags}`
@@ -175,6 +192,14 @@ export const printStrategies = (f: StrategiesFigures): void => {
   if (f.large.length > 0) {
     console.log(`## bulk on large accounts (same latency and budget${flags})`)
     console.table(f.large)
+    for (const users of o.bulkSizes) {
+      const runs = f.large.filter((r) => r.users === users)
+      const range = (pick: (r: RunFigures) => number, unit: string) => {
+        const values = runs.map(pick).sort((a, b) => a - b)
+        return `${values[0]}–${values[values.length - 1]} ${unit} (median ${values[Math.floor(values.length / 2)]})`
+      }
+      console.log(`bulk, ${users} users, ${runs.length} runs: peak RSS ${range((r) => r.peakRssMb, "MB")}, ${range((r) => r.seconds, "s")}`)
+    }
   }
 }
 
@@ -200,7 +225,10 @@ if (import.meta.main) {
         latencyMs: numbers("--latency-ms", String(d.latencyMs))[0]!,
         budget: numbers("--budget", String(d.budget))[0]!,
         bulkSizes: numbers("--bulk-sizes", d.bulkSizes.join(",")),
-        collectorFlags: (flag("--collector-flags") ?? "").split(" ").filter((s) => s !== "")
+        repeats: numbers("--repeats", String(d.repeats))[0]!,
+        ...(flag("--collector-flags") === undefined
+          ? {}
+          : { collectorFlags: flag("--collector-flags")!.split(" ").filter((s) => s !== "") })
       })
     )
   }

@@ -1,7 +1,13 @@
 import { promisify } from "node:util"
 import { gzip as gzipCallback } from "node:zlib"
 import { Duration, Effect, Redacted, Schema } from "effect"
-import { FetchHttpClient, Headers, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
+// Module by module, not the \`effect/http\` index: the index loads the whole HTTP stack (server,
+// API, SQL-backed persistence) into every run, about 40 modules a sink never uses.
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as Headers from "effect/http/Headers"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import { DurationString, isDurationAtLeast } from "../src/config/durations.ts"
 import { intBetween, isHttpUrl, Secret, withDefault } from "../src/config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError, toNdjson } from "../src/Sink.ts"

@@ -1,4 +1,5 @@
 import { Duration, Effect, Fiber, Stream } from "effect"
+import { ownString } from "./ownString.ts"
 import { collect, type CollectionOptions } from "./collect/strategy.ts"
 import type { UserOutcome } from "./collect/users.ts"
 import { DeadLetter, type DeadLetterError } from "./DeadLetter.ts"
@@ -47,7 +48,7 @@ export const runCollection = Effect.fn("collection run")(function*(
           try {
             const event = map(outcome.user, { collectedAt })
             stats.collected += 1
-            return recordUser("collected").pipe(Effect.as({ key: eventKey(event), json: JSON.stringify(event) }))
+            return recordUser("collected").pipe(Effect.as({ key: ownString(eventKey(event)), json: JSON.stringify(event) }))
           } catch (cause) {
             const error = new IamError({
               action: "MapToOcsf",

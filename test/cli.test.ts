@@ -11,14 +11,24 @@ describe("the iam-ocsf command", () => {
   })
   afterAll(() => emulator.close())
 
-  it("demo (npm start) prints the events of the embedded emulator on stdout, logs on stderr", async () => {
-    const result = await runCli(["demo"])
+  it("demo (npm start: the compiled CLI through bin/iam-ocsf) prints the events of the embedded emulator on stdout, logs on stderr", async () => {
+    const result = await runCli(["demo"], { installed: true })
     expect(result.code).toBe(0)
     const events = result.stdout.trim().split("\n").map((l) => JSON.parse(l))
     expect(events).toHaveLength(10)
     expect(new Set(events.map((e) => e.class_uid))).toEqual(new Set([5003]))
     expect(events.map((e) => e.user.name)).toContain("aws-developer-team")
     expect(result.stderr).toMatch(/collection finished: 10 users collected, 0 failed/)
+  })
+
+  it("bin/iam-ocsf hands its Node flags to node; IAM_OCSF_NODE_FLAGS replaces them", async () => {
+    const replaced = await runCli(["--version"], { installed: true, env: { IAM_OCSF_NODE_FLAGS: "--max-semi-space-size=8 --no-such-flag" } })
+    expect(replaced.code).toBe(9)
+    expect(replaced.stderr).toMatch(/bad option: --no-such-flag/)
+    // the flags of bin/node-flags, which node would refuse as it refused that one
+    const version = await runCli(["--version"], { installed: true })
+    expect(version.code).toBe(0)
+    expect(version.stdout).toMatch(/^iam-ocsf v\d+\.\d+\.\d+/)
   })
 
   it("run --once: everything delivered, exit 0", async () => {

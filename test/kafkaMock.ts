@@ -9,7 +9,8 @@ import { Consumer } from "@platformatic/kafka"
  * per test run by `kafkaMock.setup.ts` with its own folder, and a reader of what a topic holds.
  */
 
-const repoRoot = path.resolve(import.meta.dirname, "..")
+// From `test/`, or from `dist/test/` when a benchmark runs compiled.
+const repoRoot = path.resolve(import.meta.dirname, import.meta.filename.endsWith(".js") ? "../.." : "..")
 const scripts = path.resolve(repoRoot, "../shared/kafka-mock")
 
 export interface KafkaMock {

@@ -1,7 +1,7 @@
 import { GetAccountAuthorizationDetailsCommand, IAMClient, ListUsersCommand } from "@aws-sdk/client-iam"
 import { describe, expect, it } from "vitest"
 import { startEmulator } from "../src/emulator/index.ts"
-import { toUser, toUserDetail } from "../src/iam/largeAnswers.ts"
+import { listReader, PackedUserDetail, toUser, toUserDetail } from "../src/iam/largeAnswers.ts"
 import { takeList } from "../src/iam/queryXml.ts"
 
 /** The raw XML of one answer, as the network delivers it. */
@@ -73,5 +73,48 @@ describe("reading large answers without the SDK's deserializer", () => {
     expect(rest).toContain("<Users/>")
     expect(rest).toContain("<Marker>abc</Marker>")
     expect(() => takeList("<Users><member><A>x</B></member></Users>", "Users")).toThrow(/malformed XML/)
+  })
+
+  it("reads an answer the same however the network cuts it: mid-tag, mid-entity, mid-character", async () => {
+    const emulator = await startEmulator({ users: 58 })
+    let page: string
+    try {
+      page = await raw(emulator.url, { Action: "GetAccountAuthorizationDetails", "Filter.member.1": "User", MaxItems: "1000" })
+    } finally {
+      await emulator.close()
+    }
+    // Two-, three- and four-byte characters and entities, so that cuts land inside each of them.
+    const xml = page.replace("<UserName>", "<UserName>ü€😀&amp;&#233;")
+    const whole = takeList(xml, "UserDetailList")
+    expect(whole.members).toHaveLength(60)
+    const bytes = Buffer.from(xml, "utf8")
+    // A fixed-seed generator: a failure names its seed and cuts the same way again.
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      let state = seed
+      // mulberry32
+      const next = () => {
+        state = (state + 0x6d2b79f5) | 0
+        let t = Math.imul(state ^ (state >>> 15), 1 | state)
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+        return (t ^ (t >>> 14)) >>> 0
+      }
+      const pieces: Array<Uint8Array> = []
+      for (let at = 0; at < bytes.length;) {
+        // mostly tiny pieces (every boundary gets hit), now and then a larger one
+        const size = next() % 20 === 0 ? 1 + (next() % 512) : 1 + (next() % 12)
+        pieces.push(bytes.subarray(at, at + size))
+        at += size
+      }
+      // as the bulk strategy reads a page: each user kept packed, read when it is taken
+      const reader = listReader("UserDetailList", (member) => new PackedUserDetail(member))
+      const rest = await reader.read((async function*() {
+        yield* pieces
+      })())
+      const expected = whole.members.map(toUserDetail)
+      expect({ seed, users: reader.items().map((u) => u.unpack()) }).toEqual({ seed, users: expected })
+      expect(reader.items().map((u) => u.UserName)).toEqual(expected.map((u) => u.UserName))
+      expect(rest).toBe(whole.rest)
+    }
+    expect(whole.members.map(toUserDetail)[0]?.UserName).toMatch(/^ü€😀&é/)
   })
 })

@@ -48,16 +48,26 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** The real CLI in a child process (`node src/main.ts ...`). */
+/**
+ * The real CLI in a child process: `node src/main.ts ...`, or with `installed` as users start it,
+ * `bin/iam-ocsf ...` (the compiled CLI, which `npm test` builds first, with its Node flags).
+ */
 export const runCli = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Record<string, string>; readonly onSpawn?: (child: ReturnType<typeof spawn>) => void } =
-    {}
+  options: {
+    readonly env?: Record<string, string>
+    readonly installed?: boolean
+    readonly onSpawn?: (child: ReturnType<typeof spawn>) => void
+  } = {}
 ): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "src/main.ts"), ...args], {
+    const [command, first] = options.installed
+      ? [path.join(repoRoot, "bin/iam-ocsf"), []]
+      : [process.execPath, [path.join(repoRoot, "src/main.ts")]]
+    const child = spawn(command, [...first, ...args], {
       cwd: repoRoot,
-      env: { ...process.env, ...options.env },
+      // The launcher's `node` is this one (Node 24), as under `npm start`.
+      env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}`, ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""

@@ -1,7 +1,7 @@
 import { Clock, Duration, Effect, Metric } from "effect"
 import { type CredentialReport, Iam } from "../iam/Iam.ts"
 import { BadData, IamError, Pending } from "../iam/IamError.ts"
-import { ownString } from "./ownString.ts"
+import { ownString } from "../ownString.ts"
 
 /**
  * The account's credential report: reused while younger than the configured age, otherwise

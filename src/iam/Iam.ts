@@ -28,7 +28,7 @@ import type { AdaptiveRateOptions } from "./AdaptiveRate.ts"
 import { classify } from "./classify.ts"
 import { BadData, IamError, Unavailable } from "./IamError.ts"
 import { extractReportLines } from "./credentialReportBody.ts"
-import { listReader, readAnswerWith, toUser, toUserDetail } from "./largeAnswers.ts"
+import { listReader, PackedUserDetail, readAnswerWith, readUser } from "./largeAnswers.ts"
 import { makeRequestPacer } from "./RequestPacer.ts"
 import { observeAttempt } from "../telemetry/iamCalls.ts"
 
@@ -97,7 +97,7 @@ export interface IamService {
   /** GetAccountSummary's map (`Users`, `Groups`, ...). */
   readonly accountSummary: Effect.Effect<Readonly<Record<string, number>>, IamError>
   /** One page of GetAccountAuthorizationDetails with Filter=User (tags, group names, policies). */
-  readonly userDetails: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<UserDetail>, IamError>
+  readonly userDetails: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<PackedUserDetail>, IamError>
   /** One page of GetAccountAuthorizationDetails with Filter=Group (ids and ARNs of the groups). */
   readonly groupDetails: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<GroupDetail>, IamError>
   readonly generateCredentialReport: Effect.Effect<ReportState, IamError>
@@ -234,7 +234,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     listUsers: (marker, pageSize) =>
       call("ListUsers", undefined, (abortSignal) => {
         // The users are read here, not by the SDK (`largeAnswers.ts`).
-        const users = listReader("Users", toUser)
+        const users = listReader("Users", readUser)
         return client.send(readAnswerWith(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), users.read), { abortSignal })
           .then((o) => page(users.items(), o.IsTruncated, o.Marker))
       }).pipe(
@@ -265,7 +265,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
       ),
     userDetails: (marker, pageSize) =>
       call("GetAccountAuthorizationDetails", undefined, (abortSignal) => {
-        const users = listReader("UserDetailList", toUserDetail)
+        const users = listReader("UserDetailList", (member) => new PackedUserDetail(member))
         const command = new GetAccountAuthorizationDetailsCommand({ Filter: ["User"], Marker: marker, MaxItems: pageSize })
         return client.send(readAnswerWith(command, users.read), { abortSignal })
           .then((o) => page(users.items(), o.IsTruncated, o.Marker))

@@ -22,46 +22,85 @@ const decodeText = (s: string): string =>
 
 const malformed = (what: string, at: number) => new Error(`malformed XML answer: ${what} at offset ${at}`)
 
-/** The content of the element whose start tag ends just before `pos`, and the offset after its end tag. */
-const content = (xml: string, pos: number, name: string): [XmlValue, number] => {
-  let text = ""
+/** Where the element `content` last read ends: a second result without a tuple per element. */
+let endOfElement = 0
+
+const isNameEnd = (c: number) => c === 62 /* > */ || c === 47 /* / */ || c === 32 || c === 9 || c === 10 || c === 13
+
+/**
+ * The content of the element whose start tag ends just before `pos`; sets `endOfElement` to the
+ * offset after its end tag. Run for every element of every page (about 50 a user), so it cuts
+ * nothing it does not keep: a leaf's text is one slice, a tag name one slice, and the text
+ * between child elements is never gathered.
+ */
+const content = (xml: string, pos: number, name: string): XmlValue => {
+  let text: string | undefined
   let children: Record<string, XmlValue> | undefined
   let members: Array<XmlValue> | undefined
   for (;;) {
     const lt = xml.indexOf("<", pos)
     if (lt < 0) throw malformed(`no end tag for <${name}>`, pos)
-    text += xml.slice(pos, lt)
+    if (children === undefined && members === undefined && lt > pos) {
+      text = text === undefined ? xml.slice(pos, lt) : text + xml.slice(pos, lt)
+    }
     const gt = xml.indexOf(">", lt)
     if (gt < 0) throw malformed("an unclosed tag", lt)
     if (xml.charCodeAt(lt + 1) === 47 /* / */) {
-      if (xml.slice(lt + 2, gt).trim() !== name) throw malformed(`</${xml.slice(lt + 2, gt)}> closing <${name}>`, lt)
-      return [members ?? children ?? decodeText(text), gt + 1]
+      const after = lt + 2 + name.length
+      if (!xml.startsWith(name, lt + 2) || !isNameEnd(xml.charCodeAt(after)) || xml.slice(after, gt).trim() !== "") {
+        throw malformed(`</${xml.slice(lt + 2, gt)}> closing <${name}>`, lt)
+      }
+      endOfElement = gt + 1
+      return members ?? children ?? (text === undefined ? "" : decodeText(text))
     }
     const head = xml.charCodeAt(lt + 1)
     if (head === 33 /* ! */ || head === 63 /* ? */) {
       pos = gt + 1
       continue
     }
-    const selfClosing = xml.charCodeAt(gt - 1) === 47
-    const tag = xml.slice(lt + 1, selfClosing ? gt - 1 : gt).trim().split(/\s/, 1)[0]!
+    let nameEnd = lt + 1
+    while (nameEnd < gt && !isNameEnd(xml.charCodeAt(nameEnd))) nameEnd += 1
+    const tag = xml.slice(lt + 1, nameEnd)
     let value: XmlValue = ""
-    pos = gt + 1
-    if (!selfClosing) [value, pos] = content(xml, pos, tag)
+    if (xml.charCodeAt(gt - 1) === 47 /* a self-closing <Tags/> */) {
+      pos = gt + 1
+    } else {
+      value = content(xml, gt + 1, tag)
+      pos = endOfElement
+    }
     if (tag === "member") (members ??= []).push(value)
     else (children ??= {})[tag] = value
   }
 }
 
 /**
+ * The text of the first element `name` in `xml`, without reading the rest: for a field that
+ * occurs once, at any depth, such as a user's `UserName`.
+ */
+export const firstText = (xml: string, name: string): string | undefined => {
+  const open = xml.indexOf(`<${name}>`)
+  if (open < 0) return undefined
+  const start = open + name.length + 2
+  const end = xml.indexOf(`</${name}>`, start)
+  return end < 0 ? undefined : decodeText(xml.slice(start, end))
+}
+
+/** One `<member>…</member>` (or `<member/>`) as `ListReader` hands it over. */
+export const parseMember = (member: string): XmlValue => {
+  const gt = member.indexOf(">")
+  return member.charCodeAt(gt - 1) === 47 ? "" : content(member, gt + 1, "member")
+}
+
+/**
  * Takes the list element `name` (e.g. `UserDetailList`) out of an answer fed in pieces: each
- * member is parsed as soon as it is complete and handed to `onMember`, and what `end` returns
+ * member's text is handed to `onMember` as soon as it is complete (`parseMember` reads it), and what `end` returns
  * is the answer with the element left empty, for the SDK to read the rest (IsTruncated,
  * Marker). Only a piece and one member are held as text at a time: the whole answer as one
  * string (most of a megabyte) would land in V8's old generation at once, page after page.
  */
 export class ListReader {
   private readonly name: string
-  private readonly onMember: (member: XmlValue) => void
+  private readonly onMember: (member: string) => void
   private readonly open: RegExp
   private readonly close: string
   private state: "before" | "inside" | "after" = "before"
@@ -69,7 +108,7 @@ export class ListReader {
   private pending = ""
   private outside = ""
 
-  constructor(name: string, onMember: (member: XmlValue) => void) {
+  constructor(name: string, onMember: (member: string) => void) {
     this.name = name
     this.onMember = onMember
     this.open = new RegExp(`<${name}(\\s[^>]*)?(/?)>`)
@@ -117,7 +156,7 @@ export class ListReader {
       const gt = text.indexOf(">", lt)
       if (gt < 0) return text.slice(lt)
       if (text.charCodeAt(gt - 1) === 47) {
-        this.onMember("")
+        this.onMember(text.slice(lt, gt + 1))
         pos = gt + 1
         continue
       }
@@ -132,8 +171,7 @@ export class ListReader {
         else if (c === 47 /* / */ && text.charCodeAt(next - 2) === 60) depth -= 1
         at = next + 7
       }
-      const [value] = content(text, gt + 1, "member")
-      this.onMember(value)
+      this.onMember(text.slice(lt, at))
       pos = at
     }
   }
@@ -142,7 +180,7 @@ export class ListReader {
 /** `ListReader` over a whole answer at once. */
 export const takeList = (xml: string, name: string): { readonly members: ReadonlyArray<XmlValue>; readonly rest: string } => {
   const members: Array<XmlValue> = []
-  const reader = new ListReader(name, (m) => members.push(m))
+  const reader = new ListReader(name, (m) => members.push(parseMember(m)))
   reader.push(xml)
   return { members, rest: reader.end() }
 }
