@@ -19,8 +19,7 @@ import {
   ListUserTagsCommand,
   type MFADevice,
   type Tag,
-  type User,
-  type UserDetail
+  type User
 } from "@aws-sdk/client-iam"
 import { Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import { retryPolicy, type RetrySettings } from "../retry.ts"

@@ -93,10 +93,11 @@ export const parseMember = (member: string): XmlValue => {
 
 /**
  * Takes the list element `name` (e.g. `UserDetailList`) out of an answer fed in pieces: each
- * member's text is handed to `onMember` as soon as it is complete (`parseMember` reads it), and what `end` returns
- * is the answer with the element left empty, for the SDK to read the rest (IsTruncated,
- * Marker). Only a piece and one member are held as text at a time: the whole answer as one
- * string (most of a megabyte) would land in V8's old generation at once, page after page.
+ * member's text is handed to `onMember` as soon as it is complete (`parseMember` reads it), and
+ * what `end` returns is the answer with the element left empty, for the SDK to read the rest
+ * (IsTruncated, Marker). Only a piece and one member are held as text at a time: the whole
+ * answer as one string (most of a megabyte) would land in V8's old generation at once, page
+ * after page.
  */
 export class ListReader {
   private readonly name: string
