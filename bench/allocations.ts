@@ -12,12 +12,14 @@ import { runJob } from "./strategies.ts"
  * A tool for finding the next thing to trim, not a figure `npm run bench` prints.
  *
  * `npm run build && node $(cat bin/node-flags) dist/bench/allocations.js [--users 100000]
- *   [--strategy bulk] [--top 30]`
+ *   [--strategy bulk] [--top 30] [--promoted]` (`--promoted`: only what outlived V8's young
+ *   generation, the allocations that make its old one grow)
  */
 const { values } = parseArgs({
   options: {
     users: { type: "string", default: "100000" },
     strategy: { type: "string", default: "bulk" },
+    promoted: { type: "boolean", default: false },
     top: { type: "string", default: "30" }
   }
 })
@@ -40,7 +42,8 @@ try {
   await session.post("HeapProfiler.startSampling", {
     samplingInterval: 32 * 1024,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true
+    // --promoted: only what outlived the young generation (and so grows the old one)
+    includeObjectsCollectedByMinorGC: !values.promoted
   })
   await runJob({ url: emulator.url, strategy: values.strategy as CollectionStrategy, users, budget: 1_000_000 })
   head = (await session.post("HeapProfiler.stopSampling")).profile.head as ProfileNode
@@ -69,7 +72,8 @@ const print = (title: string, sizes: Map<string, number>) => {
     console.log(`${(size / 1024 / 1024).toFixed(1).padStart(9)} MB ${(size / users).toFixed(0).padStart(7)} B/user  ${site}`)
   }
 }
-console.log(`${values.strategy}, ${users} users: ${(total / 1024 / 1024).toFixed(0)} MB allocated, ${(total / users / 1024).toFixed(1)} KB a user`)
-print("allocated by the function itself", self)
-print("allocated by the function and what it calls", inclusive)
+const what = values.promoted ? "moved into the old generation" : "allocated"
+console.log(`${values.strategy}, ${users} users: ${(total / 1024 / 1024).toFixed(0)} MB ${what}, ${(total / users / 1024).toFixed(1)} KB a user`)
+print(`${what} by the function itself`, self)
+print(`${what} by the function and what it calls`, inclusive)
 process.exit(0)

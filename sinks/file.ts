@@ -1,4 +1,7 @@
-import { Effect, FileSystem, Path, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import * as Schema from "effect/Schema"
 import { causeText } from "../src/causeText.ts"
 import { commonSinkFields, defineSink, SinkError, toNdjson } from "../src/Sink.ts"
 

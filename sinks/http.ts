@@ -1,8 +1,9 @@
 import { promisify } from "node:util"
 import { gzip as gzipCallback } from "node:zlib"
-import { Duration, Effect, Redacted, Schema } from "effect"
-// Module by module, not the `effect/http` index: the index loads the whole HTTP stack (server,
-// API, SQL-backed persistence) into every run: some 30 modules a sink never uses.
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"

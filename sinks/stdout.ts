@@ -1,4 +1,5 @@
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { commonSinkFields, defineSink, SinkError, toNdjson } from "../src/Sink.ts"
 
 /** NDJSON on standard output: for `npm start`, pipes (`| jq`), and collectors that read stdout. */

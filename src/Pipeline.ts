@@ -1,4 +1,7 @@
-import { Duration, Effect, Fiber, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import { ownString } from "./ownString.ts"
 import { collect, type CollectionOptions } from "./collect/strategy.ts"
 import type { UserOutcome } from "./collect/users.ts"

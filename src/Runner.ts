@@ -1,4 +1,7 @@
-import { Effect, Layer, Runtime, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
 import type { AppConfig } from "./config/index.ts"
 import { DeadLetter } from "./DeadLetter.ts"
 import { type DeliveryTarget, deliverySettings } from "./Delivery.ts"

@@ -1,5 +1,8 @@
-import type { Effect, FileSystem, Path, Scope } from "effect"
-import { Schema } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
+import type * as Path from "effect/Path"
+import type * as Scope from "effect/Scope"
+import * as Schema from "effect/Schema"
 import { sinkDeliveryFields } from "./config/delivery.ts"
 
 /**

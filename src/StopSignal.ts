@@ -1,4 +1,5 @@
-import { Context, Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 
 /**
  * Asked to stop (SIGTERM in the daemon): a run in progress stops taking new users and delivers

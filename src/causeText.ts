@@ -1,4 +1,4 @@
-import { PlatformError } from "effect"
+import * as PlatformError from "effect/PlatformError"
 
 /**
  * The most useful one-line text of a failure: for platform errors the operating system's own

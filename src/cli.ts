@@ -1,4 +1,6 @@
-import { Console, Effect, Option } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import { type ConfigError, defaultConfig, describeConfig, loadConfig } from "./config/index.ts"
 import { emulatorScoped } from "./emulator/index.ts"

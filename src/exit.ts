@@ -1,4 +1,7 @@
-import { Cause, Exit, Runtime, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
 
 /**
  * Exit codes, documented in the README and `--help`:

@@ -1,4 +1,7 @@
-import { Cause, Layer, Logger, References } from "effect"
+import * as Cause from "effect/Cause"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import type { LogLevel as EffectLogLevel } from "effect/LogLevel"
 import type { LogConfig, LogLevel } from "./config/log.ts"
 import { statusLine } from "./statusLine.ts"

@@ -1,4 +1,5 @@
-import { Layer, Option } from "effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type { LogLevel } from "effect/LogLevel"
 import type { AppConfig } from "./config/index.ts"
 import { loggingLayer } from "./logging.ts"

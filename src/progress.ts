@@ -1,4 +1,7 @@
-import { Context, Duration, Effect, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { Iam } from "./iam/Iam.ts"
 import { formatSummary, type RunStats, type RunSummary } from "./RunStats.ts"
 import { statusLine, type TerminalOut } from "./statusLine.ts"

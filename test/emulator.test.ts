@@ -14,7 +14,7 @@ import {
   ListUsersCommand,
   ListUserTagsCommand
 } from "@aws-sdk/client-iam"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
 import { type Emulator, emulatorScoped, makeAccount, startEmulator, type UserRecord } from "../src/emulator/index.ts"
 

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { makeAccount } from "../src/emulator/index.ts"
 import { IamUser } from "../src/iam/IamUser.ts"
 import { eventKey, mapperFor } from "../src/ocsf/index.ts"

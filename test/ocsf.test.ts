@@ -1,7 +1,7 @@
 // the named export: under NodeNext, TypeScript types this CJS module's default import as the
 // module object (not constructable), while Node gives the class for both
 import { Ajv2020, type Options, type ValidateFunction } from "ajv/dist/2020.js"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as path from "node:path"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { type Emulator, emulatorScoped } from "../src/emulator/index.ts"
 import { IamUser } from "../src/iam/IamUser.ts"
 import { mapperFor, SpecEvent } from "../src/ocsf/index.ts"

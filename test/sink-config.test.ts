@@ -1,5 +1,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Duration, Effect, Redacted } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { type AppConfig, loadConfig, parseConfig } from "../src/config/index.ts"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * Which strategy collects the users. `per-user`: ListUsers, then seven calls a user (the

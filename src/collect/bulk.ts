@@ -1,13 +1,18 @@
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
-import { type Duration, Effect, Fiber, Option, type Scope, Semaphore, Stream } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import { Iam, type Page } from "../iam/Iam.ts"
 import type { PackedUserDetail } from "../iam/largeAnswers.ts"
 import { IamError } from "../iam/IamError.ts"
 import type { IamUserJson } from "../iam/IamUser.ts"
 import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
-import { ownString } from "../ownString.ts"
 import { outcome, type UserOutcome } from "./users.ts"
 
 /**
@@ -178,13 +183,13 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
 
     const passwordUse = new PasswordUse()
     // Generating a report takes a while: list the users meanwhile.
-    const listing = yield* pageArrays((m) => iam.listUsers(m, PAGE_SIZE)).pipe(
+    const listing = yield* pageArrays((m) => iam.listLastPasswordUse(m, PAGE_SIZE)).pipe(
       Stream.runForEach((users) =>
         Effect.andThen(
           passwordUse.room,
           Effect.sync(() => {
             for (const u of users) {
-              if (u.UserName !== undefined) passwordUse.add(ownString(u.UserName), u.PasswordLastUsed?.getTime() ?? null)
+              if (u.userName !== "") passwordUse.add(u.userName, u.lastUsed)
             }
           })
         )

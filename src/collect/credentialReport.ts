@@ -1,4 +1,7 @@
-import { Clock, Duration, Effect, Metric } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import { type CredentialReport, Iam } from "../iam/Iam.ts"
 import { BadData, IamError, Pending } from "../iam/IamError.ts"
 import { ownString } from "../ownString.ts"

@@ -1,4 +1,6 @@
-import { type Duration, Effect, Stream } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { Iam } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import { bulkUsers, indexAccount } from "./bulk.ts"

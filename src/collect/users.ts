@@ -1,4 +1,6 @@
-import { Effect, Option, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { Iam } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { IamUser } from "../iam/IamUser.ts"

@@ -1,4 +1,5 @@
-import { Schema, type SchemaAST } from "effect"
+import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
 import { DeliveryConfig } from "./delivery.ts"
 import { durationField } from "./durations.ts"
 import { intBetween, isHttpUrl, Secret, section, withDefault } from "./fields.ts"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A configuration that cannot be used: unreadable file, invalid JSON, or values the schema

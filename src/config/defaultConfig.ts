@@ -1,4 +1,7 @@
-import { Duration, Effect, Exit, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
 import { AppConfig, configParseOptions } from "./AppConfig.ts"
 import { ConfigError } from "./ConfigError.ts"
 import { formatDuration } from "./durations.ts"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { DurationString, durationField, isDurationAtLeast } from "./durations.ts"
 import { intBetween, section, withDefault } from "./fields.ts"
 import { RetryConfig } from "./retry.ts"

@@ -1,4 +1,8 @@
-import { Duration, Effect, Schema, SchemaGetter, SchemaIssue } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SchemaIssue from "effect/SchemaIssue"
 
 /**
  * Durations in the config file are strings `<number><unit>`: "500ms", "90s", "15m", "1h", "2d".

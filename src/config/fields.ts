@@ -1,4 +1,6 @@
-import { Effect, Schema, SchemaGetter } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
 
 /** Building blocks of the config schemas, shared by the sections and by every sink's entry. */
 

@@ -1,4 +1,7 @@
-import { Effect, FileSystem, type PlatformError, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import type * as PlatformError from "effect/PlatformError"
+import * as Schema from "effect/Schema"
 import { AppConfig, configParseOptions } from "./AppConfig.ts"
 import { ConfigError } from "./ConfigError.ts"
 import { type Env, interpolate } from "./interpolate.ts"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { withDefault } from "./fields.ts"
 
 /** The `log` section. Logs go to stderr; stdout belongs to the events of the stdout sink. */

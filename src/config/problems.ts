@@ -1,4 +1,7 @@
-import { Duration, Redacted, SchemaAST, SchemaIssue } from "effect"
+import * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
+import * as SchemaAST from "effect/SchemaAST"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { formatDuration } from "./durations.ts"
 
 /**

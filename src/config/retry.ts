@@ -1,4 +1,5 @@
-import { Duration, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 import { durationField, formatDuration } from "./durations.ts"
 import { withDefault } from "./fields.ts"
 

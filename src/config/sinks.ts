@@ -1,4 +1,9 @@
-import { Effect, Predicate, Schema, SchemaGetter, type SchemaAST, type SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import type * as SchemaAST from "effect/SchemaAST"
+import type * as SchemaIssue from "effect/SchemaIssue"
 import { sinkDefinition, sinkDefinitions, type SinkConfig, type SinkType } from "../../sinks/index.ts"
 
 /**

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { durationField } from "./durations.ts"
 import { isHttpUrl, withDefault } from "./fields.ts"
 

@@ -2,7 +2,8 @@
  * The IAM Query-protocol emulator: tests, benchmarks and the `npm run emulator` demo point
  * `@aws-sdk/client-iam` at it (`endpoint: emulator.url`).
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { type Emulator, type EmulatorOptions, startEmulator } from "./server.ts"
 
 export {

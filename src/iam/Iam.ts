@@ -21,13 +21,25 @@ import {
   type Tag,
   type User
 } from "@aws-sdk/client-iam"
-import { Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import { retryPolicy, type RetrySettings } from "../retry.ts"
 import type { AdaptiveRateOptions } from "./AdaptiveRate.ts"
 import { classify } from "./classify.ts"
 import { BadData, IamError, Unavailable } from "./IamError.ts"
 import { extractReportLines } from "./credentialReportBody.ts"
-import { listReader, PackedUserDetail, readAnswerWith, readUser } from "./largeAnswers.ts"
+import {
+  type LastPasswordUse,
+  listReader,
+  PackedUserDetail,
+  readAnswerWith,
+  readLastPasswordUse,
+  readUser
+} from "./largeAnswers.ts"
 import { makeRequestPacer } from "./RequestPacer.ts"
 import { observeAttempt } from "../telemetry/iamCalls.ts"
 
@@ -80,6 +92,8 @@ export interface IamCallCounts {
 
 export interface IamService {
   readonly listUsers: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<User>, IamError>
+  /** ListUsers, each user reduced to when its password was last used (the bulk strategy's need). */
+  readonly listLastPasswordUse: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<LastPasswordUse>, IamError>
   readonly listAccessKeys: (userName: string, marker?: string) => Effect.Effect<Page<AccessKeyMetadata>, IamError>
   readonly listMfaDevices: (userName: string, marker?: string) => Effect.Effect<Page<MFADevice>, IamError>
   readonly listUserTags: (userName: string, marker?: string) => Effect.Effect<Page<Tag>, IamError>
@@ -229,18 +243,22 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
         Effect.map((o) => page(items(o), o.IsTruncated, o.Marker))
       )
 
+  /** A page of ListUsers, each `<member>` read by `read`. */
+  const usersPage = <A>(read: (member: string) => A) => (marker: string | undefined, pageSize: number) =>
+    call("ListUsers", undefined, (abortSignal) => {
+      // The users are read here, not by the SDK (`largeAnswers.ts`).
+      const users = listReader("Users", read)
+      return client.send(readAnswerWith(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), users.read), { abortSignal })
+        .then((o) => page(users.items(), o.IsTruncated, o.Marker))
+    }).pipe(
+      // One span per page, over its attempts: a throttled page shows its retries together.
+      Effect.tap((p) => Effect.annotateCurrentSpan({ "page.users": p.items.length, "page.last": p.marker === undefined })),
+      Effect.withSpan("ListUsers page", { attributes: { "page.first": marker === undefined, "page.size": pageSize } })
+    )
+
   return Iam.of({
-    listUsers: (marker, pageSize) =>
-      call("ListUsers", undefined, (abortSignal) => {
-        // The users are read here, not by the SDK (`largeAnswers.ts`).
-        const users = listReader("Users", readUser)
-        return client.send(readAnswerWith(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), users.read), { abortSignal })
-          .then((o) => page(users.items(), o.IsTruncated, o.Marker))
-      }).pipe(
-          // One span per page, over its attempts: a throttled page shows its retries together.
-          Effect.tap((p) => Effect.annotateCurrentSpan({ "page.users": p.items.length, "page.last": p.marker === undefined })),
-          Effect.withSpan("ListUsers page", { attributes: { "page.first": marker === undefined, "page.size": pageSize } })
-        ),
+    listUsers: usersPage(readUser),
+    listLastPasswordUse: usersPage(readLastPasswordUse),
     listAccessKeys: userListPage("ListAccessKeys", (input, abortSignal) => client.send(new ListAccessKeysCommand(input), { abortSignal }), (o) => o.AccessKeyMetadata),
     listMfaDevices: userListPage("ListMFADevices", (input, abortSignal) => client.send(new ListMFADevicesCommand(input), { abortSignal }), (o) => o.MFADevices),
     listUserTags: userListPage("ListUserTags", (input, abortSignal) => client.send(new ListUserTagsCommand(input), { abortSignal }), (o) => o.Tags),

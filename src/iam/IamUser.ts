@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * One IAM user with everything the per-user calls returned, in the shape of the spec's

@@ -1,4 +1,8 @@
-import { Clock, Deferred, Effect, Queue, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import { AdaptiveRate, type AdaptiveRateOptions } from "./AdaptiveRate.ts"
 
 /**

@@ -115,6 +115,22 @@ export const toUserDetail = (m: XmlValue): UserDetail => {
 /** A `<member>` of ListUsers' `Users`, from its text. */
 export const readUser = (member: string): User => toUser(parseMember(member))
 
+/** What the bulk strategy takes from ListUsers: when each user's password was last used. */
+export interface LastPasswordUse {
+  readonly userName: string
+  /** Epoch milliseconds; null when the password was never used (or there is none). */
+  readonly lastUsed: number | null
+}
+
+/**
+ * A `<member>` of ListUsers' `Users`, reduced to its `LastPasswordUse`: a page of these waits
+ * for the user pages, and full `User`s held that long would be copied into V8's old generation.
+ */
+export const readLastPasswordUse = (member: string): LastPasswordUse => {
+  const lastUsed = firstText(member, "PasswordLastUsed")
+  return { userName: ownString(firstText(member, "UserName") ?? ""), lastUsed: lastUsed === undefined ? null : new Date(lastUsed).getTime() }
+}
+
 /**
  * A user of a GetAccountAuthorizationDetails page, kept as the UTF-8 bytes of its `<member>`
  * until it is needed. A page of 1,000 users is read at once and then waits for the page

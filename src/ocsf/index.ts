@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { IamUser } from "../iam/IamUser.ts"
 import type { MapContext } from "./common.ts"
 import { SpecEvent, toSpecEvent } from "./spec.ts"

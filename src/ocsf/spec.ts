@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { IamUser } from "../iam/IamUser.ts"
 import { activeKeyCount, EpochSeconds, hasMfa, header, HeaderFields, OCSF_VERSION, TagsObject, tagsObject } from "./common.ts"
 

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { IamUser } from "../iam/IamUser.ts"
 import type { MapContext } from "./common.ts"
 import { AwsAccount, parseUserArn, StrictEvent, StrictMetadata, toStrictEvent } from "./strict.ts"

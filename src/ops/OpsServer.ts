@@ -1,6 +1,9 @@
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Clock, Effect, Schema, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { causeText } from "../causeText.ts"
 import type { DaemonHealth } from "./health.ts"
 

@@ -1,4 +1,5 @@
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { byteLength } from "../Delivery.ts"
 import type { Envelope } from "../Sink.ts"
 import { recordBatch } from "./metrics.ts"

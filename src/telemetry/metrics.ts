@@ -1,4 +1,8 @@
-import { Cause, Clock, Effect, Exit, Metric } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 
 /**
  * The metrics an operator watches, as Effect metrics: always counted in memory (a fixed set of

@@ -1,4 +1,5 @@
-import { Duration, Redacted } from "effect"
+import * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
 import type { Env } from "../config/interpolate.ts"
 import type { TelemetryConfig } from "../config/telemetry.ts"
 

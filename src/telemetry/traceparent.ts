@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /**
  * The W3C `traceparent` of the span the caller runs in, for a delivery to carry downstream
