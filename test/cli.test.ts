@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
-import { configFor, readLines, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
+import { configFor, readLines, readNdjson, repoRoot, runCli, tempDir, writeJson } from "./support.ts"
 
 describe("the iam-ocsf command", () => {
   let emulator: Emulator
@@ -29,6 +30,22 @@ describe("the iam-ocsf command", () => {
     const version = await runCli(["--version"], { installed: true })
     expect(version.code).toBe(0)
     expect(version.stdout).toMatch(/^iam-ocsf v\d+\.\d+\.\d+/)
+  })
+
+  it("bin/iam-ocsf without a build says to build, exit 1", async () => {
+    // the launcher copied where there is no dist/ beside it
+    const bin = path.join(tempDir(), "bin")
+    fs.mkdirSync(bin)
+    for (const f of ["iam-ocsf", "node-flags"]) fs.copyFileSync(path.join(repoRoot, "bin", f), path.join(bin, f))
+    fs.chmodSync(path.join(bin, "iam-ocsf"), 0o755)
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(path.join(bin, "iam-ocsf"), ["--version"], { stdio: ["ignore", "ignore", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      child.on("close", (code) => resolve({ code, stderr }))
+    })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/dist\/src\/main\.js is missing: run `npm run build`/)
   })
 
   it("run --once: everything delivered, exit 0", async () => {
