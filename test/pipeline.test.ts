@@ -37,6 +37,28 @@ describe("one collection run", () => {
       assert.deepStrictEqual(readLines(path.join(dir, "dead-letter.ndjson")), [])
     }))
 
+  it.live("a user deleted between ListUsers and its own calls is counted as vanished: not emitted, not dead-lettered", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 28 })
+      const gone = [...emulator.account.userNames()][11]!
+      emulator.setFaults({ deletedAfterListing: [gone] })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir))
+      const events = readNdjson(path.join(dir, "events.ndjson"))
+      assert.strictEqual(events.length, 29)
+      assert.notInclude(events.map((e) => e.user.name), gone)
+      assert.deepStrictEqual(
+        sortBy(events, (e) => e.user.uid),
+        expectedEvents(emulator).filter((e) => e.user.name !== gone)
+      )
+      assert.strictEqual(summary.vanished, 1)
+      assert.strictEqual(summary.failed, 0)
+      assert.isTrue(summary.complete)
+      assert.deepStrictEqual(readLines(path.join(dir, "dead-letter.ndjson")), [])
+      // It was asked about after the deletion, and AWS's answer was NoSuchEntity.
+      assert.isAbove(emulator.counters().byOutcome.notFound, 0)
+    }))
+
   it.live("many pages: page size 7 over 250 users with short pages, each user exactly once", () =>
     Effect.gen(function*() {
       const emulator = yield* emulatorScoped({ users: 248, shortPages: true })

@@ -53,6 +53,11 @@ export interface ActionFaults {
  */
 export type Faults = { readonly [A in IamAction | "*"]?: ActionFaults } & {
   readonly requestsPerSecond?: number
+  /**
+   * Users deleted right after ListUsers lists them, as when someone deletes a user while a run
+   * collects it: the calls about them that follow answer `NoSuchEntity`.
+   */
+  readonly deletedAfterListing?: ReadonlyArray<string>
 }
 
 export type Outcome = "ok" | "throttled" | "error" | "denied" | "notFound" | "rejected"
@@ -94,6 +99,12 @@ export const validateFaults = (faults: Faults): void => {
       }
       continue
     }
+    if (key === "deletedAfterListing") {
+      if (value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === "string"))) {
+        throw new RangeError(`faults.deletedAfterListing must be a list of user names, got ${String(value)}`)
+      }
+      continue
+    }
     if (key !== "*" && !isAction(key)) throw new RangeError(`faults: unknown action ${key} (known: *, ${ACTIONS.join(", ")})`)
     const f = value as ActionFaults | undefined
     if (f === undefined) continue
@@ -111,6 +122,8 @@ export interface FaultEngine {
   admit(nowMs: number): boolean
   latencyMs(action: IamAction): number
   decide(action: IamAction, userName: string | undefined): FaultDecision
+  /** Whether the user is to be deleted once ListUsers has listed it (`deletedAfterListing`). */
+  deletedAfterListing(userName: string): boolean
 }
 
 export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
@@ -151,6 +164,7 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
       return false
     },
     latencyMs: (action) => field(action, "latencyMs") ?? 0,
+    deletedAfterListing: (userName) => faults.deletedAfterListing?.includes(userName) ?? false,
     decide: (action, userName) => {
       if (roll(field(action, "throttleRate"))) return throttle
       const d = field(action, "accessDenied")

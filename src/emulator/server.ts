@@ -16,6 +16,7 @@ import {
 import {
   ACCOUNT_ACTIONS,
   type Counters,
+  type FaultEngine,
   type Faults,
   type IamAction,
   isAction,
@@ -197,6 +198,9 @@ interface Context {
   readonly account: Account
   readonly shortPages: boolean
   readonly report: CredentialReportState
+  readonly faults: FaultEngine
+  /** Users deleted since the emulator started (`Faults.deletedAfterListing`). */
+  readonly deleted: Set<string>
 }
 
 /** Actions about one user: `UserName` is optional for some (then the caller is meant). */
@@ -208,6 +212,7 @@ const resolveUser = (ctx: Context, action: IamAction, params: URLSearchParams): 
     if (CALLER_DEFAULT.has(action)) return CALLER_USER
     return validation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
   }
+  if (ctx.deleted.has(name)) return noSuchUser(name)
   return ctx.account.user(name) ?? noSuchUser(name)
 }
 
@@ -227,9 +232,10 @@ const listUsers = (ctx: Context, params: URLSearchParams): Reply => {
   let n = 0
   while (i < account.size && n < p.limit) {
     const u = account.userAt(i++)
-    if (matches(u)) {
+    if (matches(u) && !ctx.deleted.has(u.UserName)) {
       members += `<member>${userFields(u)}</member>`
       n++
+      if (ctx.faults.deletedAfterListing(u.UserName)) ctx.deleted.add(u.UserName)
     }
   }
   // Is there one more matching user? (Without a prefix every remaining user matches.)
@@ -364,12 +370,14 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     ...(options.specExamples === undefined ? {} : { specExamples: options.specExamples }),
     seed
   })
+  const faults = makeFaultEngine(options.faults ?? {}, seed)
   const ctx: Context = {
     account,
     shortPages: options.shortPages ?? false,
-    report: makeCredentialReportState(account, options.credentialReport ?? {}, Date.now())
+    report: makeCredentialReportState(account, options.credentialReport ?? {}, Date.now()),
+    faults,
+    deleted: new Set()
   }
-  const faults = makeFaultEngine(options.faults ?? {}, seed)
   const counters = makeCounters()
   const timers = new Set<NodeJS.Timeout>()
 
