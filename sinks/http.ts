@@ -9,8 +9,8 @@ import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import { DurationString, isDurationAtLeast } from "../src/config/durations.ts"
-import { intBetween, isHttpUrl, Secret, withDefault } from "../src/config/fields.ts"
+import { durationField } from "../src/config/durations.ts"
+import { httpUrl, intBetween, Secret, withDefault } from "../src/config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError, toNdjson } from "../src/Sink.ts"
 
 const gzip = promisify(gzipCallback)
@@ -26,9 +26,7 @@ const gzip = promisify(gzipCallback)
  * delivered.
  */
 
-const HttpUrl = Schema.String.check(
-  Schema.makeFilter(isHttpUrl, { expected: `an http(s) URL like "https://siem.example.com/ingest"` })
-)
+const HttpUrl = httpUrl("https://siem.example.com/ingest")
 
 const HeaderName = Schema.String.check(
   Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { expected: "an HTTP header name" })
@@ -36,8 +34,6 @@ const HeaderName = Schema.String.check(
 
 /** A status like 503, or a whole class: "4xx", "5xx". */
 const StatusPattern = Schema.Union([intBetween(100, 599), Schema.Literals(["4xx", "5xx"])])
-
-const Timeout = DurationString.check(isDurationAtLeast("1ms"))
 
 const HttpSinkConfig = Schema.Struct({
   type: Schema.Literal("http"),
@@ -51,13 +47,13 @@ const HttpSinkConfig = Schema.Struct({
   /** Sent with every request. Every value is a secret: never logged, shown as <redacted>. */
   headers: Schema.Record(HeaderName, Secret).pipe(withDefault({})),
   /** Longest wait for an answer, per attempt. */
-  timeout: Timeout.pipe(withDefault("30s")),
+  timeout: durationField({ minimum: "1ms", default: "30s" }),
   /** Batches in flight at once; above 1, batches may arrive out of order. */
   maxConcurrentRequests: intBetween(1, 64).pipe(withDefault(1)),
   /** Statuses worth another attempt; any other non-2xx dead-letters the batch at once. */
   retryableStatuses: Schema.Array(StatusPattern).pipe(withDefault([408, 429, "5xx"])),
   /** A `Retry-After` asking for longer is cut to this. */
-  maxRetryAfter: Timeout.pipe(withDefault("5m"))
+  maxRetryAfter: durationField({ minimum: "1ms", default: "5m" })
 })
 
 /**

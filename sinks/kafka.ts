@@ -6,7 +6,7 @@ import * as FileSystem from "effect/FileSystem"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { causeText } from "../src/causeText.ts"
-import { DurationString, isDurationAtLeast } from "../src/config/durations.ts"
+import { durationField } from "../src/config/durations.ts"
 import { Secret, withDefault } from "../src/config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError } from "../src/Sink.ts"
 import { currentTraceparent, traceHeaders } from "../src/telemetry/traceparent.ts"
@@ -32,7 +32,6 @@ const KafkaName = Schema.String.check(
   Schema.isPattern(/^[A-Za-z0-9._-]{1,249}$/, { expected: "a Kafka name (letters, digits, '.', '_', '-')" })
 )
 
-const Timeout = DurationString.check(isDurationAtLeast("1ms"))
 
 const TlsFiles = Schema.Struct({
   /** PEM file of the CA that signed the brokers' certificates (else the system's CAs). */
@@ -72,9 +71,9 @@ const KafkaSinkConfig = Schema.Struct({
   /** Broker-side deduplication of the client's own resends. */
   idempotent: Schema.Boolean.pipe(withDefault(true)),
   compression: Schema.Literals(["none", "gzip", "snappy", "lz4", "zstd"]).pipe(withDefault("none")),
-  connectTimeout: Timeout.pipe(withDefault("10s")),
+  connectTimeout: durationField({ minimum: "1ms", default: "10s" }),
   /** Longest wait for a broker's answer to one request. */
-  requestTimeout: Timeout.pipe(withDefault("30s")),
+  requestTimeout: durationField({ minimum: "1ms", default: "30s" }),
   /** `true` for TLS with the system's CAs, or files for a private CA and client certificates. */
   tls: Schema.optional(Schema.Union([Schema.Boolean, TlsFiles])),
   sasl: Schema.optional(Sasl),

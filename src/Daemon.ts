@@ -13,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
-import { type AppConfig, type ConfigError, describeConfig, loadConfig } from "./config/index.ts"
+import { type AppConfig, type ConfigError, configJson, loadConfig } from "./config/index.ts"
 import { DeadLetter } from "./DeadLetter.ts"
 import { Iam } from "./iam/Iam.ts"
 import { DaemonHealth } from "./ops/health.ts"
@@ -67,24 +67,30 @@ export const runLoop = <E extends { readonly message: string }, R>(options: Loop
     }
   })
 
-const sections = (config: AppConfig) => JSON.parse(describeConfig(config)) as Record<string, unknown>
+/** Sections a running daemon set up once: a reload changes them only after a restart. */
+const RESTART_ONLY: ReadonlySet<string> = new Set(["telemetry", "server", "log"])
 
-/** What a reload changes, in one line for the log. */
+/** What a reload changes, in one line for the log: sinks by name, then every other section that differs. */
 export const describeReload = (before: AppConfig, after: AppConfig): string => {
-  const names = (c: AppConfig) => new Set(c.sinks.map((s) => s.name))
-  const [was, now] = [names(before), names(after)]
-  const added = [...now].filter((n) => !was.has(n))
-  const removed = [...was].filter((n) => !now.has(n))
+  const [b, a] = [configJson(before), configJson(after)]
+  const sinks = (json: Readonly<Record<string, unknown>>) =>
+    new Map((json.sinks as ReadonlyArray<{ readonly name: string }>).map((s) => [s.name, JSON.stringify(s)] as const))
+  const [was, now] = [sinks(b), sinks(a)]
+  const added = [...now.keys()].filter((n) => !was.has(n))
+  const removed = [...was.keys()].filter((n) => !now.has(n))
+  const changed = [...now].filter(([n, s]) => was.has(n) && was.get(n) !== s).map(([n]) => n)
+  const sections = Object.keys({ ...b, ...a }).filter((k) => k !== "sinks" && JSON.stringify(b[k]) !== JSON.stringify(a[k]))
   const changes = [
     added.length > 0 && `sinks added: ${added.join(", ")}`,
     removed.length > 0 && `sinks removed: ${removed.join(", ")}`,
+    changed.length > 0 && `sinks changed: ${changed.join(", ")}`,
     Duration.toMillis(before.schedule.interval) !== Duration.toMillis(after.schedule.interval) &&
-    `interval ${Duration.format(before.schedule.interval)} -> ${Duration.format(after.schedule.interval)}`
+    `interval ${Duration.format(before.schedule.interval)} -> ${Duration.format(after.schedule.interval)}`,
+    sections.some((k) => !RESTART_ONLY.has(k)) && `changed: ${sections.filter((k) => !RESTART_ONLY.has(k)).join(", ")}`,
+    sections.some((k) => RESTART_ONLY.has(k)) &&
+    `${sections.filter((k) => RESTART_ONLY.has(k)).join(", ")} changed but take effect only after a restart`
   ].filter((c): c is string => typeof c === "string")
-  const [b, a] = [sections(before), sections(after)]
-  const restartOnly = (["telemetry", "server", "log"] as const).filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]))
-  if (restartOnly.length > 0) changes.push(`${restartOnly.join(", ")} changed but take effect only after a restart`)
-  return changes.length === 0 ? "no change to sinks or interval" : changes.join("; ")
+  return changes.length === 0 ? "no change" : changes.join("; ")
 }
 
 /** SIGHUP: the file is read again; an invalid one is reported and the running config kept. */

@@ -75,7 +75,7 @@ export const writeWithRetry = (
  * Writes one batch; counts it delivered, or dead-letters it with the last error. A shutdown
  * while the batch waits for its next attempt dead-letters it too, so it can be replayed.
  */
-const deliverBatch = (sink: Sink, batch: ReadonlyArray<Envelope>, retry: RetrySettings, counts: SinkCounts) =>
+const deliverBatch = (sink: Sink, { events: batch, bytes }: Batch, retry: RetrySettings, counts: SinkCounts) =>
   Effect.uninterruptibleMask((restore) => {
     let written = false
     const write = writeWithRetry(
@@ -94,7 +94,7 @@ const deliverBatch = (sink: Sink, batch: ReadonlyArray<Envelope>, retry: RetrySe
           Effect.as("dead_lettered" as const)
         )
       }),
-      observeBatch(sink.name, batch)
+      observeBatch(sink.name, batch.length, bytes)
     )
   })
 
@@ -129,6 +129,12 @@ export const byteLength = (e: Envelope): number =>
  * event. `undefined` once the queue has ended and is empty. Events taken from the queue but not
  * yet in a batch are `held`, so a shutdown can say how many were not delivered.
  */
+/** One batch, with its size as `batchBytes` counts it. */
+interface Batch {
+  readonly events: ReadonlyArray<Envelope>
+  readonly bytes: number
+}
+
 const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliverySettings) => {
   const window = Duration.toMillis(settings.batchWindow)
   let pending: ReadonlyArray<Envelope> = []
@@ -141,7 +147,7 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
       Effect.catch(() => Effect.sync(() => void (ended = true)).pipe(Effect.as(undefined)))
     )
 
-  const nextBatch: Effect.Effect<Array<Envelope> | undefined> = Effect.gen(function*() {
+  const nextBatch: Effect.Effect<Batch | undefined> = Effect.gen(function*() {
     const batch: Array<Envelope> = []
     let bytes = 0
     let deadline = 0
@@ -151,7 +157,7 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
         const size = byteLength(event)
         if (batch.length > 0 && bytes + size > settings.batchBytes) {
           building = 0
-          return batch
+          return { events: batch, bytes }
         }
         batch.push(event)
         bytes += size
@@ -178,7 +184,7 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
       }
     }
     building = 0
-    return batch
+    return { events: batch, bytes }
   })
 
   return { nextBatch, held: () => pending.length - next + building }
@@ -196,12 +202,12 @@ const drain = (target: DeliveryTarget, queue: Queue.Dequeue<Envelope, Cause.Done
   const made = Stream.unfold(undefined, () =>
     batches.nextBatch.pipe(Effect.map((batch) => {
       if (batch === undefined) return undefined
-      waiting += batch.length
+      waiting += batch.events.length
       return [batch, undefined] as const
     })))
-  const start = (batch: Array<Envelope>) =>
+  const start = (batch: Batch) =>
     Effect.suspend(() => {
-      waiting -= batch.length
+      waiting -= batch.events.length
       return deliverBatch(sink, batch, settings.retry, counts)
     })
   return made.pipe(

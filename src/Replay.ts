@@ -9,6 +9,7 @@ import type { AppConfig } from "./config/index.ts"
 import { byteLength, type DeliverySettings, type DeliveryTarget, writeWithRetry } from "./Delivery.ts"
 import { acquireSinks } from "./Runner.ts"
 import type { Envelope } from "./Sink.ts"
+import { ExitCode } from "./exit.ts"
 
 /**
  * `iam-ocsf replay`: sends the events of dead-lettered batches again, to the sink named in each
@@ -28,7 +29,7 @@ export class ReplayIncomplete extends Schema.TaggedError<ReplayIncomplete>()("Re
   kept: Schema.Int,
   path: Schema.String
 }) {
-  override readonly [Runtime.errorExitCode] = 3
+  override readonly [Runtime.errorExitCode] = ExitCode.incomplete
   override readonly [Runtime.errorReported] = false
   override get message(): string {
     return `replay incomplete: ${this.kept} batch records could not be delivered and stay in ${this.path}`

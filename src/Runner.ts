@@ -10,6 +10,7 @@ import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, type RunSummary } from "./RunStats.ts"
 import { observeRun } from "./telemetry/metrics.ts"
 import { sinkDefinition } from "../sinks/index.ts"
+import { ExitCode } from "./exit.ts"
 
 /**
  * Turns a config into running work: the layers a run needs and one run (`--once`, and each of
@@ -23,7 +24,7 @@ export class RunIncomplete extends Schema.TaggedError<RunIncomplete>()("RunIncom
   deadLettered: Schema.Int,
   deadLetterPath: Schema.String
 }) {
-  override readonly [Runtime.errorExitCode] = 3
+  override readonly [Runtime.errorExitCode] = ExitCode.incomplete
   override readonly [Runtime.errorReported] = false
   override get message(): string {
     return `run incomplete: ${this.failed} users failed, ${this.deadLettered} events dead-lettered (see ${this.deadLetterPath})`

@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
+import { CliError } from "effect/cli"
 
 /**
  * Exit codes, documented in the README and `--help`:
@@ -13,9 +14,16 @@ import * as Schema from "effect/Schema"
  */
 export const ExitCode = { ok: 0, failed: 1, invalid: 2, incomplete: 3 } as const
 
-/** Like the default teardown, except that stopping on a signal is a clean exit, not 130. */
+/**
+ * Like the default teardown, except that stopping on a signal is a clean exit, not 130, and a
+ * command line the parser refused (effect/cli shows the help with its errors, exit 1) is 2.
+ */
 export const teardown: Runtime.Teardown = (exit, onExit) => {
   if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return onExit(ExitCode.ok)
+  if (Exit.isFailure(exit)) {
+    const error = exit.cause.reasons.find(Cause.isFailReason)?.error
+    if (CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0) return onExit(ExitCode.invalid)
+  }
   return Runtime.defaultTeardown(exit, onExit)
 }
 

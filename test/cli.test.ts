@@ -26,26 +26,38 @@ describe("the iam-ocsf command", () => {
     const replaced = await runCli(["--version"], { installed: true, env: { IAM_OCSF_NODE_FLAGS: "--max-semi-space-size=8 --no-such-flag" } })
     expect(replaced.code).toBe(9)
     expect(replaced.stderr).toMatch(/bad option: --no-such-flag/)
-    // the flags of bin/node-flags, which node would refuse as it refused that one
     const version = await runCli(["--version"], { installed: true })
     expect(version.code).toBe(0)
     expect(version.stdout).toMatch(/^iam-ocsf v\d+\.\d+\.\d+/)
   })
 
-  it("bin/iam-ocsf without a build says to build, exit 1", async () => {
-    // the launcher copied where there is no dist/ beside it
-    const bin = path.join(tempDir(), "bin")
+  it("bin/iam-ocsf starts node with bin/node-flags; without a build it says to build, exit 1", async () => {
+    // the launcher copied beside a dist/ of our own, whose main.js shows the flags node got
+    const root = tempDir()
+    const bin = path.join(root, "bin")
     fs.mkdirSync(bin)
     for (const f of ["iam-ocsf", "node-flags"]) fs.copyFileSync(path.join(repoRoot, "bin", f), path.join(bin, f))
     fs.chmodSync(path.join(bin, "iam-ocsf"), 0o755)
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(path.join(bin, "iam-ocsf"), ["--version"], { stdio: ["ignore", "ignore", "pipe"] })
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr += d))
-      child.on("close", (code) => resolve({ code, stderr }))
-    })
-    expect(result.code).toBe(1)
-    expect(result.stderr).toMatch(/dist\/src\/main\.js is missing: run `npm run build`/)
+    const launch = () =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` }
+        delete env.IAM_OCSF_NODE_FLAGS
+        const child = spawn(path.join(bin, "iam-ocsf"), ["--version"], { env, stdio: ["ignore", "pipe", "pipe"] })
+        let [stdout, stderr] = ["", ""]
+        child.stdout.on("data", (d) => (stdout += d))
+        child.stderr.on("data", (d) => (stderr += d))
+        child.on("close", (code) => resolve({ code, stdout, stderr }))
+      })
+    const unbuilt = await launch()
+    expect(unbuilt.code).toBe(1)
+    expect(unbuilt.stderr).toMatch(/dist\/src\/main\.js is missing: run `npm run build`/)
+
+    fs.mkdirSync(path.join(root, "dist/src"), { recursive: true })
+    fs.writeFileSync(path.join(root, "dist/src/main.js"), "console.log(JSON.stringify([process.execArgv, process.argv.slice(2)]))\n")
+    const built = await launch()
+    expect(built.code).toBe(0)
+    const flags = fs.readFileSync(path.join(repoRoot, "bin/node-flags"), "utf8").trim().split(/\s+/)
+    expect(JSON.parse(built.stdout)).toEqual([flags, ["--version"]])
   })
 
   it("run --once: everything delivered, exit 0", async () => {
@@ -140,6 +152,15 @@ describe("the iam-ocsf command", () => {
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).aws.secretAccessKey).toBe("<redacted>")
     expect(ok.stdout + ok.stderr).not.toContain("s3cr3t-value-never-shown")
+  })
+
+  it("a command line the parser refuses (unknown flag, no --config) exits 2 and names the problem", async () => {
+    const unknown = await runCli(["run", "--config", "x.json", "--no-such-flag"])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stdout + unknown.stderr).toMatch(/no-such-flag/)
+    const missing = await runCli(["run"])
+    expect(missing.code).toBe(2)
+    expect(missing.stdout + missing.stderr).toMatch(/config/)
   })
 
   it("run --help teaches the flags and the exit codes", async () => {

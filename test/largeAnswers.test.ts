@@ -1,8 +1,17 @@
 import { GetAccountAuthorizationDetailsCommand, IAMClient, ListUsersCommand } from "@aws-sdk/client-iam"
 import { describe, expect, it } from "vitest"
+import { prng } from "../src/emulator/account.ts"
 import { startEmulator } from "../src/emulator/index.ts"
 import { listReader, PackedUserDetail, toUser, toUserDetail } from "../src/iam/largeAnswers.ts"
-import { takeList } from "../src/iam/queryXml.ts"
+import { ListReader, parseMember, type XmlValue } from "../src/iam/queryXml.ts"
+
+/** `ListReader` over a whole answer at once. */
+const takeList = (xml: string, name: string): { readonly members: ReadonlyArray<XmlValue>; readonly rest: string } => {
+  const members: Array<XmlValue> = []
+  const reader = new ListReader(name, (m) => members.push(parseMember(m)))
+  reader.push(xml)
+  return { members, rest: reader.end() }
+}
 
 /** The raw XML of one answer, as the network delivers it. */
 const raw = async (url: string, params: Record<string, string>) => {
@@ -90,18 +99,12 @@ describe("reading large answers without the SDK's deserializer", () => {
     const bytes = Buffer.from(xml, "utf8")
     // A fixed-seed generator: a failure names its seed and cuts the same way again.
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-      let state = seed
-      // mulberry32
-      const next = () => {
-        state = (state + 0x6d2b79f5) | 0
-        let t = Math.imul(state ^ (state >>> 15), 1 | state)
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-        return (t ^ (t >>> 14)) >>> 0
-      }
+      const random = prng(seed)
+      const below = (n: number) => Math.floor(random() * n)
       const pieces: Array<Uint8Array> = []
       for (let at = 0; at < bytes.length;) {
         // mostly tiny pieces (every boundary gets hit), now and then a larger one
-        const size = next() % 20 === 0 ? 1 + (next() % 512) : 1 + (next() % 12)
+        const size = below(20) === 0 ? 1 + below(512) : 1 + below(12)
         pieces.push(bytes.subarray(at, at + size))
         at += size
       }

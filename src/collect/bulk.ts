@@ -28,11 +28,11 @@ import { outcome, type UserOutcome } from "./users.ts"
  *   the two strategies' events identical. It is paged alongside the report and the user pages.
  *
  * The groups and the report are read before the first user page, the report into a map keyed
- * by user name (a small integer a user: about 10 MB at 100,000 users); each entry is dropped
- * once its user is emitted. The listing is held only as far as it runs ahead of the user pages. A user the bulk sources do not fully
- * describe (created after the report or the listing, in a group created after the group
- * listing, or with a report cell that is not true/false) is collected by the per-user calls
- * instead: never guessed.
+ * by user name (a small integer a user: about 7 MB at 100,000 users); each entry is dropped
+ * once its user is emitted. The listing is held only as far as it runs ahead of the user
+ * pages. A user the bulk sources do not fully describe (created after the report or the
+ * listing, in a group created after the group listing, or with a report cell that is not
+ * true/false) is collected by the per-user calls instead: never guessed.
  */
 export interface BulkOptions {
   /** Users completed by per-user calls (and key listings) at once. */

@@ -2,7 +2,7 @@ import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import { DeliveryConfig } from "./delivery.ts"
 import { durationField } from "./durations.ts"
-import { intBetween, isHttpUrl, Secret, section, withDefault } from "./fields.ts"
+import { intBetween, httpUrl, Secret, section, withDefault } from "./fields.ts"
 import { RetryConfig } from "./retry.ts"
 import { LogConfig } from "./log.ts"
 import { ServerConfig } from "./server.ts"
@@ -29,9 +29,7 @@ const Region = Schema.String.annotate({ expected: `an AWS region like "us-east-1
   Schema.isPattern(region, { expected: `an AWS region like "us-east-1"` })
 )
 
-const Endpoint = Schema.String.check(
-  Schema.makeFilter(isHttpUrl, { expected: `an http(s) URL like "http://127.0.0.1:4566"` })
-)
+const Endpoint = httpUrl("http://127.0.0.1:4566")
 
 const credentialsGoTogether = Schema.makeFilter((aws: {
   readonly accessKeyId?: string

@@ -1,5 +1,5 @@
 import * as Schema from "effect/Schema"
-import { DurationString, durationField, isDurationAtLeast } from "./durations.ts"
+import { durationAtLeast, durationField } from "./durations.ts"
 import { intBetween, section, withDefault } from "./fields.ts"
 import { RetryConfig } from "./retry.ts"
 
@@ -31,7 +31,7 @@ export type DeliveryConfig = typeof DeliveryConfig.Type
 export const sinkDeliveryFields = {
   batchSize: Schema.optional(BatchSize),
   batchBytes: Schema.optional(BatchBytes),
-  batchWindow: Schema.optional(DurationString.check(isDurationAtLeast("1ms"))),
+  batchWindow: Schema.optional(durationAtLeast("1ms")),
   queueSize: Schema.optional(QueueSize),
   /** Replaces `delivery.retry` as a whole; its absent fields take the usual defaults. */
   retry: Schema.optional(RetryConfig)

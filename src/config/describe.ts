@@ -14,8 +14,12 @@ const toJson = (value: unknown): unknown => {
   return value
 }
 
+/** The effective configuration as plain JSON, section by section, in the shape of the config file. */
+export const configJson = (config: AppConfig): Readonly<Record<string, unknown>> =>
+  toJson(config) as Record<string, unknown>
+
 /**
  * The effective configuration (defaults filled in, names resolved) as pretty JSON, in the shape of
  * the config file, secrets shown as "<redacted>". For `iam-ocsf validate-config`.
  */
-export const describeConfig = (config: AppConfig): string => JSON.stringify(toJson(config), null, 2)
+export const describeConfig = (config: AppConfig): string => JSON.stringify(configJson(config), null, 2)

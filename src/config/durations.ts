@@ -61,7 +61,7 @@ export const isDurationAtLeast = (minimum: string) => {
 }
 
 /** A duration field with a minimum and a default, both written as in the config file. */
+export const durationAtLeast = (minimum: string) => DurationString.check(isDurationAtLeast(minimum))
+
 export const durationField = (options: { readonly minimum: string; readonly default: string }) =>
-  DurationString.check(isDurationAtLeast(options.minimum)).pipe(
-    Schema.withDecodingDefaultKey(Effect.succeed(options.default))
-  )
+  durationAtLeast(options.minimum).pipe(Schema.withDecodingDefaultKey(Effect.succeed(options.default)))

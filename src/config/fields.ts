@@ -32,5 +32,9 @@ export const isHttpUrl = (text: string): boolean => {
   }
 }
 
+/** An http(s) URL field; `example` shows up in the error for anything else. */
+export const httpUrl = (example: string) =>
+  Schema.String.check(Schema.makeFilter(isHttpUrl, { expected: `an http(s) URL like "${example}"` }))
+
 /** A secret in the config file: a plain string there (usually `${ENV}`), `Redacted` once decoded. */
 export const Secret = Schema.RedactedFromValue(Schema.NonEmptyString)

@@ -16,7 +16,7 @@ export {
 } from "./AppConfig.ts"
 export { ConfigError } from "./ConfigError.ts"
 export { type ConfigInput, defaultConfig } from "./defaultConfig.ts"
-export { describeConfig } from "./describe.ts"
+export { configJson, describeConfig } from "./describe.ts"
 export { DurationString, formatDuration } from "./durations.ts"
 export type { Env } from "./interpolate.ts"
 export { loadConfig, parseConfig } from "./load.ts"

@@ -1,6 +1,6 @@
 import * as Schema from "effect/Schema"
 import { durationField } from "./durations.ts"
-import { isHttpUrl, withDefault } from "./fields.ts"
+import { httpUrl, withDefault } from "./fields.ts"
 
 /**
  * The `telemetry` section: the same settings as the standard OpenTelemetry variables, for
@@ -8,9 +8,7 @@ import { isHttpUrl, withDefault } from "./fields.ts"
  * override a baked-in file from the environment), and with neither nothing is exported.
  */
 
-const OtlpEndpoint = Schema.String.check(
-  Schema.makeFilter(isHttpUrl, { expected: `an http(s) URL like "http://otel-collector:4318"` })
-)
+const OtlpEndpoint = httpUrl("http://otel-collector:4318")
 
 export const TelemetryConfig = Schema.Struct({
   /** `service.name` of spans and metrics; OTEL_SERVICE_NAME. */

@@ -55,7 +55,8 @@ export type Faults = { readonly [A in IamAction | "*"]?: ActionFaults } & {
   readonly requestsPerSecond?: number
   /**
    * Users deleted right after ListUsers lists them, as when someone deletes a user while a run
-   * collects it: the calls about them that follow answer `NoSuchEntity`.
+   * collects it: the calls about them that follow answer `NoSuchEntity`, and later listings
+   * (ListUsers, GetAccountAuthorizationDetails) leave them out.
    */
   readonly deletedAfterListing?: ReadonlyArray<string>
 }

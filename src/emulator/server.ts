@@ -266,7 +266,10 @@ const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
   let userXml = ""
   let groupXml = ""
   for (let i = p.cursor.index; i < end; i++) {
-    if (i < users) userXml += `<member>${userDetailXml(ctx.account.userAt(i))}</member>`
+    if (i < users) {
+      const u = ctx.account.userAt(i)
+      if (!ctx.deleted.has(u.UserName)) userXml += `<member>${userDetailXml(u)}</member>`
+    }
     else groupXml += `<member>${groupDetailXml(groups[i - users]!)}</member>`
   }
   const next = end < total ? { index: end, page: p.cursor.page + 1 } : undefined

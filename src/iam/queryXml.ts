@@ -178,14 +178,6 @@ export class ListReader {
   }
 }
 
-/** `ListReader` over a whole answer at once. */
-export const takeList = (xml: string, name: string): { readonly members: ReadonlyArray<XmlValue>; readonly rest: string } => {
-  const members: Array<XmlValue> = []
-  const reader = new ListReader(name, (m) => members.push(parseMember(m)))
-  reader.push(xml)
-  return { members, rest: reader.end() }
-}
-
 // Reading values out of a member, leniently typed: the IamUser schema checks them downstream.
 
 export const text = (v: XmlValue | undefined): string | undefined => typeof v === "string" ? v : undefined
