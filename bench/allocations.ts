@@ -11,7 +11,7 @@ import { runJob } from "./strategies.ts"
  * (what drives the collector's garbage collections, and so its peak RSS), summed by function.
  * A tool for finding the next thing to trim, not a figure `npm run bench` prints.
  *
- * `npm run build && node $(cat bin/node-flags) dist/bench/allocations.js [--users 100000]
+ * `npm run build && npx node $(cat bin/node-flags) dist/bench/allocations.js [--users 100000]
  *   [--strategy bulk] [--top 30] [--promoted]` (`--promoted`: only what outlived V8's young
  *   generation, the allocations that make its old one grow)
  */

@@ -27,15 +27,19 @@ export const startEmulatorProcess = (args: ReadonlyArray<string>): Promise<Emula
         child.stdout!.resume()
         resolve({
           url,
-          stop: () =>
-            new Promise((done) => {
-              child.once("exit", () => done())
-              child.kill("SIGTERM")
-            })
+          stop: () => stopChild(child)
         })
       }
     })
     child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${out}`)))
+  })
+
+/** Ends a child process; at once when it has already exited (its `exit` event would never come again). */
+export const stopChild = (child: ChildProcess): Promise<void> =>
+  new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done()
+    child.once("exit", () => done())
+    child.kill("SIGTERM")
   })
 
 /** Peak resident set size of this process while `work` runs, sampled every 20 ms. */

@@ -14,6 +14,7 @@ import { RunStats } from "../src/RunStats.ts"
 import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "../test/events.ts"
 import { startKafkaMock } from "../test/kafkaMock.ts"
+import { stopChild } from "./emulatorProcess.ts"
 
 export interface SinkFigures {
   readonly sink: string
@@ -87,10 +88,7 @@ const startReceiver = (): Promise<{ readonly url: string; readonly stop: () => P
       if (port === undefined) return reject(new Error(`webhook receiver: ${data}`))
       resolve({
         url: `http://127.0.0.1:${port}/ingest`,
-        stop: () => new Promise((done) => {
-          child.once("exit", () => done())
-          child.kill("SIGTERM")
-        })
+        stop: () => stopChild(child)
       })
     })
     child.once("exit", (code) => reject(new Error(`webhook receiver exited with ${code}`)))

@@ -118,7 +118,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
   }
 }
 
-// `node bench/soak.ts [runs] [users]` on its own; `npm run bench` imports `soakBench`.
+// `npx node bench/soak.ts [runs] [users]` on its own; `npm run bench` imports `soakBench`.
 if (import.meta.main) {
   const [runs = "200", users = "50"] = process.argv.slice(2)
   console.table([await soakBench({ runs: Number(runs), users: Number(users) })])

@@ -22,7 +22,7 @@ import { startEmulatorProcess } from "./emulatorProcess.ts"
  * Each collector runs compiled (`dist/`), as `bin/iam-ocsf` runs it: type stripping at load time
  * would add its own 35 MB to every figure.
  *
- * `npm run build && node $(cat bin/node-flags) dist/bench/strategies.js [--users 2000] [--latency-ms 20]
+ * `npm run build && npx node $(cat bin/node-flags) dist/bench/strategies.js [--users 2000] [--latency-ms 20]
  *   [--budget 100] [--bulk-sizes 10000,100000] [--repeats 3] [--collector-flags ""]` (`--users 0`: large accounts
  *   only; `--collector-flags ""`: V8's defaults)
  */

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
+import * as Option from "effect/Option"
 import { causeText } from "./causeText.ts"
 import type { DeliveryConfig } from "./config/delivery.ts"
 import { DeadLetter, type DeadLetterError } from "./DeadLetter.ts"
@@ -99,8 +100,8 @@ const deliverBatch = (sink: Sink, { events: batch, bytes }: Batch, retry: RetryS
   })
 
 const failureOf = (sink: string, cause: Cause.Cause<SinkError>): SinkError => {
-  const failure = cause.reasons.find(Cause.isFailReason)
-  if (failure !== undefined) return failure.error
+  const failure = Cause.findErrorOption(cause)
+  if (Option.isSome(failure)) return failure.value
   if (Cause.hasInterruptsOnly(cause)) {
     return new SinkError({ sink, message: "shutdown while the batch waited for its next attempt", retryable: true })
   }
@@ -117,11 +118,8 @@ const deadLetterBatch = (sink: string, error: SinkError, batch: ReadonlyArray<En
     yield* deadLetter.batch(sink, error, batch)
   })
 
-const encoder = new TextEncoder()
 /** Bytes of one event as an NDJSON line: what `batchBytes` limits, here and in replay. */
-export const byteLength = (e: Envelope): number =>
-  // ASCII is one byte a character; only other text needs counting.
-  /^[\x00-\x7f]*$/.test(e.json) ? e.json.length + 1 : encoder.encode(e.json).length + 1
+export const byteLength = (e: Envelope): number => Buffer.byteLength(e.json, "utf8") + 1
 
 /**
  * Takes the next batch from a sink's queue: it closes at `batchSize` events, before the event that
@@ -129,6 +127,14 @@ export const byteLength = (e: Envelope): number =>
  * event. `undefined` once the queue has ended and is empty. Events taken from the queue but not
  * yet in a batch are `held`, so a shutdown can say how many were not delivered.
  */
+/**
+ * Whether an event of `size` bytes must start a new batch after `count` events of `bytes`: a
+ * batch holds at most `batchSize` events and, unless it is a single larger event, `batchBytes`.
+ * The one rule for batches here and in replay.
+ */
+export const closesBatch = (count: number, bytes: number, size: number, settings: DeliverySettings): boolean =>
+  count > 0 && (count >= settings.batchSize || bytes + size > settings.batchBytes)
+
 /** One batch, with its size as `batchBytes` counts it. */
 interface Batch {
   readonly events: ReadonlyArray<Envelope>
@@ -155,7 +161,7 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
       while (next < pending.length && batch.length < settings.batchSize) {
         const event = pending[next]!
         const size = byteLength(event)
-        if (batch.length > 0 && bytes + size > settings.batchBytes) {
+        if (closesBatch(batch.length, bytes, size, settings)) {
           building = 0
           return { events: batch, bytes }
         }

@@ -6,7 +6,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import { causeText } from "./causeText.ts"
 import type { AppConfig } from "./config/index.ts"
-import { byteLength, type DeliverySettings, type DeliveryTarget, writeWithRetry } from "./Delivery.ts"
+import { byteLength, closesBatch, type DeliverySettings, type DeliveryTarget, writeWithRetry } from "./Delivery.ts"
 import { acquireSinks } from "./Runner.ts"
 import type { Envelope } from "./Sink.ts"
 import { ExitCode } from "./exit.ts"
@@ -74,7 +74,7 @@ const chunks = (events: ReadonlyArray<Envelope>, settings: DeliverySettings): Ar
   let bytes = 0
   for (const e of events) {
     const size = byteLength(e)
-    if (current.length > 0 && (current.length >= settings.batchSize || bytes + size > settings.batchBytes)) {
+    if (closesBatch(current.length, bytes, size, settings)) {
       out.push(current)
       current = []
       bytes = 0

@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
+import * as Option from "effect/Option"
 import { CliError } from "effect/cli"
 
 /**
@@ -21,7 +22,7 @@ export const ExitCode = { ok: 0, failed: 1, invalid: 2, incomplete: 3 } as const
 export const teardown: Runtime.Teardown = (exit, onExit) => {
   if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return onExit(ExitCode.ok)
   if (Exit.isFailure(exit)) {
-    const error = exit.cause.reasons.find(Cause.isFailReason)?.error
+    const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
     if (CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0) return onExit(ExitCode.invalid)
   }
   return Runtime.defaultTeardown(exit, onExit)

@@ -12,7 +12,7 @@ import { acquireSinks } from "../src/Runner.ts"
 import { RunStats } from "../src/RunStats.ts"
 import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "./events.ts"
-import { readNdjson, tempDir } from "./support.ts"
+import { readNdjson, tempDir, uidsOf } from "./support.ts"
 import { type Answer, startWebhook, type Webhook } from "./webhook.ts"
 
 /** The shared delivery machinery, observed from a real webhook: batches, backpressure, shutdown. */
@@ -37,8 +37,8 @@ const deliver = (events: Stream.Stream<Envelope>, input: ConfigInput, dir: strin
   })).pipe(Effect.provide(Layer.provideMerge(DeadLetter.layer(deadLetter), NodeServices.layer)))
 }
 
-const fastRetry = { maxAttempts: 3, baseDelay: "1ms", maxDelay: "5ms" } as const
-const uidsOf = (events: ReadonlyArray<any>) => events.map((e) => e.user.uid)
+// Few attempts, unlike support.fastRetry: these tests run out of them on purpose.
+const fewRetries = { maxAttempts: 3, baseDelay: "1ms", maxDelay: "5ms" } as const
 
 describe("the delivery machinery", () => {
   it("batches close at batchSize events and before batchBytes; nothing lost, order kept", async () => {
@@ -46,7 +46,7 @@ describe("the delivery machinery", () => {
     const server = await webhook()
     const limit = 8 * 1024
     const summary = await Effect.runPromise(deliver(Stream.fromIterable(envelopes), {
-      delivery: { batchSize: 20, batchBytes: limit, batchWindow: "1s", retry: fastRetry },
+      delivery: { batchSize: 20, batchBytes: limit, batchWindow: "1s", retry: fewRetries },
       sinks: [{ type: "http", url: server.url, format: "ndjson" }]
     }, tempDir()))
     expect(summary.sinks["http"]).toEqual({ delivered: 300, retried: 0, deadLettered: 0 })
@@ -64,7 +64,7 @@ describe("the delivery machinery", () => {
     const server = await webhook()
     const slow = Stream.fromIterable(envelopes).pipe(Stream.tap(() => Effect.sleep("25 millis")))
     await Effect.runPromise(deliver(slow, {
-      delivery: { batchSize: 1000, batchWindow: "60ms", retry: fastRetry },
+      delivery: { batchSize: 1000, batchWindow: "60ms", retry: fewRetries },
       sinks: [{ type: "http", url: server.url }]
     }, tempDir()))
     expect(server.received.length).toBeGreaterThan(2)
@@ -84,7 +84,7 @@ describe("the delivery machinery", () => {
       Stream.tap(() => Effect.sync(() => void (emitted += 1)))
     )
     const summary = await Effect.runPromise(deliver(source, {
-      delivery: { batchSize: 5, batchWindow: "5ms", queueSize: 10, retry: fastRetry },
+      delivery: { batchSize: 5, batchWindow: "5ms", queueSize: 10, retry: fewRetries },
       sinks: [{ type: "http", url: server.url }]
     }, tempDir()))
     expect(summary.sinks["http"]).toEqual({ delivered: 120, retried: 0, deadLettered: 0 })
@@ -99,7 +99,7 @@ describe("the delivery machinery", () => {
     const refusing = await webhook(() => ({ status: 422 }))
     const dir = tempDir()
     const summary = await Effect.runPromise(deliver(Stream.fromIterable(envelopes), {
-      delivery: { batchSize: 10, batchWindow: "10ms", retry: fastRetry },
+      delivery: { batchSize: 10, batchWindow: "10ms", retry: fewRetries },
       sinks: [
         { type: "http", name: "good", url: good.url, batchSize: 25 },
         { type: "http", name: "refusing", url: refusing.url }

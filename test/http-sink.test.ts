@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ConfigInput } from "../src/config/index.ts"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
 import { parseRetryAfter } from "../sinks/http.ts"
-import { configFor, readNdjson, runCli, runInProcess, tempDir, writeJson } from "./support.ts"
+import { configFor, readNdjson, runCli, runInProcess, tempDir, uidsOf, writeJson } from "./support.ts"
 import { type Answer, freePort, startWebhook, type Webhook } from "./webhook.ts"
 
-const uids = (events: ReadonlyArray<any>): Array<string> => events.map((e) => e.user.uid).sort()
+const uids = (events: ReadonlyArray<any>): Array<string> => uidsOf(events).sort()
 
 describe("the http sink", () => {
   let emulator: Emulator

@@ -49,7 +49,8 @@ describe("the logs of iam-ocsf run", () => {
 
   it(`log.format "text" is for people; secrets of the telemetry section are never written`, async () => {
     const file = configWith({ format: "text" }, { telemetry: { headers: { "x-api-key": "never-logged-secret" } } })
-    const result = await runCli(["run", "--config", file, "--once"], {
+    // debug: every line the run can write, so that a log of the settings would show up here
+    const result = await runCli(["--log-level", "debug", "run", "--config", file, "--once"], {
       // An endpoint (where nothing listens) makes the metrics exporter really read the secret header.
       env: { OTEL_TRACES_EXPORTER: "zipkin", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1" }
     })

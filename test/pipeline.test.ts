@@ -2,25 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { type Emulator, emulatorScoped } from "../src/emulator/index.ts"
-import { IamUser } from "../src/iam/IamUser.ts"
-import { mapperFor, SpecEvent } from "../src/ocsf/index.ts"
-import { configFor, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
+import { emulatorScoped } from "../src/emulator/index.ts"
+import { SpecEvent } from "../src/ocsf/index.ts"
+import { configFor, expectedEvents, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
 
 const decodeEvent = Schema.decodeUnknownSync(SpecEvent)
-const decodeUser = Schema.decodeUnknownSync(IamUser)
-
-/** The events a complete, fault-free collection of the account must produce, by user.uid. */
-const expectedEvents = (emulator: Emulator) => {
-  const map = mapperFor("spec")
-  const collectedAt = new Date()
-  return sortBy(
-    [...emulator.account.userNames()].map((name) =>
-      JSON.parse(JSON.stringify(map(decodeUser(emulator.account.expected(name)), { collectedAt })))
-    ),
-    (e) => e.user.uid
-  )
-}
 
 describe("one collection run", () => {
   it.live("one page: every user reaches the file sink, decodable as the spec's event", () =>

@@ -85,11 +85,14 @@ describe("config of the http and kafka sinks", () => {
 
   it("problems name the sink's own fields", async () => {
     expect(await problems(`{ "sinks": [{ "type": "http" }] }`)).toEqual(["sinks[0].url: required, missing"])
-    expect(await problems(`{ "sinks": [{ "type": "http", "url": "ftp://h.test/", "retryableStatuses": [503, 700, "6xx"],
-      "headers": { "Bad Name": "x" }, "batchSize": 0 }] }`)).toEqual(expect.arrayContaining([
-        `sinks[0].url: expected an http(s) URL like "https://siem.example.com/ingest"; found "ftp://h.test/"`,
-        `sinks[0].batchSize: expected an integer between 1 and 100000; found 0`
-      ]))
+    const all = await problems(`{ "sinks": [{ "type": "http", "url": "ftp://h.test/", "retryableStatuses": [503, 700, "6xx"],
+      "headers": { "Bad Name": "x" }, "batchSize": 0 }] }`)
+    expect(all).toEqual(expect.arrayContaining([
+      `sinks[0].url: expected an http(s) URL like "https://siem.example.com/ingest"; found "ftp://h.test/"`,
+      `sinks[0].batchSize: expected an integer between 1 and 100000; found 0`
+    ]))
+    expect(all.filter((p) => p.startsWith("sinks[0].headers"))).toEqual([expect.stringMatching(/an HTTP header name/)])
+    expect(all.filter((p) => p.startsWith("sinks[0].retryableStatuses"))).toHaveLength(2)
     const bad = await problems(`{ "sinks": [{ "type": "http", "url": "https://h.test/", "retryableStatuses": [700, "6xx"] }] }`)
     expect(bad.some((p) => p.startsWith("sinks[0].retryableStatuses[0]"))).toBe(true)
     expect(bad.some((p) => p.startsWith("sinks[0].retryableStatuses[1]"))).toBe(true)

@@ -5,9 +5,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import { inject } from "vitest"
 import { type ConfigInput, defaultConfig } from "../src/config/index.ts"
 import type { Emulator } from "../src/emulator/index.ts"
+import { IamUser } from "../src/iam/IamUser.ts"
+import { mapperFor, type OcsfProfile } from "../src/ocsf/index.ts"
 import { runLayer, runOnce } from "../src/Runner.ts"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..")
@@ -93,4 +96,21 @@ export const kafkaBootstrap = (): string => {
   const mock = inject("kafkaMock")
   if ("error" in mock) throw new Error(`the Kafka mock did not start (see test/kafkaMock.ts): ${mock.error}`)
   return mock.bootstrap
+}
+
+/** The `user.uid` of each event, in order. */
+export const uidsOf = (events: ReadonlyArray<any>): Array<string> => events.map((e) => e.user.uid)
+
+const decodeUser = Schema.decodeUnknownSync(IamUser)
+
+/** The events a complete, fault-free collection of the account must produce (the emulator's truth, mapped), by user.uid. */
+export const expectedEvents = (emulator: Emulator, profile: OcsfProfile = "spec"): Array<any> => {
+  const map = mapperFor(profile)
+  const collectedAt = new Date()
+  return sortBy(
+    [...emulator.account.userNames()].map((name) =>
+      JSON.parse(JSON.stringify(map(decodeUser(emulator.account.expected(name)), { collectedAt })))
+    ),
+    (e) => e.user.uid
+  )
 }

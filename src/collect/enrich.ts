@@ -3,6 +3,8 @@ import type { User } from "@aws-sdk/client-iam"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 import { Iam, type Page } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
 import { IamUser, type IamUserJson } from "../iam/IamUser.ts"
@@ -31,12 +33,12 @@ const decodeUser = Schema.decodeUnknownExit(IamUser)
 export const decodeCollectedNow = (userName: string, json: unknown): IamUser | IamError => {
   const exit = decodeUser(json)
   if (Exit.isSuccess(exit)) return exit.value
-  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+  const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
   return new IamError({
     // Not an AWS action: the step that found AWS's answers unusable.
     action: "DecodeUser",
     userName,
-    reason: new BadData({ code: "SchemaMismatch", message: String(failure?.error ?? exit.cause) })
+    reason: new BadData({ code: "SchemaMismatch", message: String(failure ?? exit.cause) })
   })
 }
 

@@ -2,6 +2,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 import { AppConfig, configParseOptions } from "./AppConfig.ts"
 import { ConfigError } from "./ConfigError.ts"
 import { formatDuration } from "./durations.ts"
@@ -40,7 +42,7 @@ export const defaultConfig = (overrides: ConfigInput = {}): AppConfig => {
   const input = durationsAsText({ ...overrides, sinks: overrides.sinks ?? [{ type: "stdout" }] })
   const exit = Effect.runSyncExit(Schema.decodeUnknownEffect(AppConfig)(input, configParseOptions))
   if (Exit.isSuccess(exit)) return exit.value
-  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-  if (failure === undefined) throw new Error("defaultConfig: decoding did not complete")
-  throw new ConfigError({ source: "defaultConfig", problems: issueProblems(failure.error.issue).map(renderProblem) })
+  const failure = Cause.findErrorOption(exit.cause)
+  if (Option.isNone(failure)) throw new Error("defaultConfig: decoding did not complete")
+  throw new ConfigError({ source: "defaultConfig", problems: issueProblems(failure.value.issue).map(renderProblem) })
 }

@@ -313,6 +313,9 @@ const collect = (issue: SchemaIssue.Issue, ctx: Context, out: Array<Problem>): v
       const custom = annotation(issue.ast.annotations, "messageUnexpectedKey")
       if (custom !== undefined) return add(custom)
       const keys = SchemaAST.isObjects(issue.ast) ? issue.ast.propertySignatures.map((p) => String(p.name)) : []
+      // A record (e.g. `headers`) refuses a key its key schema refuses: say what a key must be.
+      const keyAst = SchemaAST.isObjects(issue.ast) ? issue.ast.indexSignatures[0]?.parameter : undefined
+      if (keyAst !== undefined) return add(`invalid key: expected ${describe(keyAst)}`)
       return add(keys.length === 0 ? "unknown key (no keys are allowed here)" : `unknown key (expected one of: ${keys.join(", ")})`)
     }
     case "Forbidden":

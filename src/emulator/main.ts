@@ -127,7 +127,7 @@ const main = async (): Promise<void> => {
   })
   process.stdout.write(
     `IAM emulator listening on ${emulator.url} (${emulator.account.size} users, account ${emulator.account.accountId})\n` +
-      `  aws iam list-users --endpoint-url ${emulator.url} --region us-east-1\n`
+      `  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws iam list-users --endpoint-url ${emulator.url} --region us-east-1\n`
   )
   let stopping = false
   const stop = (signal: string) => {
