@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -132,8 +133,11 @@ export const lastingIamRuns = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => (current === undefined ? Effect.void : Scope.close(current.scope, Exit.void)))
   const iamFor = Effect.fnUntraced(function*(config: AppConfig) {
     const settings = iamSettings(config)
-    // Secrets included, so that a rotated key gets a new client; the key is never logged.
-    const key = JSON.stringify(settings, (_, value) => (Redacted.isRedacted(value) ? Redacted.value(value) : value))
+    // Secrets included, so that a rotated key gets a new client; hashed, so that no plain copy
+    // of them outlives this line.
+    const key = createHash("sha256")
+      .update(JSON.stringify(settings, (_, value) => (Redacted.isRedacted(value) ? Redacted.value(value) : value)))
+      .digest("hex")
     if (current?.key !== key) {
       if (current !== undefined) yield* Scope.close(current.scope, Exit.void)
       const scope = yield* Scope.make()

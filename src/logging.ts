@@ -51,11 +51,11 @@ const textLogger = Logger.make((options) => {
 
 /**
  * The loggers and the minimum level. `flagLevel` is `--log-level`, which wins over the file.
- * The tracer logger stays: it turns log entries into events of the current span.
+ * The tracer logger stays: it turns log entries into events of the current span. Where they
+ * are written (stderr) is set once for every command, in `main.ts`.
  */
 export const loggingLayer = (config: LogConfig, flagLevel: EffectLogLevel | undefined) =>
   Layer.mergeAll(
     Logger.layer([config.format === "json" ? jsonLogger : textLogger, Logger.tracerLogger]),
-    Layer.succeed(References.MinimumLogLevel, flagLevel ?? levels[config.level]),
-    Layer.succeed(Logger.LogToStderr, true)
+    Layer.succeed(References.MinimumLogLevel, flagLevel ?? levels[config.level])
   )

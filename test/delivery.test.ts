@@ -1,18 +1,10 @@
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { afterAll, describe, expect, it } from "vitest"
-import { type ConfigInput, defaultConfig } from "../src/config/index.ts"
-import { DeadLetter } from "../src/DeadLetter.ts"
-import { deliverStream } from "../src/Delivery.ts"
-import { acquireSinks } from "../src/Runner.ts"
-import { RunStats } from "../src/RunStats.ts"
-import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "./events.ts"
-import { readNdjson, tempDir, uidsOf } from "./support.ts"
+import { deliverInProcess, readNdjson, tempDir, uidsOf } from "./support.ts"
 import { type Answer, startWebhook, type Webhook } from "./webhook.ts"
 
 /** The shared delivery machinery, observed from a real webhook: batches, backpressure, shutdown. */
@@ -25,17 +17,6 @@ const webhook = async (answer?: (n: number) => Answer) => {
   return server
 }
 
-/** `events` into the config's sinks through `deliverStream`; the counters and the dead-letter path. */
-const deliver = (events: Stream.Stream<Envelope>, input: ConfigInput, dir: string) => {
-  const deadLetter = path.join(dir, "dead-letter.ndjson")
-  const config = defaultConfig({ ...input, deadLetter: { path: deadLetter } })
-  return Effect.scoped(Effect.gen(function*() {
-    const targets = yield* acquireSinks(config)
-    const stats = new RunStats(targets.map((t) => t.sink.name))
-    yield* deliverStream(events, targets, stats)
-    return stats.summary()
-  })).pipe(Effect.provide(Layer.provideMerge(DeadLetter.layer(deadLetter), NodeServices.layer)))
-}
 
 // Few attempts, unlike support.fastRetry: these tests run out of them on purpose.
 const fewRetries = { maxAttempts: 3, baseDelay: "1ms", maxDelay: "5ms" } as const
@@ -45,7 +26,7 @@ describe("the delivery machinery", () => {
     const envelopes = ocsfEnvelopes(300)
     const server = await webhook()
     const limit = 8 * 1024
-    const summary = await Effect.runPromise(deliver(Stream.fromIterable(envelopes), {
+    const summary = await Effect.runPromise(deliverInProcess(Stream.fromIterable(envelopes), {
       delivery: { batchSize: 20, batchBytes: limit, batchWindow: "1s", retry: fewRetries },
       sinks: [{ type: "http", url: server.url, format: "ndjson" }]
     }, tempDir()))
@@ -63,7 +44,7 @@ describe("the delivery machinery", () => {
     const envelopes = ocsfEnvelopes(12)
     const server = await webhook()
     const slow = Stream.fromIterable(envelopes).pipe(Stream.tap(() => Effect.sleep("25 millis")))
-    await Effect.runPromise(deliver(slow, {
+    await Effect.runPromise(deliverInProcess(slow, {
       delivery: { batchSize: 1000, batchWindow: "60ms", retry: fewRetries },
       sinks: [{ type: "http", url: server.url }]
     }, tempDir()))
@@ -83,7 +64,7 @@ describe("the delivery machinery", () => {
       Stream.rechunk(1),
       Stream.tap(() => Effect.sync(() => void (emitted += 1)))
     )
-    const summary = await Effect.runPromise(deliver(source, {
+    const summary = await Effect.runPromise(deliverInProcess(source, {
       delivery: { batchSize: 5, batchWindow: "5ms", queueSize: 10, retry: fewRetries },
       sinks: [{ type: "http", url: server.url }]
     }, tempDir()))
@@ -98,7 +79,7 @@ describe("the delivery machinery", () => {
     const good = await webhook()
     const refusing = await webhook(() => ({ status: 422 }))
     const dir = tempDir()
-    const summary = await Effect.runPromise(deliver(Stream.fromIterable(envelopes), {
+    const summary = await Effect.runPromise(deliverInProcess(Stream.fromIterable(envelopes), {
       delivery: { batchSize: 10, batchWindow: "10ms", retry: fewRetries },
       sinks: [
         { type: "http", name: "good", url: good.url, batchSize: 25 },
@@ -119,7 +100,7 @@ describe("the delivery machinery", () => {
     const server = await webhook(() => ({ status: 503 }))
     const dir = tempDir()
     await Effect.runPromise(Effect.gen(function*() {
-      const run = yield* deliver(Stream.fromIterable(envelopes), {
+      const run = yield* deliverInProcess(Stream.fromIterable(envelopes), {
         delivery: { batchSize: 100, batchWindow: "5ms", retry: { maxAttempts: 5, baseDelay: "30s", maxDelay: "30s" } },
         sinks: [{ type: "http", url: server.url }]
       }, dir).pipe(Effect.forkChild)

@@ -1,21 +1,15 @@
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { murmur2 } from "@platformatic/kafka"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultConfig, type SinkInput } from "../src/config/index.ts"
-import { DeadLetter } from "../src/DeadLetter.ts"
-import { deliverStream } from "../src/Delivery.ts"
+import type { SinkInput } from "../src/config/index.ts"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
-import { acquireSinks } from "../src/Runner.ts"
-import { RunStats } from "../src/RunStats.ts"
 import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "./events.ts"
 import { readTopic } from "./kafkaMock.ts"
-import { configFor, readNdjson, runCli, tempDir, writeJson, kafkaBootstrap as bootstrap } from "./support.ts"
+import { configFor, deliverInProcess, readNdjson, runCli, tempDir, writeJson, kafkaBootstrap as bootstrap } from "./support.ts"
 import { freePort } from "./webhook.ts"
 
 
@@ -28,21 +22,12 @@ const killAfter = (ms: number) => (child: ChildProcess) => {
 let topics = 0
 const freshTopic = () => `iam-ocsf-test-${process.pid}-${++topics}`
 
-/** Envelopes straight into the delivery machinery, to the config's sinks; the run's counters. */
-const deliver = (envelopes: ReadonlyArray<Envelope>, sinks: ReadonlyArray<SinkInput>, dir: string) => {
-  const deadLetter = path.join(dir, "dead-letter.ndjson")
-  const config = defaultConfig({
+/** Envelopes straight into the delivery machinery, to `sinks`; the run's counters. */
+const deliver = (envelopes: ReadonlyArray<Envelope>, sinks: ReadonlyArray<SinkInput>, dir: string) =>
+  Effect.runPromise(deliverInProcess(Stream.fromIterable(envelopes), {
     delivery: { batchSize: 500, retry: { maxAttempts: 3, baseDelay: "1ms", maxDelay: "10ms" } },
-    sinks,
-    deadLetter: { path: deadLetter }
-  })
-  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const targets = yield* acquireSinks(config)
-    const stats = new RunStats(targets.map((t) => t.sink.name))
-    yield* deliverStream(Stream.fromIterable(envelopes), targets, stats)
-    return stats.summary()
-  })).pipe(Effect.provide(Layer.provideMerge(DeadLetter.layer(deadLetter), NodeServices.layer))))
-}
+    sinks
+  }, dir))
 
 describe("the kafka sink", () => {
   let emulator: Emulator

@@ -6,12 +6,17 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
 import { inject } from "vitest"
 import { type ConfigInput, defaultConfig } from "../src/config/index.ts"
 import type { Emulator } from "../src/emulator/index.ts"
 import { IamUser } from "../src/iam/IamUser.ts"
 import { mapperFor, type OcsfProfile } from "../src/ocsf/index.ts"
-import { runLayer, runOnce } from "../src/Runner.ts"
+import { DeadLetter } from "../src/DeadLetter.ts"
+import { deliverStream } from "../src/Delivery.ts"
+import { acquireSinks, runLayer, runOnce } from "../src/Runner.ts"
+import { RunStats } from "../src/RunStats.ts"
+import type { Envelope } from "../src/Sink.ts"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..")
 
@@ -43,6 +48,18 @@ export const configFor = (emulator: Emulator, dir: string, overrides: ConfigInpu
 export const runInProcess = (input: ConfigInput) => {
   const config = defaultConfig(input)
   return runOnce(config).pipe(Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer)))
+}
+
+/** `events` into the config's sinks through the delivery machinery alone (no collection); the run's counters. */
+export const deliverInProcess = (events: Stream.Stream<Envelope>, input: ConfigInput, dir: string) => {
+  const deadLetter = path.join(dir, "dead-letter.ndjson")
+  const config = defaultConfig({ ...input, deadLetter: { path: deadLetter } })
+  return Effect.scoped(Effect.gen(function*() {
+    const targets = yield* acquireSinks(config)
+    const stats = new RunStats(targets.map((t) => t.sink.name))
+    yield* deliverStream(events, targets, stats)
+    return stats.summary()
+  })).pipe(Effect.provide(Layer.provideMerge(DeadLetter.layer(deadLetter), NodeServices.layer)))
 }
 
 export interface CliResult {

@@ -1,10 +1,10 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import { type CredentialReport, Iam } from "../iam/Iam.ts"
 import { BadData, IamError, Pending } from "../iam/IamError.ts"
 import { ownString } from "../ownString.ts"
+import { recordReportAge } from "../telemetry/metrics.ts"
 
 /**
  * The account's credential report: reused while younger than the configured age, otherwise
@@ -21,10 +21,6 @@ export interface ReportRow {
   /** Keys 1 and 2 that are Active; null when either cell is not a plain true/false. */
   readonly activeKeys: number | null
 }
-
-export const credentialReportAge = Metric.gauge("iam_ocsf.credential_report.age_seconds", {
-  description: "Age of the credential report the last bulk collection used, at the time it read the report"
-})
 
 /** The longest wait for AWS to generate a report before the run gives up. */
 const GENERATION_LIMIT = Duration.minutes(5)
@@ -112,7 +108,7 @@ export const fetchCredentialReport = Effect.fn("credential report")(function*(ma
   const { report, rows } = got
 
   const ageMs = Math.max(0, ageOf(report, yield* Clock.currentTimeMillis))
-  yield* Metric.update(credentialReportAge, ageMs / 1000)
+  yield* recordReportAge(ageMs)
   const age = Duration.format(Duration.millis(Math.round(ageMs / 1000) * 1000))
   yield* Effect.annotateCurrentSpan({
     "credential_report.age_seconds": ageMs / 1000,

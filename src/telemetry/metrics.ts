@@ -17,23 +17,30 @@ const counter = (name: string, description: string) => Metric.counter(name, { de
 /** Seconds: runs take minutes, batches take milliseconds to seconds. */
 const secondsBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
-export const usersCollected = counter("iam_ocsf.users.collected", "Users enriched and mapped to an OCSF event")
-export const usersFailed = counter("iam_ocsf.users.failed", "Users that could not be collected (dead-lettered)")
-export const awsCalls = counter("iam_ocsf.aws.calls", "IAM API attempts, by action and outcome")
-export const awsThrottles = counter("iam_ocsf.aws.throttles", "IAM API attempts refused for the request rate, by action")
-export const awsRetries = counter("iam_ocsf.aws.retries", "IAM API attempts that repeat an earlier one, by action")
-export const eventsDelivered = counter("iam_ocsf.events.delivered", "Events a sink accepted, by sink")
-export const eventsDeadLettered = counter("iam_ocsf.events.dead_lettered", "Events a sink refused after its retries, by sink")
-export const batchDuration = Metric.histogram("iam_ocsf.sink.batch.duration_seconds", {
+const usersCollected = counter("iam_ocsf.users.collected", "Users enriched and mapped to an OCSF event")
+const usersFailed = counter("iam_ocsf.users.failed", "Users that could not be collected (dead-lettered)")
+const awsCalls = counter("iam_ocsf.aws.calls", "IAM API attempts, by action and outcome")
+const awsThrottles = counter("iam_ocsf.aws.throttles", "IAM API attempts refused for the request rate, by action")
+const awsRetries = counter("iam_ocsf.aws.retries", "IAM API attempts that repeat an earlier one, by action")
+const eventsDelivered = counter("iam_ocsf.events.delivered", "Events a sink accepted, by sink")
+const eventsDeadLettered = counter("iam_ocsf.events.dead_lettered", "Events a sink refused after its retries, by sink")
+const batchDuration = Metric.histogram("iam_ocsf.sink.batch.duration_seconds", {
   description: "Seconds from a batch's first attempt to its delivery or dead-lettering, by sink and outcome",
   boundaries: secondsBoundaries
 })
-export const runs = counter("iam_ocsf.runs", "Collection runs ended, by outcome (complete, incomplete, failed)")
-export const runDuration = Metric.histogram("iam_ocsf.run.duration_seconds", {
+const runs = counter("iam_ocsf.runs", "Collection runs ended, by outcome (complete, incomplete, failed)")
+const runDuration = Metric.histogram("iam_ocsf.run.duration_seconds", {
   description: "Seconds a collection run took, by outcome",
   boundaries: secondsBoundaries
 })
-export const lastSuccess = Metric.gauge("iam_ocsf.run.last_success_timestamp_seconds", {
+export const credentialReportAge = Metric.gauge("iam_ocsf.credential_report.age_seconds", {
+  description: "Age of the credential report the last bulk collection used, at the time it read the report"
+})
+
+/** The age of the credential report a bulk collection is about to use. */
+export const recordReportAge = (ageMs: number): Effect.Effect<void> => Metric.update(credentialReportAge, ageMs / 1000)
+
+const lastSuccess = Metric.gauge("iam_ocsf.run.last_success_timestamp_seconds", {
   description: "Unix time at which the last run that did not fail ended"
 })
 
@@ -72,7 +79,7 @@ export const recordRun = (outcome: RunOutcome, seconds: number, endedAtMillis: n
  * Zeroes for the series an operator alerts on, so that /metrics shows `0` rather than nothing
  * before the first failure (an absent series makes `rate()` and alerts silently empty).
  */
-export const registerSeries = (sinkNames: ReadonlyArray<string>): Effect.Effect<void> =>
+const registerSeries = (sinkNames: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.all([
     Metric.update(usersCollected, 0),
     Metric.update(usersFailed, 0),
