@@ -13,7 +13,7 @@ import { acquireSinks } from "../src/Runner.ts"
 import { RunStats } from "../src/RunStats.ts"
 import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "../test/events.ts"
-import { startKafkaMock } from "../test/kafkaMock.ts"
+import { startKafkaMock } from "../test/kafka-mock/broker.ts"
 import { stopChild } from "./emulatorProcess.ts"
 
 export interface SinkFigures {
@@ -34,7 +34,7 @@ export const sinksBench = async (options: { readonly events: number }): Promise<
   const envelopes = ocsfEnvelopes(options.events)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-bench-sinks-"))
   const webhook = await startReceiver()
-  const kafka = startKafkaMock()
+  const kafka = await startKafkaMock(["bench:4", "bench-lz4:4"])
   try {
     const cases: ReadonlyArray<readonly [string, SinkInput]> = [
       ["file", { type: "file", path: path.join(dir, "events.ndjson") }],
@@ -48,7 +48,7 @@ export const sinksBench = async (options: { readonly events: number }): Promise<
     for (const [label, sink] of cases) rows.push(await measure(label, sink, envelopes, dir))
     return rows
   } finally {
-    kafka.stop()
+    await kafka.stop()
     await webhook.stop()
     fs.rmSync(dir, { recursive: true, force: true })
   }

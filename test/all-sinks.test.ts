@@ -1,7 +1,8 @@
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
-import { readTopic } from "./kafkaMock.ts"
+import { readTopic } from "./kafka-mock/broker.ts"
+import { testTopics } from "./kafka-mock/topics.ts"
 import { configFor, kafkaBootstrap, readNdjson, runCli, tempDir, uidsOf, writeJson } from "./support.ts"
 import { startWebhook, type Webhook } from "./webhook.ts"
 
@@ -21,7 +22,7 @@ describe("all four sinks at once", () => {
   it("5,000 users: stdout, file, webhook and Kafka each receive all 5,000", async () => {
     const brokers = kafkaBootstrap()
     const dir = tempDir()
-    const topic = `iam-ocsf-all-sinks-${process.pid}`
+    const topic = testTopics.allSinks.name
     const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir, {
       // The default strategy (bulk here), not the per-user one `configFor` picks for counting calls.
       collection: { strategy: "auto", concurrency: 32, pageSize: 1000 },

@@ -8,7 +8,8 @@ import type { SinkInput } from "../src/config/index.ts"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
 import type { Envelope } from "../src/Sink.ts"
 import { ocsfEnvelopes } from "./events.ts"
-import { readTopic } from "./kafkaMock.ts"
+import { readTopic } from "./kafka-mock/broker.ts"
+import { testTopics } from "./kafka-mock/topics.ts"
 import { configFor, deliverInProcess, readNdjson, runCli, tempDir, writeJson, kafkaBootstrap as bootstrap } from "./support.ts"
 import { freePort } from "./webhook.ts"
 
@@ -18,9 +19,6 @@ const killAfter = (ms: number) => (child: ChildProcess) => {
   const timer = setTimeout(() => child.kill("SIGKILL"), ms)
   child.on("close", () => clearTimeout(timer))
 }
-
-let topics = 0
-const freshTopic = () => `iam-ocsf-test-${process.pid}-${++topics}`
 
 /** Envelopes straight into the delivery machinery, to `sinks`; the run's counters. */
 const deliver = (envelopes: ReadonlyArray<Envelope>, sinks: ReadonlyArray<SinkInput>, dir: string) =>
@@ -37,7 +35,7 @@ describe("the kafka sink", () => {
   afterAll(() => emulator.close())
 
   it("10,000 events produced and read back: every user.uid exactly once, keyed by it", async () => {
-    const topic = freshTopic()
+    const topic = testTopics.produced.name
     const envelopes = ocsfEnvelopes(10_000)
     const summary = await deliver(envelopes, [{ type: "kafka", brokers: [bootstrap()], topic, mockCompatible: true }], tempDir())
     expect(summary.sinks["kafka"]).toEqual({ delivered: 10_000, retried: 0, deadLettered: 0 })
@@ -53,7 +51,7 @@ describe("the kafka sink", () => {
   })
 
   it("each key lands on the partition Java's default partitioner picks: murmur2(key) & 0x7fffffff, modulo the count", async () => {
-    const topic = "iam-ocsf-three-partitions"
+    const topic = testTopics.threePartitions.name
     const envelopes = ocsfEnvelopes(200, 3)
     await deliver(envelopes, [{ type: "kafka", brokers: [bootstrap()], topic, mockCompatible: true }], tempDir())
     const records = await readTopic(bootstrap(), topic)
@@ -65,7 +63,7 @@ describe("the kafka sink", () => {
   })
 
   it("compressed (lz4, not idempotent, acks leader): the same events read back", async () => {
-    const topic = freshTopic()
+    const topic = testTopics.compressed.name
     const envelopes = ocsfEnvelopes(600, 7)
     const summary = await deliver(envelopes, [{
       type: "kafka",
@@ -82,7 +80,7 @@ describe("the kafka sink", () => {
 
   it("a run to a live broker exits 0 once delivered: the producer is closed, nothing holds the process", async () => {
     const dir = tempDir()
-    const topic = freshTopic()
+    const topic = testTopics.cli.name
     const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir, {
       sinks: [{ type: "kafka", brokers: [bootstrap()], topic, mockCompatible: true }]
     }))

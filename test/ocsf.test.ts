@@ -1,20 +1,16 @@
-// the named export: under NodeNext, TypeScript types this CJS module's default import as the
-// module object (not constructable), while Node gives the class for both
-import { Ajv2020, type Options, type ValidateFunction } from "ajv/dist/2020.js"
 import * as Schema from "effect/Schema"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import type { ValidateFunction } from "ajv/dist/2020.js"
+import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { IamUser, type IamUserJson } from "../src/iam/IamUser.ts"
 import { eventKey, type MapContext, mapperFor, type OcsfEvent, OcsfProfiles } from "../src/ocsf/index.ts"
+import { ocsfValidator, schemaErrors as errors } from "./ocsf-schemas.ts"
 
 const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"))
 const fixture = (name: string) => readJson(resolve(import.meta.dirname, "fixtures/ocsf", name)) as Array<IamUserJson>
-/** `/work/shared/ocsf`: the OCSF material shared by the project, next to the repo. */
-const ocsfDir = resolve(import.meta.dirname, "../../shared/ocsf")
-const shared = (name: string) => readJson(join(ocsfDir, name)) as Record<string, any>
+/** The vendor's example event and two valid OCSF 1.6.0 events modelled on the spec's first user. */
+const exampleEvent = (name: string) => readJson(resolve(import.meta.dirname, "fixtures/ocsf", name)) as Record<string, any>
 
 const decodeUser = Schema.decodeUnknownSync(IamUser)
 /** The spec's two "API Response Examples", verbatim. */
@@ -32,7 +28,7 @@ const asAny = (e: OcsfEvent): any => e
 
 describe("spec profile", () => {
   it("gives the spec's example event for its first user, field for field and in the same key order", () => {
-    const vendor = shared("examples/vendor-example.json")
+    const vendor = exampleEvent("vendor-example.json")
     // The table says time and created_time are CreateDate (2020-06-04T10:00:00Z) in Unix epoch
     // seconds: 1591264800. The spec's example shows 1591275600, which is 13:00Z: the example was
     // rendered with a UTC+3 offset. We follow the table, so those two values are overridden here.
@@ -169,38 +165,17 @@ describe("strict profiles", () => {
 })
 
 describe("OCSF 1.6.0 JSON Schema validation (ajv)", () => {
-  // strict: unknown keywords etc. throw instead of being ignored. strictRequired/strictTypes
-  // are off because the generated schemas put `required` in anyOf branches and `if` without a
-  // `type`, both valid 2020-12. Nothing here strips data: removeAdditional is false, so
-  // `additionalProperties: false` fails an event with an attribute OCSF does not define.
-  const options: Options = { strict: true, strictRequired: false, strictTypes: false, allErrors: true, removeAdditional: false }
-  // one instance per schema: the schema and its lint twin share an $id
-  const compile = (schema: unknown): ValidateFunction => new Ajv2020(options).compile(schema as object)
   let core: ValidateFunction
   let coreLint: ValidateFunction
   let cloud: ValidateFunction
   let cloudLint: ValidateFunction
 
   beforeAll(() => {
-    core = compile(shared("user_inventory-1.6.0.schema.json"))
-    cloud = compile(shared("user_inventory-1.6.0-cloud.schema.json"))
-    // The shipped .lint schema is built with "profiles: []" (its $comment): it rejects `cloud`.
-    // Its cloud twin is generated here by the same generator with the same lint options.
-    coreLint = compile(shared("user_inventory-1.6.0.lint.schema.json"))
-    const out = join(mkdtempSync(join(tmpdir(), "ocsf-lint-")), "cloud.lint.schema.json")
-    execFileSync(process.execPath, [
-      join(ocsfDir, "gen-ocsf-jsonschema.mjs"),
-      "--schema", join(ocsfDir, "schema-1.6.0"),
-      "--class", "user_inventory",
-      "--profiles", "cloud",
-      "--ms-sanity", "--strict-siblings",
-      "--out", out
-    ], { stdio: "pipe" })
-    cloudLint = compile(readJson(out))
+    core = ocsfValidator("user_inventory", "core")
+    coreLint = ocsfValidator("user_inventory", "core.lint")
+    cloud = ocsfValidator("user_inventory", "cloud")
+    cloudLint = ocsfValidator("user_inventory", "cloud.lint")
   })
-
-  const errors = (validate: ValidateFunction, event: unknown) =>
-    validate(event) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.keyword} ${e.message}`)
 
   const users = { programmatic, consoleUser, opsAdmin, oddPath, govAuditor, cnBatch }
 
@@ -217,9 +192,9 @@ describe("OCSF 1.6.0 JSON Schema validation (ajv)", () => {
   })
 
   it("the examples we model on validate too (the validators are not simply failing our shape)", () => {
-    expect(errors(core, shared("examples/corrected-core.json"))).toStrictEqual([])
-    expect(errors(coreLint, shared("examples/corrected-core.json"))).toStrictEqual([])
-    expect(errors(cloudLint, shared("examples/corrected-cloud.json"))).toStrictEqual([])
+    expect(errors(core, exampleEvent("corrected-core.json"))).toStrictEqual([])
+    expect(errors(coreLint, exampleEvent("corrected-core.json"))).toStrictEqual([])
+    expect(errors(cloudLint, exampleEvent("corrected-cloud.json"))).toStrictEqual([])
   })
 
   it("the spec profile is not valid OCSF 1.6.0 (a documented fact, not a bug)", () => {
@@ -280,12 +255,12 @@ describe("strict events against the corrected examples", () => {
   }
 
   it("strict matches corrected-core.json where the data overlap", () => {
-    const example = shared("examples/corrected-core.json")
+    const example = exampleEvent("corrected-core.json")
     expect(strict(programmatic, { collectedAt: new Date(example.time) })).toStrictEqual(ours(example))
   })
 
   it("strict-cloud matches corrected-cloud.json where the data overlap", () => {
-    const example = shared("examples/corrected-cloud.json")
+    const example = exampleEvent("corrected-cloud.json")
     expect(strictCloud(programmatic, { collectedAt: new Date(example.time) })).toStrictEqual(ours(example))
   })
 })

@@ -108,10 +108,10 @@ export const writeJson = (file: string, value: unknown): string => {
 export const sortBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Array<A> =>
   [...items].sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 
-/** The Kafka mock's bootstrap address (started once per test run by `kafkaMock.setup.ts`), or why it is missing. */
+/** The Kafka mock's bootstrap address (started once per test run by `kafka-mock/setup.ts`), or why it is missing. */
 export const kafkaBootstrap = (): string => {
   const mock = inject("kafkaMock")
-  if ("error" in mock) throw new Error(`the Kafka mock did not start (see test/kafkaMock.ts): ${mock.error}`)
+  if ("error" in mock) throw new Error(`the Kafka mock did not start (see test/kafka-mock/): ${mock.error}`)
   return mock.bootstrap
 }
 

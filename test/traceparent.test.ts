@@ -3,7 +3,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../src/emulator/index.ts"
-import { readTopic } from "./kafkaMock.ts"
+import { readTopic } from "./kafka-mock/broker.ts"
+import { testTopics } from "./kafka-mock/topics.ts"
 import { configFor, runInProcess, tempDir, kafkaBootstrap as bootstrap } from "./support.ts"
 import { startWebhook, type Webhook } from "./webhook.ts"
 
@@ -23,7 +24,7 @@ describe("trace context goes out with the deliveries", () => {
   })
 
   it("the webhook sees a traceparent of the run's trace in every request, and every Kafka record carries one", async () => {
-    const topic = `iam-ocsf-traceparent-${process.pid}`
+    const topic = testTopics.traceparent.name
     const exporter = new InMemorySpanExporter()
     const spans = await Effect.runPromise(
       Effect.gen(function*() {

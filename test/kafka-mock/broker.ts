@@ -1,35 +1,56 @@
-import { execFileSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { Consumer } from "@platformatic/kafka"
-
 /**
- * librdkafka's mock Kafka cluster (`../shared/kafka-mock`, beside the repository), started once
- * per test run by `kafkaMock.setup.ts` with its own folder, and a reader of what a topic holds.
+ * A real Kafka wire-protocol peer for the tests and the sinks benchmark: librdkafka's mock
+ * cluster (`mock-broker.c`, built by `build.ts`), started as a child process, and a reader of
+ * what a topic holds.
  */
-
-// From `test/`, or from `dist/test/` when a benchmark runs compiled.
-const repoRoot = path.resolve(import.meta.dirname, import.meta.filename.endsWith(".js") ? "../.." : "..")
-const scripts = path.resolve(repoRoot, "../shared/kafka-mock")
+import { spawn } from "node:child_process"
+import { Consumer } from "@platformatic/kafka"
+import { mockBrokerBinary } from "./build.ts"
 
 export interface KafkaMock {
   readonly bootstrap: string
-  readonly stop: () => void
+  readonly stop: () => Promise<void>
 }
 
-/** `topics`: pre-created, as "name:partitions" (others auto-create with 4 partitions). */
-export const startKafkaMock = (topics: ReadonlyArray<string> = []): KafkaMock => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-kafka-mock-"))
-  const env = { ...process.env, KAFKA_MOCK_DIR: dir }
-  const out = execFileSync(path.join(scripts, "start.sh"), topics.flatMap((t) => ["-t", t]), { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
-  const bootstrap = /^BOOTSTRAP=(\S+)$/m.exec(out)?.[1]
-  if (bootstrap === undefined) throw new Error(`kafka-mock/start.sh printed no BOOTSTRAP=: ${out}`)
+/**
+ * Starts a mock cluster of one broker on 127.0.0.1. `topics` are pre-created, as
+ * "name:partitions" (others auto-create with 4 partitions on first use). The child stops when
+ * `stop` is called or when this process ends (its stdin is a pipe from this process).
+ */
+export const startKafkaMock = async (topics: ReadonlyArray<string> = []): Promise<KafkaMock> => {
+  const binary = mockBrokerBinary()
+  const child = spawn(binary, topics.flatMap((t) => ["-t", t]), { stdio: ["pipe", "pipe", "pipe"] })
+  let stderr = ""
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr = (stderr + chunk).slice(-4000))
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const bootstrap = await new Promise<string>((resolve, reject) => {
+    let out = ""
+    const timer = setTimeout(() => reject(new Error(`the Kafka mock printed no address in 10 s: ${stderr}`)), 10_000)
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk
+      const address = /^BOOTSTRAP=(\S+)$/m.exec(out)?.[1]
+      if (address !== undefined) {
+        clearTimeout(timer)
+        resolve(address)
+      }
+    })
+    child.once("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`the Kafka mock exited (${signal ?? code}) before listening: ${stderr}`))
+    })
+  })
+  // The broker must not keep a test run or a benchmark alive by itself.
+  child.unref()
   return {
     bootstrap,
-    stop: () => {
-      execFileSync(path.join(scripts, "stop.sh"), [], { env, stdio: "ignore" })
-      fs.rmSync(dir, { recursive: true, force: true })
+    stop: async () => {
+      child.stdin.end()
+      child.kill("SIGTERM")
+      await exited
     }
   }
 }
@@ -45,8 +66,8 @@ export interface KafkaRecord {
 /**
  * Every record of `topic`, read with the client's `Consumer` from offset 0 up to each partition's
  * high watermark. Not through `consume()`: its consumer-group path lists offsets with
- * ListOffsets v5, whose answer the Debian build of the mock encodes without the leader epoch,
- * so the client misreads it (and a group join costs the mock's 3 s rebalance delay).
+ * ListOffsets v5, whose answer older builds of the mock encode without the leader epoch, so the
+ * client misreads it (and a group join costs the mock's 3 s rebalance delay).
  */
 export const readTopic = async (bootstrap: string, topic: string): Promise<Array<KafkaRecord>> => {
   const consumer = new Consumer({ groupId: "iam-ocsf-test-reader", clientId: "iam-ocsf-test-reader", bootstrapBrokers: [bootstrap], maxWaitTime: 100 })

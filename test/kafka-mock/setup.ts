@@ -1,5 +1,7 @@
+/** Vitest global set-up: one mock Kafka cluster for the whole test run; test files take its address with `inject`. */
 import type { TestProject } from "vitest/node"
-import { startKafkaMock } from "./kafkaMock.ts"
+import { startKafkaMock } from "./broker.ts"
+import { topicArguments, testTopics } from "./topics.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -8,11 +10,9 @@ declare module "vitest" {
   }
 }
 
-/** One mock Kafka cluster for the whole test run; test files take its address with `inject`. */
-export default function setup(project: TestProject) {
+export default async function setup(project: TestProject) {
   try {
-    // A partition count that is not a power of 2 shows which partitioner placed the keys.
-    const mock = startKafkaMock(["iam-ocsf-three-partitions:3"])
+    const mock = await startKafkaMock(topicArguments(Object.values(testTopics)))
     project.provide("kafkaMock", { bootstrap: mock.bootstrap })
     return () => mock.stop()
   } catch (error) {
