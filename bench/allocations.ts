@@ -2,7 +2,7 @@ import { Session } from "node:inspector/promises"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
-import type { CollectionStrategy } from "../src/collect/CollectionStrategy.ts"
+import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 import { runJob } from "./strategies.ts"
 

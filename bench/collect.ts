@@ -4,9 +4,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { defaultConfig } from "../src/config/index.ts"
+import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { Iam } from "../src/iam/Iam.ts"
-import { runLayer, runOnce } from "../src/Runner.ts"
+import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { startEmulatorProcess, withPeakRss } from "./emulatorProcess.ts"
 
 export interface CollectFigures {

@@ -15,7 +15,7 @@ export const startEmulatorProcess = (args: ReadonlyArray<string>): Promise<Emula
     const child: ChildProcess = spawn(
       process.execPath,
       // main.ts beside this file's sources, or main.js when the benchmarks run compiled (`dist/`)
-      [path.resolve(import.meta.dirname, `../src/emulator/main${path.extname(import.meta.filename)}`), "--port", "0", ...args],
+      [path.resolve(import.meta.dirname, `../emulator/main${path.extname(import.meta.filename)}`), "--port", "0", ...args],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
     let out = ""

@@ -6,10 +6,10 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as References from "effect/References"
-import type { CollectionStrategy } from "../src/collect/CollectionStrategy.ts"
-import { defaultConfig } from "../src/config/index.ts"
+import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
+import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { Iam } from "../src/iam/Iam.ts"
-import { runLayer, runOnce } from "../src/Runner.ts"
+import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 /**

@@ -5,9 +5,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { Command } from "effect/cli"
-import { cli } from "./cli.ts"
-import { teardown } from "./exit.ts"
-import { version } from "./version.ts"
+import { cli } from "./cli/commands.ts"
+import { teardown } from "./common/exit.ts"
+import { version } from "./common/version.ts"
 
 cli.pipe(
   Command.run({ version }),

@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Emulator, startEmulator } from "../src/emulator/index.ts"
+import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { readTopic } from "./kafka-mock/broker.ts"
 import { testTopics } from "./kafka-mock/topics.ts"
 import { configFor, kafkaBootstrap, readNdjson, runCli, tempDir, uidsOf, writeJson } from "./support.ts"

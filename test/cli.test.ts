@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Emulator, startEmulator } from "../src/emulator/index.ts"
+import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { configFor, readLines, readNdjson, repoRoot, runCli, tempDir, writeJson } from "./support.ts"
 
 describe("the iam-ocsf command", () => {

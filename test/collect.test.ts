@@ -5,7 +5,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { collectUsers, type UserOutcome } from "../src/collect/users.ts"
-import { type Emulator, emulatorScoped, type EmulatorOptions } from "../src/emulator/index.ts"
+import { type Emulator, emulatorScoped, type EmulatorOptions } from "../emulator/index.ts"
 import { Iam, type IamSettings } from "../src/iam/Iam.ts"
 import { IamUser } from "../src/iam/IamUser.ts"
 

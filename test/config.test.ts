@@ -7,16 +7,11 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { fileURLToPath } from "node:url"
 import { inspect } from "node:util"
-import {
-  AppConfig,
-  ConfigError,
-  configParseOptions,
-  defaultConfig,
-  describeConfig,
-  loadConfig,
-  parseConfig,
-  sinkTypes
-} from "../src/config/index.ts"
+import { AppConfig, loadConfig, parseConfig } from "../src/run/AppConfig.ts"
+import { ConfigError, configParseOptions } from "../src/config/index.ts"
+import { defaultConfig } from "../src/run/defaultConfig.ts"
+import { describeConfig } from "../src/run/describeConfig.ts"
+import { sinkTypes } from "../src/sinks/SinksConfig.ts"
 import { issueProblems, renderProblem } from "../src/config/problems.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url))

@@ -1,3 +1,4 @@
+/** The shared delivery machinery, observed from a real webhook: batches, backpressure, shutdown. */
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -6,8 +7,6 @@ import { afterAll, describe, expect, it } from "vitest"
 import { ocsfEnvelopes } from "./events.ts"
 import { deliverInProcess, readNdjson, tempDir, uidsOf } from "./support.ts"
 import { type Answer, startWebhook, type Webhook } from "./webhook.ts"
-
-/** The shared delivery machinery, observed from a real webhook: batches, backpressure, shutdown. */
 
 const servers: Array<Webhook> = []
 afterAll(() => Promise.all(servers.map((s) => s.close())))

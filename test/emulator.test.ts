@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-iam"
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
-import { type Emulator, emulatorScoped, makeAccount, startEmulator, type UserRecord } from "../src/emulator/index.ts"
+import { type Emulator, emulatorScoped, makeAccount, startEmulator, type UserRecord } from "../emulator/index.ts"
 
 const client = (e: Emulator) =>
   new IAMClient({

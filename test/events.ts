@@ -1,8 +1,8 @@
 import * as Schema from "effect/Schema"
-import { makeAccount } from "../src/emulator/index.ts"
+import { makeAccount } from "../emulator/index.ts"
 import { IamUser } from "../src/iam/IamUser.ts"
 import { eventKey, mapperFor } from "../src/ocsf/index.ts"
-import type { Envelope } from "../src/Sink.ts"
+import type { Envelope } from "../src/delivery/Sink.ts"
 
 const decodeUser = Schema.decodeUnknownSync(IamUser)
 

@@ -1,7 +1,7 @@
 import { GetAccountAuthorizationDetailsCommand, IAMClient, ListUsersCommand } from "@aws-sdk/client-iam"
 import { describe, expect, it } from "vitest"
-import { prng } from "../src/emulator/account.ts"
-import { startEmulator } from "../src/emulator/index.ts"
+import { prng } from "../emulator/account.ts"
+import { startEmulator } from "../emulator/index.ts"
 import { listReader, PackedUserDetail, toUser, toUserDetail } from "../src/iam/largeAnswers.ts"
 import { ListReader, parseMember, type XmlValue } from "../src/iam/queryXml.ts"
 

@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Emulator, startEmulator } from "../src/emulator/index.ts"
+import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { configFor, runCli, tempDir, writeJson } from "./support.ts"
 
 const jsonLines = (stderr: string) => stderr.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { emulatorScoped } from "../src/emulator/index.ts"
+import { emulatorScoped } from "../emulator/index.ts"
 import { SpecEvent } from "../src/ocsf/index.ts"
 import { configFor, expectedEvents, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
 

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Emulator, startEmulator } from "../src/emulator/index.ts"
-import { renderProgress } from "../src/progress.ts"
+import { type Emulator, startEmulator } from "../emulator/index.ts"
+import { renderProgress } from "../src/cli/progress.ts"
 import { configFor, readLines, repoRoot, runCli, tempDir, writeJson } from "./support.ts"
 
 const run = promisify(execFile)

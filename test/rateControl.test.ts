@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { collectUsers } from "../src/collect/users.ts"
-import { emulatorScoped } from "../src/emulator/index.ts"
+import { emulatorScoped } from "../emulator/index.ts"
 import { AdaptiveRate } from "../src/iam/AdaptiveRate.ts"
 import { Iam } from "../src/iam/Iam.ts"
 

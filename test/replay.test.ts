@@ -1,11 +1,10 @@
+/** `iam-ocsf replay` on a dead-letter file holding every kind of line it may meet. */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ocsfEnvelopes } from "./events.ts"
 import { readLines, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
 import { startWebhook, type Webhook } from "./webhook.ts"
-
-/** `iam-ocsf replay` on a dead-letter file holding every kind of line it may meet. */
 
 const events = ocsfEnvelopes(30).map((e) => JSON.parse(e.json))
 const batch = (sink: string, from: number, to: number) =>

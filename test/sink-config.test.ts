@@ -4,8 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { type AppConfig, loadConfig, parseConfig } from "../src/config/index.ts"
-import { deliverySettings } from "../src/Delivery.ts"
+import { type AppConfig, loadConfig, parseConfig } from "../src/run/AppConfig.ts"
+import { deliverySettings } from "../src/delivery/Delivery.ts"
 
 const allSinksExample = fileURLToPath(new URL("../config.all-sinks.example.json", import.meta.url))
 

@@ -1,8 +1,7 @@
+/** A webhook receiver on 127.0.0.1 for the HTTP sink's tests: answers as told, keeps what it got. */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { gunzipSync } from "node:zlib"
-
-/** A webhook receiver on 127.0.0.1 for the HTTP sink's tests: answers as told, keeps what it got. */
 
 export interface Received {
   readonly at: number

@@ -1,11 +1,3 @@
-import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import { type CredentialReport, Iam } from "../iam/Iam.ts"
-import { BadData, IamError, Pending } from "../iam/IamError.ts"
-import { ownString } from "../ownString.ts"
-import { recordReportAge } from "../telemetry/metrics.ts"
-
 /**
  * The account's credential report: reused while younger than the configured age, otherwise
  * generated (GenerateCredentialReport, then GetCredentialReport polled while it answers
@@ -13,6 +5,13 @@ import { recordReportAge } from "../telemetry/metrics.ts"
  * four hours and hands back the last one meanwhile, so a report may come back older than asked
  * for: it is used, and its age said.
  */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { type CredentialReport, Iam } from "../iam/Iam.ts"
+import { BadData, IamError, Pending } from "../iam/IamError.ts"
+import { ownString } from "../common/ownString.ts"
+import { recordReportAge } from "../telemetry/metrics.ts"
 
 /** One user's row, as far as a collection needs it. `null`: the report said N/A, no_information or not_supported. */
 export interface ReportRow {

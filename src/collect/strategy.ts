@@ -4,7 +4,7 @@ import * as Stream from "effect/Stream"
 import type { Iam } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import { bulkUsers, indexAccount } from "./bulk.ts"
-import type { CollectionStrategy } from "./CollectionStrategy.ts"
+import type { CollectionStrategy } from "./CollectionConfig.ts"
 import { type CollectOptions, collectUsers, type UserOutcome } from "./users.ts"
 
 export interface CollectionOptions extends CollectOptions {

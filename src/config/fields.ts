@@ -1,8 +1,7 @@
+/** Building blocks of the config schemas, shared by the sections and by every sink's entry. */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
-
-/** Building blocks of the config schemas, shared by the sections and by every sink's entry. */
 
 export const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (self: S) =>
   self.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))

@@ -1,23 +1,10 @@
 /**
- * The configuration file: its schema, loading with `${VAR}` interpolation, actionable errors, and
- * the effective-config description for `iam-ocsf validate-config`.
+ * The config-file machinery, whatever the schema: reading and parsing a file, `${VAR}`
+ * interpolation, errors that name the JSON path, and the field types the sections are built from
+ * (durations, bounded integers, URLs, secrets). The application's sections and their assembly
+ * live with the modules they configure (`run/AppConfig.ts`).
  */
-export {
-  AppConfig,
-  AwsConfig,
-  CollectionConfig,
-  DeadLetterConfig,
-  DeliveryConfig,
-  OcsfConfig,
-
-  configParseOptions,
-  RetryConfig,
-  ScheduleConfig
-} from "./AppConfig.ts"
 export { ConfigError } from "./ConfigError.ts"
-export { type ConfigInput, defaultConfig } from "./defaultConfig.ts"
-export { configJson, describeConfig } from "./describe.ts"
 export { DurationString, formatDuration } from "./durations.ts"
 export type { Env } from "./interpolate.ts"
-export { loadConfig, parseConfig } from "./load.ts"
-export { type SinkEntry, type SinkInput, sinkTypes } from "./sinks.ts"
+export { configParseOptions, loadConfigFile, parseConfigText } from "./load.ts"

@@ -2,22 +2,30 @@ import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import type * as PlatformError from "effect/PlatformError"
 import * as Schema from "effect/Schema"
-import { AppConfig, configParseOptions } from "./AppConfig.ts"
+import type * as SchemaAST from "effect/SchemaAST"
 import { ConfigError } from "./ConfigError.ts"
 import { type Env, interpolate } from "./interpolate.ts"
 import { parseJson } from "./json.ts"
 import { isWithin, issueProblems, renderProblem } from "./problems.ts"
 
+/** How a config schema decodes: unknown keys are errors (they are typos), and every problem is reported. */
+export const configParseOptions: SchemaAST.ParseOptions = {
+  errors: "all",
+  onExcessProperty: "error",
+  reportInput: true
+}
+
 /**
- * Text of a config file → `AppConfig`: JSON syntax, then `${VAR}` interpolation, then the schema.
- * Every problem found is reported at once; a value whose variable is missing is not reported a
- * second time by the schema.
+ * Text of a config file → its schema's type: JSON syntax, then `${VAR}` interpolation, then the
+ * schema. Every problem found is reported at once; a value whose variable is missing is not
+ * reported a second time by the schema.
  */
-export const parseConfig = (
+export const parseConfigText = <A, I>(
+  schema: Schema.Codec<A, I>,
   text: string,
   source: string,
   env: Env
-): Effect.Effect<AppConfig, ConfigError> =>
+): Effect.Effect<A, ConfigError> =>
   Effect.suspend(() => {
     const json = parseJson(text)
     if (json._tag === "Invalid") {
@@ -30,7 +38,7 @@ export const parseConfig = (
     const earlier = [...json.duplicates, ...interpolated.problems]
     const fail = (later: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) =>
       new ConfigError({ source, problems: [...earlier, ...later].map(renderProblem) })
-    return Schema.decodeUnknownEffect(AppConfig)(interpolated.value, configParseOptions).pipe(
+    return Schema.decodeUnknownEffect(schema)(interpolated.value, configParseOptions).pipe(
       Effect.mapError((error) =>
         fail(issueProblems(error.issue).filter((problem) =>
           !interpolated.problems.some((missing) => isWithin(problem.path, missing.path))
@@ -50,15 +58,16 @@ const readProblem = (error: PlatformError.PlatformError): string => {
   return `cannot read the file: ${cause instanceof Error ? cause.message : reason.message}`
 }
 
-/** Reads and parses a config file; `env` (default `process.env`) feeds `${VAR}` interpolation. */
-export const loadConfig = (
+/** Reads and parses a config file; `env` feeds `${VAR}` interpolation. */
+export const loadConfigFile = <A, I>(
+  schema: Schema.Codec<A, I>,
   file: string,
-  env: Env = process.env
-): Effect.Effect<AppConfig, ConfigError, FileSystem.FileSystem> =>
+  env: Env
+): Effect.Effect<A, ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(file).pipe(
       Effect.mapError((error) => new ConfigError({ source: file, problems: [readProblem(error)] }))
     )
-    return yield* parseConfig(text, file, env)
+    return yield* parseConfigText(schema, text, file, env)
   })

@@ -1,6 +1,6 @@
 import type { User, UserDetail } from "@aws-sdk/client-iam"
 import { Readable } from "node:stream"
-import { ownString } from "../ownString.ts"
+import { ownString } from "../common/ownString.ts"
 import { date, field, firstText, items, ListReader, parseMember, text, type XmlValue } from "./queryXml.ts"
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * The `strict` profile: a valid OCSF 1.6.0 event without profiles, modelled on
+ * `shared/ocsf/examples/corrected-core.json`. Data with an OCSF attribute goes there; the rest of
+ * what the spec maps goes to `unmapped.user`, under the spec's names, in milliseconds.
+ */
 import * as Schema from "effect/Schema"
 import type { AccessKey, IamUser } from "../iam/IamUser.ts"
 import {
@@ -11,12 +16,6 @@ import {
   TagsObject,
   tagsObject
 } from "./common.ts"
-
-/**
- * The `strict` profile: a valid OCSF 1.6.0 event without profiles, modelled on
- * `shared/ocsf/examples/corrected-core.json`. Data with an OCSF attribute goes there; the rest of
- * what the spec maps goes to `unmapped.user`, under the spec's names, in milliseconds.
- */
 
 /** `arn:<partition>:iam::<12-digit account>:user/<path><name>` */
 const userArn = /^arn:([^:]+):iam::(\d{12}):/

@@ -4,7 +4,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { causeText } from "../causeText.ts"
+import { causeText } from "../common/causeText.ts"
 import type { DaemonHealth } from "./health.ts"
 
 /**

@@ -1,5 +1,5 @@
 import * as Duration from "effect/Duration"
-import type { RunSummary } from "../RunStats.ts"
+import type { RunSummary } from "../run/RunStats.ts"
 
 /**
  * What /readyz answers from: how the daemon's last run ended. Ready means the last run did not

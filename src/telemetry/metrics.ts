@@ -1,9 +1,3 @@
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Metric from "effect/Metric"
-
 /**
  * The metrics an operator watches, as Effect metrics: always counted in memory (a fixed set of
  * series, so nothing grows), exported through `@effect/opentelemetry` only when OTLP or the
@@ -11,6 +5,11 @@ import * as Metric from "effect/Metric"
  * `iam_ocsf_users_collected_total`. Units are in the names: Effect metrics carry none. Every attribute comes from a small closed set
  * (an IAM action, an outcome, a sink name from the config), never from data such as a user name.
  */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 
 const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
 

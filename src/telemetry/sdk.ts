@@ -1,3 +1,8 @@
+/**
+ * The OpenTelemetry SDK, loaded only when something is exported or scraped (see
+ * `Telemetry.ts`). Spans leave through a `BatchSpanProcessor`, whose queue is bounded (it drops
+ * spans rather than grow when the collector is down; OTEL_BSP_* tune it).
+ */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http"
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
@@ -10,12 +15,6 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type { OtlpTarget, TelemetrySettings } from "./settings.ts"
 import { Telemetry } from "./Telemetry.ts"
-
-/**
- * The OpenTelemetry SDK, loaded only when something is exported or scraped (see
- * `Telemetry.ts`). Spans leave through a `BatchSpanProcessor`, whose queue is bounded (it drops
- * spans rather than grow when the collector is down; OTEL_BSP_* tune it).
- */
 
 /** Collects only when asked: what /metrics reads. */
 class ScrapeReader extends MetricReader {

@@ -1,14 +1,13 @@
-import * as Duration from "effect/Duration"
-import * as Redacted from "effect/Redacted"
-import type { Env } from "../config/interpolate.ts"
-import type { TelemetryConfig } from "../config/telemetry.ts"
-
 /**
  * What to export and where, from the `telemetry` section and the standard OpenTelemetry
  * variables. A variable that is set wins over the file. Without either, nothing is exported:
  * unlike the OpenTelemetry default ("otlp" to localhost), a daemon that nobody pointed at a
  * collector must not retry a connection to one forever.
  */
+import * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
+import type { Env } from "../config/interpolate.ts"
+import type { TelemetryConfig } from "./TelemetryConfig.ts"
 
 export interface OtlpTarget {
   /** The full URL (`.../v1/traces` or `.../v1/metrics`). */

@@ -1,0 +1,152 @@
+/**
+ * Standalone IAM emulator: `npm run emulator -- --users 1000 --port 4566`.
+ */
+import { parseArgs } from "node:util"
+import type { ActionFaults, Faults } from "./faults.ts"
+import { startEmulator } from "./server.ts"
+
+const HELP = `iam-ocsf IAM emulator: an AWS IAM Query-protocol server with generated users.
+
+Usage: npm run emulator -- [options]
+       node emulator/main.ts [options]
+
+Options:
+  --users N           generated users, after the spec's two example users (default 100)
+  --port N            port to listen on; 0 picks a free one (default 4566)
+  --host H            interface to listen on (default 127.0.0.1)
+  --seed N            seed of the user generator and of the random faults (default 1)
+  --latency-ms N      delay every answer by N milliseconds (default 0)
+  --throttle-rate P   answer this fraction (0..1) of calls with Throttling, HTTP 400
+  --error-rate P      answer this fraction (0..1) of calls with ServiceFailure, HTTP 500
+  --rps N             the account's budget of requests per second, every action
+                      together (token bucket, burst N); calls above it are answered
+                      Throttling, as AWS does
+  --report-age D      the account already has a credential report this old
+                      (e.g. 90s, 2h; default: none, GetCredentialReport answers
+                      ReportNotPresent until one is generated)
+  --report-generation-ms N
+                      how long GenerateCredentialReport takes (default 100)
+  --short-pages       every other page of every list call is about half of MaxItems
+                      while IsTruncated is true (clients must follow Marker)
+  --no-spec-examples  leave out the spec's two example users
+  -h, --help          show this help
+
+Answers ListUsers, GetUser, ListAccessKeys, ListMFADevices, GetLoginProfile, ListUserTags,
+ListGroupsForUser, ListAttachedUserPolicies, ListUserPolicies, GetAccountSummary,
+GetAccountAuthorizationDetails, GenerateCredentialReport and GetCredentialReport. Any
+credentials are accepted (a SigV4 Authorization header must be present; it is not verified).
+
+Examples:
+  npm run emulator -- --users 1000 --port 4566 --latency-ms 20 --rps 200
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
+    aws iam list-users --endpoint-url http://127.0.0.1:4566 --region us-east-1
+  // @aws-sdk/client-iam
+  new IAMClient({ endpoint: "http://127.0.0.1:4566", region: "us-east-1",
+                  credentials: { accessKeyId: "test", secretAccessKey: "test" } })
+`
+
+const fail = (message: string): never => {
+  process.stderr.write(`emulator: ${message}\nTry --help.\n`)
+  process.exit(2)
+}
+
+const number = (flag: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined => {
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (raw.trim() === "" || !Number.isFinite(n) || !check(n)) return fail(`--${flag} must be ${what}, got '${raw}'`)
+  return n
+}
+
+const unitMs = { s: 1_000, m: 60_000, h: 3_600_000 } as const
+/** "90s", "15m", "2h": the only durations this flag needs. */
+const durationMs = (raw: string): number => {
+  const match = /^(\d+)([smh])$/.exec(raw.trim())
+  return match === null
+    ? fail(`--report-age must be a duration like 90s, 15m or 2h, got '${raw}'`)
+    : Number(match[1]) * unitMs[match[2] as keyof typeof unitMs]
+}
+
+const isInt = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max
+
+const main = async (): Promise<void> => {
+  let values
+  try {
+    values = parseArgs({
+      options: {
+        users: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        seed: { type: "string" },
+        "latency-ms": { type: "string" },
+        "throttle-rate": { type: "string" },
+        "error-rate": { type: "string" },
+        rps: { type: "string" },
+        "report-age": { type: "string" },
+        "report-generation-ms": { type: "string" },
+        "short-pages": { type: "boolean" },
+        "no-spec-examples": { type: "boolean" },
+        help: { type: "boolean", short: "h" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e))
+  }
+  if (values.help === true) {
+    process.stdout.write(HELP)
+    return
+  }
+  const users = number("users", values.users, isInt(0, 1e9), "an integer ≥ 0") ?? 100
+  const port = number("port", values.port, isInt(0, 65535), "a port number") ?? 4566
+  const seed = number("seed", values.seed, isInt(0, 2 ** 32 - 1), "an integer ≥ 0")
+  const latencyMs = number("latency-ms", values["latency-ms"], (n) => n >= 0, "a number ≥ 0")
+  const throttleRate = number("throttle-rate", values["throttle-rate"], (n) => n >= 0 && n <= 1, "within 0..1")
+  const errorRate = number("error-rate", values["error-rate"], (n) => n >= 0 && n <= 1, "within 0..1")
+  const rps = number("rps", values.rps, (n) => n > 0, "a number > 0")
+  const reportAgeMs = values["report-age"] === undefined ? undefined : durationMs(values["report-age"])
+  const generationMs = number("report-generation-ms", values["report-generation-ms"], (n) => n >= 0, "a number ≥ 0")
+
+  const all: ActionFaults = {
+    ...(latencyMs === undefined ? {} : { latencyMs }),
+    ...(throttleRate === undefined ? {} : { throttleRate }),
+    ...(errorRate === undefined ? {} : { errorRate })
+  }
+  const faults: Faults = {
+    ...(Object.keys(all).length > 0 ? { "*": all } : {}),
+    ...(rps === undefined ? {} : { requestsPerSecond: rps })
+  }
+
+  const emulator = await startEmulator({
+    host: values.host ?? "127.0.0.1",
+    port,
+    users,
+    specExamples: values["no-spec-examples"] !== true,
+    ...(seed === undefined ? {} : { seed }),
+    shortPages: values["short-pages"] === true,
+    faults,
+    credentialReport: {
+      ...(reportAgeMs === undefined ? {} : { ageMs: reportAgeMs }),
+      ...(generationMs === undefined ? {} : { generationMs })
+    }
+  })
+  process.stdout.write(
+    `IAM emulator listening on ${emulator.url} (${emulator.account.size} users, account ${emulator.account.accountId})\n` +
+      `  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws iam list-users --endpoint-url ${emulator.url} --region us-east-1\n`
+  )
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    const c = emulator.counters()
+    process.stdout.write(`\n${signal}: stopping after ${c.total} requests ${JSON.stringify(c.byOutcome)}\n`)
+    emulator.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.on("SIGINT", () => stop("SIGINT"))
+  process.on("SIGTERM", () => stop("SIGTERM"))
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`emulator: ${e instanceof Error ? e.message : String(e)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,168 @@
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
+import type { ConfigError } from "../config/index.ts"
+import { defaultConfig } from "../run/defaultConfig.ts"
+import { describeConfig } from "../run/describeConfig.ts"
+import { loadConfig } from "../run/AppConfig.ts"
+import { InvalidInput, RunFailed } from "../common/exit.ts"
+import { formatReplay, replay, type ReplayError, ReplayIncomplete } from "../delivery/Replay.ts"
+import { sinkDefinitions } from "../sinks/index.ts"
+import { daemon } from "../run/Daemon.ts"
+import { observabilityLayer } from "../run/observability.ts"
+import { withTerminalProgress } from "./progress.ts"
+import { runLayer, runOnceStrict } from "../run/Runner.ts"
+
+const exitCodes = [
+  "Exit codes: 0 everything delivered (or stopped by SIGTERM/SIGINT); 1 the run failed",
+  "(IAM or a sink unreachable, ListUsers denied); 2 invalid command line or config;",
+  "3 finished, but some users or batches were dead-lettered (see the dead-letter file)."
+].join(" ")
+
+/** The config's problems, printed once and plainly (no stack trace: nothing crashed). */
+const invalid = (error: ConfigError | ReplayError) =>
+  Console.error(error.message).pipe(Effect.andThen(Effect.fail(new InvalidInput({ message: error.message }))))
+
+/** A run that could not complete: said once in the log, then exit code 1. */
+const failed = (error: { readonly message: string }) =>
+  Effect.logError(`collection failed: ${error.message}`).pipe(
+    Effect.andThen(Effect.fail(new RunFailed({ message: error.message })))
+  )
+
+const configFlag = Flag.String("config").pipe(
+  Flag.withAlias("c"),
+  Flag.withDescription("Path of the JSON config file (see config.example.json). ${ENV_VAR} in it is replaced from the environment.")
+)
+
+const run = Command.make(
+  "run",
+  {
+    config: configFlag,
+    once: Flag.Boolean("once").pipe(
+      Flag.withDescription("Collect one snapshot, deliver it and exit, instead of running as a daemon."),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fn(function*({ config: file, once }) {
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    const observability = observabilityLayer(config, { daemon: !once, logLevel: yield* GlobalFlag.LogLevel })
+    if (once) {
+      yield* runOnceStrict(config).pipe(
+        Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
+        Effect.provide(runLayer(config)),
+        withTerminalProgress,
+        Effect.provide(observability)
+      )
+    } else {
+      yield* daemon({ config, configFile: file }).pipe(
+        Effect.catchTag("OpsServerError", (error) =>
+          Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
+        Effect.provide(observability)
+      )
+    }
+  })
+).pipe(
+  Command.withDescription(
+    "Inventory the account's IAM users and deliver them as OCSF User Inventory Info (5003) events to the sinks " +
+      "of the config file: as a daemon (a run at start, then every schedule.interval with a little jitter; " +
+      "SIGHUP re-reads the config file for the next run; SIGTERM/SIGINT deliver what was collected, within " +
+      "schedule.shutdownTimeout, then exit; server.port serves /healthz, /readyz and /metrics) or once with " +
+      "--once (a live progress line on a terminal). Logs are JSON on stderr (log.level, log.format); traces " +
+      "and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when set. Users that cannot be collected and batches a sink " +
+      "refuses go to the dead-letter file, never silently away. " + exitCodes
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf run --config config.json --once", description: "One snapshot, then exit" },
+    { command: "iam-ocsf run --config /etc/iam-ocsf/config.json", description: "Run as a daemon" }
+  ])
+)
+
+const validateConfig = Command.make(
+  "validate-config",
+  { file: Argument.String("file").pipe(Argument.withDescription("Path of the JSON config file")) },
+  Effect.fn(function*({ file }) {
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* Console.log(describeConfig(config))
+  })
+).pipe(
+  Command.withDescription(
+    "Check a config file without touching AWS: print the effective config (defaults filled in, secrets " +
+      "shown as <redacted>) or every problem with its JSON path. Exit code 2 when invalid."
+  )
+)
+
+const replayCommand = Command.make(
+  "replay",
+  {
+    config: configFlag,
+    deadLetter: Flag.String("dead-letter").pipe(
+      Flag.withDescription("The dead-letter file to replay (default: deadLetter.path of the config)."),
+      Flag.optional
+    ),
+    sink: Flag.String("sink").pipe(
+      Flag.withDescription("Send every batch to this sink of the config, instead of the sink named in each record."),
+      Flag.optional
+    )
+  },
+  Effect.fn(function*({ config: file, deadLetter, sink }) {
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    const path = Option.getOrElse(deadLetter, () => config.deadLetter.path)
+    const summary = yield* replay(config, path, Option.getOrUndefined(sink)).pipe(
+      Effect.catchTags({
+        ReplayError: invalid,
+        SinkError: failed
+      })
+    )
+    const line = `replay finished: ${formatReplay(summary)}`
+    if (summary.keptBatches === 0) return yield* Effect.logInfo(line)
+    yield* Effect.logWarning(line)
+    return yield* new ReplayIncomplete({ kept: summary.keptBatches, path })
+  })
+).pipe(
+  Command.withDescription(
+    "Send the events of the dead-letter file's batches again, each to the sink named in its record (or all to " +
+      "--sink), and rewrite the file without the batches delivered (user records stay). Exit codes: 0 every " +
+      "batch delivered; 1 a sink could not be opened; 2 invalid command line, config or file; 3 some batches " +
+      "failed again and stay in the file."
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf replay --config config.json", description: "Replay the config's dead-letter file" },
+    { command: "iam-ocsf replay --config config.json --dead-letter old.ndjson --sink archive", description: "Replay to one sink" }
+  ])
+)
+
+const demo = Command.make(
+  "demo",
+  {
+    users: Flag.Int("users").pipe(
+      Flag.withDescription("Generated users in the emulated account, besides the spec's two examples"),
+      Flag.withDefault(8)
+    )
+  },
+  Effect.fn(function*({ users }) {
+    // The emulator is tooling, not the product: loaded only by this command.
+    const { emulatorScoped } = yield* Effect.promise(() => import("../../emulator/index.ts"))
+    const emulator = yield* emulatorScoped({ users })
+    yield* Effect.logInfo(`embedded IAM emulator listening on ${emulator.url}; events follow on stdout`)
+    const config = defaultConfig({
+      aws: { endpoint: emulator.url, accessKeyId: "AKIAEMULATOR", secretAccessKey: "emulator-secret" },
+      delivery: { batchWindow: "100ms" },
+      deadLetter: { path: "out/demo-dead-letter.ndjson" }
+    })
+    yield* Effect.provide(runOnceStrict(config), runLayer(config))
+  }, Effect.scoped)
+).pipe(
+  Command.withDescription(
+    "Run once against an embedded IAM emulator (no AWS account or credentials needed) and print the events " +
+      "to stdout. This is what `npm start` does."
+  )
+)
+
+export const cli = Command.make("iam-ocsf").pipe(
+  Command.withDescription(
+    "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
+      `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
+  ),
+  Command.withSubcommands([run, validateConfig, replayCommand, demo])
+)

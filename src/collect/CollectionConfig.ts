@@ -1,0 +1,40 @@
+/**
+ * The `collection` section of the config file: which strategy collects the users, how many at
+ * once, and the bounds of each AWS call (deadline, retries, request rate). A module of its own so
+ * that reading the config does not load the collectors.
+ */
+import * as Schema from "effect/Schema"
+import { RetryConfig } from "../common/RetryConfig.ts"
+import { durationField } from "../config/durations.ts"
+import { intBetween, section, withDefault } from "../config/fields.ts"
+
+/**
+ * Which strategy collects the users. `per-user`: ListUsers, then seven calls a user (the
+ * spec's minimal permissions). `bulk`: a handful of account-wide calls (`bulk.ts`). `auto`:
+ * bulk, or per-user for the whole run when an action bulk needs is denied. Every strategy
+ * yields the same events for the same account. */
+export const CollectionStrategy = Schema.Literals(["per-user", "bulk", "auto"])
+export type CollectionStrategy = typeof CollectionStrategy.Type
+
+export const CollectionConfig = Schema.Struct({
+  /** Users enriched at once. */
+  concurrency: intBetween(1, 256).pipe(withDefault(8)),
+  /** `MaxItems` of each `ListUsers` page. */
+  pageSize: intBetween(1, 1000).pipe(withDefault(100)),
+  /** Timeout of each AWS call (each attempt). */
+  callTimeout: durationField({ minimum: "1ms", default: "10s" }),
+  retry: RetryConfig.pipe(section),
+  /** `per-user`, `bulk` (GetAccountAuthorizationDetails + the credential report) or `auto` (bulk unless denied). */
+  strategy: CollectionStrategy.pipe(withDefault("auto")),
+  /** bulk: a credential report younger than this is reused; an older one is regenerated (AWS: at most one per 4h). */
+  maxCredentialReportAge: durationField({ minimum: "1s", default: "4h" }),
+  /** A fixed ceiling on the requests per second sent to the account; absent: the learned rate alone. */
+  maxRequestsPerSecond: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0))),
+  /** The learned rate never drops below this, however much AWS throttles (retries still back off). */
+  minRequestsPerSecond: Schema.Number.check(Schema.isGreaterThan(0)).pipe(withDefault(1))
+}).check(Schema.makeFilter((c: { readonly maxRequestsPerSecond?: number; readonly minRequestsPerSecond: number }) =>
+  c.maxRequestsPerSecond !== undefined && c.maxRequestsPerSecond < c.minRequestsPerSecond
+    ? `maxRequestsPerSecond must not be below minRequestsPerSecond; found ${c.maxRequestsPerSecond} and ${c.minRequestsPerSecond}`
+    : undefined
+))
+export type CollectionConfig = typeof CollectionConfig.Type

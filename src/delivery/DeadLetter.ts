@@ -1,0 +1,91 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Path from "effect/Path"
+import * as Schema from "effect/Schema"
+import * as Semaphore from "effect/Semaphore"
+import { causeText } from "../common/causeText.ts"
+import type { IamError } from "../iam/IamError.ts"
+import type { Envelope, SinkError } from "./Sink.ts"
+
+/**
+ * Where whatever could not be delivered goes, so that nothing is lost silently: one NDJSON
+ * record per failed user (with the reason, so an operator can fix a permission) and per
+ * failed sink batch (with its events, so they can be sent again). The file is created on the
+ * first record only: an empty dead-letter file would look like a problem. It is opened for each
+ * record rather than held open: `iam-ocsf replay` replaces the file (rename), and a record
+ * written through a descriptor held from before would land in the replaced, unlinked file.
+ */
+export class DeadLetterError extends Schema.TaggedError<DeadLetterError>()("DeadLetterError", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface DeadLetterService {
+  readonly path: string
+  readonly user: (userName: string, arn: string | undefined, error: IamError) => Effect.Effect<void, DeadLetterError>
+  readonly batch: (sink: string, error: SinkError, batch: ReadonlyArray<Envelope>) => Effect.Effect<void, DeadLetterError>
+}
+
+export class DeadLetter extends Context.Service<DeadLetter, DeadLetterService>()("iam-ocsf/DeadLetter") {
+  static readonly layer = (path: string) => Layer.effect(DeadLetter, make(path))
+}
+
+const encoder = new TextEncoder()
+
+const make = Effect.fnUntraced(function*(filePath: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const lock = yield* Semaphore.make(1)
+  const fail = (what: string) => (cause: unknown) =>
+    new DeadLetterError({ path: filePath, message: `cannot ${what} ${filePath}: ${causeText(cause)}` })
+  let folderMade = false
+
+  // One record is one line written in one call, under a lock, then synced: records never interleave.
+  const append = (line: string) =>
+    lock.withPermits(1)(
+      Effect.gen(function*() {
+        if (!folderMade) {
+          yield* fs.makeDirectory(path.dirname(filePath), { recursive: true }).pipe(
+            Effect.mapError(fail("create the folder of"))
+          )
+          folderMade = true
+        }
+        const f = yield* fs.open(filePath, { flag: "a" }).pipe(Effect.mapError(fail("open")))
+        yield* f.writeAll(encoder.encode(line + "\n")).pipe(Effect.mapError(fail("write")))
+        yield* f.sync.pipe(Effect.mapError(fail("sync")))
+      }).pipe(Effect.scoped)
+    ).pipe(Effect.withSpan("deadLetter.write"))
+
+  const now = () => new Date().toISOString()
+
+  return DeadLetter.of({
+    path: filePath,
+    user: (userName, arn, error) =>
+      append(JSON.stringify({
+        kind: "user",
+        time: now(),
+        user: { UserName: userName, ...(arn === undefined ? {} : { Arn: arn }) },
+        error: {
+          action: error.action,
+          reason: error.reason._tag,
+          code: error.reason.code,
+          ...(error.reason.status === undefined ? {} : { status: error.reason.status }),
+          message: error.reason.message
+        }
+      })),
+    batch: (sink, error, batch) =>
+      // The events are already JSON: splice them in rather than parse and re-serialize them.
+      append(
+        JSON.stringify({
+          kind: "batch",
+          time: now(),
+          sink,
+          error: { message: error.message, retryable: error.retryable },
+          count: batch.length
+        })
+          .slice(0, -1) + `,"events":[${batch.map((e) => e.json).join(",")}]}`
+      )
+  })
+})

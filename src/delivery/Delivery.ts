@@ -1,0 +1,271 @@
+/**
+ * The delivery machinery shared by every sink. The source's events are fanned out to one bounded
+ * queue per sink; each sink drains its own queue into batches (by count, bytes and time), writes
+ * them with the project's retry policy, and dead-letters a batch that still fails. A sink whose
+ * queue is full makes the source wait (backpressure): a slow sink slows the run, it never loses
+ * events, and the other sinks keep draining what they already have.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import * as Option from "effect/Option"
+import { causeText } from "../common/causeText.ts"
+import type { DeliveryConfig } from "./DeliveryConfig.ts"
+import { DeadLetter, type DeadLetterError } from "./DeadLetter.ts"
+import { retryPolicy, type RetrySettings } from "../common/retry.ts"
+import { type Envelope, type Sink, SinkError } from "./Sink.ts"
+import { observeBatch } from "../telemetry/batches.ts"
+
+/** What became of one sink's events in a run: the summary line, the exit code and metrics read these. */
+export interface SinkCounts {
+  delivered: number
+  retried: number
+  deadLettered: number
+}
+
+export interface DeliverySettings {
+  readonly batchSize: number
+  readonly batchBytes: number
+  readonly batchWindow: Duration.Duration
+  readonly queueSize: number
+  readonly retry: RetrySettings
+}
+
+export interface DeliveryTarget {
+  readonly sink: Sink
+  readonly settings: DeliverySettings
+}
+
+type Overrides = { readonly [K in keyof DeliverySettings]?: DeliverySettings[K] | undefined }
+
+/** A sink entry's own settings, the `delivery` section's for those it does not set. */
+export const deliverySettings = (defaults: DeliveryConfig, entry: Overrides): DeliverySettings => ({
+  batchSize: entry.batchSize ?? defaults.batchSize,
+  batchBytes: entry.batchBytes ?? defaults.batchBytes,
+  batchWindow: entry.batchWindow ?? defaults.batchWindow,
+  queueSize: entry.queueSize ?? defaults.queueSize,
+  retry: entry.retry ?? defaults.retry
+})
+
+/**
+ * One write of `batch`, retried while the sink says the failure is retryable. Each attempt runs
+ * to its end even during a shutdown (a destination never sees half a batch from us); the waits
+ * between attempts do not hold a shutdown up.
+ */
+export const writeWithRetry = (
+  sink: Sink,
+  batch: ReadonlyArray<Envelope>,
+  retry: RetrySettings,
+  onRetry: () => void = () => {}
+): Effect.Effect<void, SinkError> => {
+  let attempts = 0
+  const attempt = Effect.suspend(() => {
+    attempts += 1
+    if (attempts > 1) onRetry()
+    return Effect.uninterruptible(sink.write(batch)).pipe(
+      Effect.tapError((error) =>
+        error.retryable && attempts < retry.maxAttempts
+          ? Effect.logWarning(`sink ${sink.name}: attempt ${attempts} of ${retry.maxAttempts} failed, will retry: ${error.message}`)
+          : Effect.void
+      )
+    )
+  })
+  return Effect.retry(attempt, retryPolicy<SinkError>(retry))
+}
+
+/**
+ * Writes one batch; counts it delivered, or dead-letters it with the last error. A shutdown
+ * while the batch waits for its next attempt dead-letters it too, so it can be replayed.
+ */
+const deliverBatch = (sink: Sink, { events: batch, bytes }: Batch, retry: RetrySettings, counts: SinkCounts) =>
+  Effect.uninterruptibleMask((restore) => {
+    let written = false
+    const write = writeWithRetry(
+      { ...sink, write: (b) => sink.write(b).pipe(Effect.tap(() => Effect.sync(() => void (written = true)))) },
+      batch,
+      retry,
+      () => void (counts.retried += 1)
+    )
+    return restore(write).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) => {
+        if (written || Exit.isSuccess(exit)) {
+          return Effect.sync(() => void (counts.delivered += batch.length)).pipe(Effect.as("delivered" as const))
+        }
+        return deadLetterBatch(sink.name, failureOf(sink.name, exit.cause), batch, counts).pipe(
+          Effect.as("dead_lettered" as const)
+        )
+      }),
+      observeBatch(sink.name, batch.length, bytes)
+    )
+  })
+
+const failureOf = (sink: string, cause: Cause.Cause<SinkError>): SinkError => {
+  const failure = Cause.findErrorOption(cause)
+  if (Option.isSome(failure)) return failure.value
+  if (Cause.hasInterruptsOnly(cause)) {
+    return new SinkError({ sink, message: "shutdown while the batch waited for its next attempt", retryable: true })
+  }
+  // A defect in a sink is a bug, but its batch must still not vanish.
+  return new SinkError({ sink, message: `unexpected failure: ${causeText(Cause.squash(cause))}`, retryable: false })
+}
+
+const deadLetterBatch = (sink: string, error: SinkError, batch: ReadonlyArray<Envelope>, counts: SinkCounts) =>
+  Effect.gen(function*() {
+    counts.deadLettered += batch.length
+    const deadLetter = yield* DeadLetter
+    yield* Effect.logError(`sink ${sink}: batch of ${batch.length} dead-lettered to ${deadLetter.path}: ${error.message}`)
+      .pipe(Effect.annotateLogs({ sink, retryable: error.retryable }))
+    yield* deadLetter.batch(sink, error, batch)
+  })
+
+/** Bytes of one event as an NDJSON line: what `batchBytes` limits, here and in replay. */
+export const byteLength = (e: Envelope): number => Buffer.byteLength(e.json, "utf8") + 1
+
+/**
+ * Takes the next batch from a sink's queue: it closes at `batchSize` events, before the event that
+ * would take it past `batchBytes` (one larger event goes alone), or `batchWindow` after its first
+ * event. `undefined` once the queue has ended and is empty. Events taken from the queue but not
+ * yet in a batch are `held`, so a shutdown can say how many were not delivered.
+ */
+/**
+ * Whether an event of `size` bytes must start a new batch after `count` events of `bytes`: a
+ * batch holds at most `batchSize` events and, unless it is a single larger event, `batchBytes`.
+ * The one rule for batches here and in replay.
+ */
+export const closesBatch = (count: number, bytes: number, size: number, settings: DeliverySettings): boolean =>
+  count > 0 && (count >= settings.batchSize || bytes + size > settings.batchBytes)
+
+/** One batch, with its size as `batchBytes` counts it. */
+interface Batch {
+  readonly events: ReadonlyArray<Envelope>
+  readonly bytes: number
+}
+
+const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliverySettings) => {
+  const window = Duration.toMillis(settings.batchWindow)
+  let pending: ReadonlyArray<Envelope> = []
+  let next = 0
+  let ended = false
+  let building = 0
+
+  const take = (max: number) =>
+    Queue.takeBetween(queue, 1, max).pipe(
+      Effect.catch(() => Effect.sync(() => void (ended = true)).pipe(Effect.as(undefined)))
+    )
+
+  const nextBatch: Effect.Effect<Batch | undefined> = Effect.gen(function*() {
+    const batch: Array<Envelope> = []
+    let bytes = 0
+    let deadline = 0
+    for (;;) {
+      while (next < pending.length && batch.length < settings.batchSize) {
+        const event = pending[next]!
+        const size = byteLength(event)
+        if (closesBatch(batch.length, bytes, size, settings)) {
+          building = 0
+          return { events: batch, bytes }
+        }
+        batch.push(event)
+        bytes += size
+        next += 1
+        building = batch.length
+      }
+      if (batch.length >= settings.batchSize || (ended && batch.length > 0)) break
+      if (ended) return undefined
+      // The window opens with the batch's first event.
+      if (batch.length > 0 && deadline === 0) deadline = (yield* Clock.currentTimeMillis) + window
+      let taken: ReadonlyArray<Envelope> | undefined
+      if (batch.length === 0) {
+        taken = yield* take(settings.batchSize)
+      } else {
+        const remaining = deadline - (yield* Clock.currentTimeMillis)
+        if (remaining <= 0) break
+        const result = yield* take(settings.batchSize - batch.length).pipe(Effect.timeoutOption(remaining))
+        if (result._tag === "None") break
+        taken = result.value
+      }
+      if (taken !== undefined) {
+        pending = taken
+        next = 0
+      }
+    }
+    building = 0
+    return { events: batch, bytes }
+  })
+
+  return { nextBatch, held: () => pending.length - next + building }
+}
+
+/**
+ * Drains one sink's queue until it has ended, with at most `sink.concurrency` batches in flight
+ * (a failure to dead-letter stops them all).
+ */
+const drain = (target: DeliveryTarget, queue: Queue.Dequeue<Envelope, Cause.Done>, counts: SinkCounts) => {
+  const { sink, settings } = target
+  const batches = batcher(queue, settings)
+  // Events of batches made but not yet started: held too, for the shutdown's count.
+  let waiting = 0
+  const made = Stream.unfold(undefined, () =>
+    batches.nextBatch.pipe(Effect.map((batch) => {
+      if (batch === undefined) return undefined
+      waiting += batch.events.length
+      return [batch, undefined] as const
+    })))
+  const start = (batch: Batch) =>
+    Effect.suspend(() => {
+      waiting -= batch.events.length
+      return deliverBatch(sink, batch, settings.retry, counts)
+    })
+  return made.pipe(
+    Stream.mapEffect(start, { concurrency: Math.max(1, sink.concurrency ?? 1), unordered: true }),
+    Stream.runDrain,
+    Effect.onInterrupt(() => {
+      const left = Math.max(0, Queue.sizeUnsafe(queue)) + batches.held() + waiting
+      return left === 0 ? Effect.void : Effect.logWarning(
+        `sink ${sink.name}: stopped with ${left} events not delivered (the next run collects them again)`
+      )
+    })
+  )
+}
+
+/**
+ * Runs `events` into every target and returns when each sink has delivered or dead-lettered
+ * all of them. If the source fails, what it produced is still delivered before the failure is
+ * returned. A dead-letter file that cannot be written stops the run (nothing may be lost
+ * silently).
+ */
+export const deliverStream = <E, R>(
+  events: Stream.Stream<Envelope, E, R>,
+  targets: ReadonlyArray<DeliveryTarget>,
+  stats: { readonly sink: (name: string) => SinkCounts }
+): Effect.Effect<void, E | DeadLetterError, R | DeadLetter> =>
+  Effect.gen(function*() {
+    const queues = yield* Effect.forEach(targets, (t) => Queue.bounded<Envelope, Cause.Done>(t.settings.queueSize))
+    // Offered at once where it fits; only a full queue makes the source wait (for that queue).
+    const fanOut = (chunk: ReadonlyArray<Envelope>) =>
+      Effect.suspend(() => {
+        const waits: Array<Effect.Effect<unknown>> = []
+        for (const queue of queues) {
+          const rest = Queue.offerAllUnsafe(queue, chunk)
+          if (rest.length > 0) waits.push(Queue.offerAll(queue, rest))
+        }
+        return waits.length === 0 ? Effect.void : Effect.all(waits, { concurrency: "unbounded", discard: true })
+      })
+    const source = events.pipe(
+      Stream.runForEachArray(fanOut),
+      Effect.exit,
+      Effect.tap(() => Effect.forEach(queues, Queue.end, { discard: true }))
+    )
+    const sinks = Effect.forEach(
+      targets,
+      (target, i) => drain(target, queues[i]!, stats.sink(target.sink.name)),
+      { concurrency: "unbounded", discard: true }
+    )
+    const [sourceExit] = yield* Effect.all([source, sinks], { concurrency: "unbounded" })
+    return yield* sourceExit
+  })

@@ -1,0 +1,205 @@
+/**
+ * The daemon: a run at once, then one per interval (with jitter) after the previous run ended,
+ * so runs never overlap. A failed run is logged and the next one tried. SIGHUP re-reads the
+ * config file for the next run; SIGTERM/SIGINT stop taking users, deliver what was collected
+ * and exit, or give up after `schedule.shutdownTimeout`.
+ */
+import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import { type AppConfig, loadConfig } from "./AppConfig.ts"
+import type { ConfigError } from "../config/index.ts"
+import { configJson } from "./describeConfig.ts"
+import { DeadLetter } from "../delivery/DeadLetter.ts"
+import { Iam } from "../iam/Iam.ts"
+import { DaemonHealth } from "../ops/health.ts"
+import { opsServer } from "../ops/OpsServer.ts"
+import { iamSettings, runOnce } from "./Runner.ts"
+import { formatSummary, type RunSummary } from "./RunStats.ts"
+import { StopSignal } from "./StopSignal.ts"
+import { Telemetry } from "../telemetry/Telemetry.ts"
+
+/** The wait before the next run: the interval times 1 ± `jitter`, `u` uniform in [0, 1). */
+export const nextDelay = (interval: Duration.Duration, jitter: number, u: number): Duration.Duration =>
+  Duration.millis(Math.round(Duration.toMillis(interval) * (1 + jitter * (2 * u - 1))))
+
+export interface LoopOptions<E, R> {
+  /** The config in force; SIGHUP replaces it, and each run reads it when it starts. */
+  readonly current: Ref.Ref<AppConfig>
+  readonly health: DaemonHealth
+  readonly run: (config: AppConfig) => Effect.Effect<RunSummary, E, R>
+  /** Opened on SIGTERM: the run in progress winds down, and no other starts. */
+  readonly stop: Latch.Latch
+}
+
+export const runLoop = <E extends { readonly message: string }, R>(options: LoopOptions<E, R>) =>
+  Effect.gen(function*() {
+    const { health, stop } = options
+    while (!stop.isOpen()) {
+      const config = yield* Ref.get(options.current)
+      health.interval = config.schedule.interval
+      const result = yield* options.run(config).pipe(
+        Effect.provideService(StopSignal, { requested: stop.await }),
+        Effect.result
+      )
+      const endedAt = yield* Clock.currentTimeMillis
+      if (Result.isSuccess(result)) {
+        health.lastRun = { endedAt, ok: true, message: formatSummary(result.success), summary: result.success }
+      } else {
+        health.lastRun = { endedAt, ok: false, message: result.failure.message }
+        yield* Effect.logError(`collection failed: ${result.failure.message}`)
+      }
+      if (stop.isOpen()) break
+      const delay = nextDelay(config.schedule.interval, config.schedule.jitter, yield* Random.next)
+      yield* Effect.logDebug(`next run in ${Duration.format(delay)}`)
+      yield* Effect.raceFirst(Effect.sleep(delay), stop.await)
+    }
+  })
+
+/** Sections a running daemon set up once: a reload changes them only after a restart. */
+const RESTART_ONLY: ReadonlySet<string> = new Set(["telemetry", "server", "log"])
+
+/** What a reload changes, in one line for the log: sinks by name, then every other section that differs. */
+export const describeReload = (before: AppConfig, after: AppConfig): string => {
+  const [b, a] = [configJson(before), configJson(after)]
+  const sinks = (json: Readonly<Record<string, unknown>>) =>
+    new Map((json.sinks as ReadonlyArray<{ readonly name: string }>).map((s) => [s.name, JSON.stringify(s)] as const))
+  const [was, now] = [sinks(b), sinks(a)]
+  const added = [...now.keys()].filter((n) => !was.has(n))
+  const removed = [...was.keys()].filter((n) => !now.has(n))
+  const changed = [...now].filter(([n, s]) => was.has(n) && was.get(n) !== s).map(([n]) => n)
+  const sections = Object.keys({ ...b, ...a }).filter((k) => k !== "sinks" && JSON.stringify(b[k]) !== JSON.stringify(a[k]))
+  const changes = [
+    added.length > 0 && `sinks added: ${added.join(", ")}`,
+    removed.length > 0 && `sinks removed: ${removed.join(", ")}`,
+    changed.length > 0 && `sinks changed: ${changed.join(", ")}`,
+    Duration.toMillis(before.schedule.interval) !== Duration.toMillis(after.schedule.interval) &&
+    `interval ${Duration.format(before.schedule.interval)} -> ${Duration.format(after.schedule.interval)}`,
+    sections.some((k) => !RESTART_ONLY.has(k)) && `changed: ${sections.filter((k) => !RESTART_ONLY.has(k)).join(", ")}`,
+    sections.some((k) => RESTART_ONLY.has(k)) &&
+    `${sections.filter((k) => RESTART_ONLY.has(k)).join(", ")} changed but take effect only after a restart`
+  ].filter((c): c is string => typeof c === "string")
+  return changes.length === 0 ? "no change" : changes.join("; ")
+}
+
+/** SIGHUP: the file is read again; an invalid one is reported and the running config kept. */
+const reloadOnSighup = (file: string, current: Ref.Ref<AppConfig>) =>
+  Effect.gen(function*() {
+    // Signals that arrive during a reload collapse into one more reload.
+    const signals = yield* Queue.sliding<void>(1)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const onSignal = () => void Queue.offerUnsafe(signals, undefined)
+        process.on("SIGHUP", onSignal)
+        return onSignal
+      }),
+      (onSignal) => Effect.sync(() => void process.off("SIGHUP", onSignal))
+    )
+    const reload = loadConfig(file).pipe(
+      Effect.matchEffect({
+        onFailure: (error: ConfigError) =>
+          Effect.logError(`SIGHUP: ${file} not reloaded, the running config stays in force: ${error.message}`),
+        onSuccess: (next) =>
+          Ref.getAndSet(current, next).pipe(
+            Effect.flatMap((before) =>
+              Effect.logInfo(`SIGHUP: ${file} reloaded (${describeReload(before, next)}); in force from the next run`)
+            )
+          )
+      })
+    )
+    yield* Queue.take(signals).pipe(Effect.andThen(reload), Effect.forever, Effect.forkScoped)
+  })
+
+/**
+ * Runs that share one IAM client for as long as the settings it is made from stay the same: its
+ * connections and its learned request rate outlive a run. A client per run would forget the
+ * account's budget every time and, as `bench/soak.ts` measured, fragment native memory (RSS
+ * crept by about 50 KB a run). The dead-letter file is opened per run, so it can be rotated.
+ */
+export const lastingIamRuns = Effect.gen(function*() {
+  let current: { readonly key: string; readonly scope: Scope.Closeable; readonly iam: Context.Context<Iam> } | undefined
+  yield* Effect.addFinalizer(() => (current === undefined ? Effect.void : Scope.close(current.scope, Exit.void)))
+  const iamFor = Effect.fnUntraced(function*(config: AppConfig) {
+    const settings = iamSettings(config)
+    // Secrets included, so that a rotated key gets a new client; hashed, so that no plain copy
+    // of them outlives this line.
+    const key = createHash("sha256")
+      .update(JSON.stringify(settings, (_, value) => (Redacted.isRedacted(value) ? Redacted.value(value) : value)))
+      .digest("hex")
+    if (current?.key !== key) {
+      if (current !== undefined) yield* Scope.close(current.scope, Exit.void)
+      const scope = yield* Scope.make()
+      current = { key, scope, iam: yield* Layer.buildWithScope(Iam.layer(settings), scope) }
+    }
+    return current.iam
+  })
+  return (config: AppConfig) =>
+    iamFor(config).pipe(
+      Effect.flatMap((iam) =>
+        runOnce(config).pipe(Effect.provide(DeadLetter.layer(config.deadLetter.path)), Effect.provide(iam))
+      )
+    )
+})
+
+export interface DaemonOptions {
+  readonly config: AppConfig
+  /** The file `config` came from, read again on SIGHUP; absent: SIGHUP is not handled. */
+  readonly configFile?: string | undefined
+}
+
+export const daemon = (options: DaemonOptions) =>
+  Effect.gen(function*() {
+    const { config } = options
+    const run = yield* lastingIamRuns
+    const health = new DaemonHealth(config.schedule.interval)
+    const current = yield* Ref.make(config)
+    if (config.server.port !== undefined) {
+      const telemetry = yield* Telemetry
+      yield* opsServer({
+        host: config.server.host,
+        port: config.server.port,
+        health,
+        metrics: telemetry.scrape ?? Effect.succeed("")
+      })
+    }
+    if (options.configFile !== undefined) yield* reloadOnSighup(options.configFile, current)
+    yield* Effect.logInfo(`daemon started; a run now, then every ${Duration.format(config.schedule.interval)}`)
+
+    const stop = yield* Latch.make()
+    // Detached: past the deadline the process exits without waiting for a delivery that hangs.
+    const loop = yield* runLoop({ current, health, run, stop }).pipe(Effect.forkDetach)
+    yield* Fiber.join(loop).pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const deadline = (yield* Ref.get(current)).schedule.shutdownTimeout
+          yield* Effect.logInfo(
+            `stopping: delivering what was collected (at most ${Duration.format(deadline)}), then exiting`
+          )
+          yield* stop.open
+          const ended = yield* Fiber.await(loop).pipe(Effect.timeoutOption(deadline))
+          if (Option.isNone(ended)) {
+            yield* Effect.logError(
+              `stopping: the run did not wind down within ${Duration.format(deadline)}; exiting anyway ` +
+                "(the next start collects every user again, so nothing is missing from the next snapshot)"
+            )
+            yield* Fiber.interrupt(loop).pipe(Effect.forkDetach)
+          } else {
+            yield* Effect.logInfo("stopped: everything collected was delivered or dead-lettered")
+          }
+        })
+      )
+    )
+  }).pipe(Effect.scoped)

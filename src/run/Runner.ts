@@ -1,0 +1,88 @@
+/**
+ * Turns a config into running work: the layers a run needs and one run (`--once`, and each of
+ * the daemon's runs in `Daemon.ts`). Sinks are acquired per run and released after it, so a run starts from a
+ * clean state and nothing stays open between runs.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import type { AppConfig } from "./AppConfig.ts"
+import { DeadLetter } from "../delivery/DeadLetter.ts"
+import { Iam, type IamSettings } from "../iam/Iam.ts"
+import { runCollection, type RunSettings } from "./Pipeline.ts"
+import { formatSummary, type RunSummary } from "./RunStats.ts"
+import { observeRun } from "../telemetry/metrics.ts"
+import { acquireSinks } from "../sinks/acquire.ts"
+import { ExitCode } from "../common/exit.ts"
+
+/** `--once` ended without delivering everything: exit code 3, details already logged. */
+export class RunIncomplete extends Schema.TaggedError<RunIncomplete>()("RunIncomplete", {
+  failed: Schema.Int,
+  deadLettered: Schema.Int,
+  deadLetterPath: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.incomplete
+  override readonly [Runtime.errorReported] = false
+  override get message(): string {
+    return `run incomplete: ${this.failed} users failed, ${this.deadLettered} events dead-lettered (see ${this.deadLetterPath})`
+  }
+}
+
+export const iamSettings = (config: AppConfig): IamSettings => ({
+  region: config.aws.region,
+  endpoint: config.aws.endpoint,
+  credentials: config.aws.accessKeyId !== undefined && config.aws.secretAccessKey !== undefined
+    ? {
+      accessKeyId: config.aws.accessKeyId,
+      secretAccessKey: config.aws.secretAccessKey,
+      sessionToken: config.aws.sessionToken
+    }
+    : undefined,
+  callTimeout: config.collection.callTimeout,
+  retry: config.collection.retry,
+  // Each user being enriched has up to seven calls in flight.
+  maxSockets: Math.max(50, config.collection.concurrency * 8),
+  requestRate: { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
+})
+
+export const runSettings = (config: AppConfig): RunSettings => ({
+  collect: {
+    pageSize: config.collection.pageSize,
+    concurrency: config.collection.concurrency,
+    strategy: config.collection.strategy,
+    maxCredentialReportAge: config.collection.maxCredentialReportAge
+  },
+  profile: config.ocsf.profile
+})
+
+/** The services a run needs, built from the config. */
+export const runLayer = (config: AppConfig) =>
+  Layer.mergeAll(Iam.layer(iamSettings(config)), DeadLetter.layer(config.deadLetter.path))
+
+/** One run from start to summary; sinks are released when it ends. */
+export const runOnce = (config: AppConfig) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const targets = yield* acquireSinks(config)
+      yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
+      const summary = yield* runCollection(runSettings(config), targets)
+      const log = summary.complete ? Effect.logInfo : Effect.logWarning
+      yield* log(`collection finished: ${formatSummary(summary)}`)
+      return summary
+    })
+  ).pipe(observeRun(config.sinks.map((entry) => entry.name)))
+
+/** `--once`: fails with `RunIncomplete` (exit 3) unless every user reached every sink. */
+export const runOnceStrict = (config: AppConfig) =>
+  runOnce(config).pipe(
+    Effect.flatMap((summary: RunSummary) =>
+      summary.complete ? Effect.succeed(summary) : Effect.fail(
+        new RunIncomplete({
+          failed: summary.failed,
+          deadLettered: Object.values(summary.sinks).reduce((n, s) => n + s.deadLettered, 0),
+          deadLetterPath: config.deadLetter.path
+        })
+      )
+    )
+  )
