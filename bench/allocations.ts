@@ -1,11 +1,3 @@
-import { Session } from "node:inspector/promises"
-import * as path from "node:path"
-import { pathToFileURL } from "node:url"
-import { parseArgs } from "node:util"
-import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
-import { startEmulatorProcess } from "./emulatorProcess.ts"
-import { runJob } from "./strategies.ts"
-
 /**
  * Where a collection run allocates: V8's sampling heap profiler over one run, garbage included
  * (what drives the collector's garbage collections, and so its peak RSS), summed by function.
@@ -15,6 +7,14 @@ import { runJob } from "./strategies.ts"
  *   [--strategy bulk] [--top 30] [--promoted]` (`--promoted`: only what outlived V8's young
  *   generation, the allocations that make its old one grow)
  */
+import { Session } from "node:inspector/promises"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import { parseArgs } from "node:util"
+import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
+import { startEmulatorProcess } from "./emulatorProcess.ts"
+import { runJob } from "./strategies.ts"
+
 const { values } = parseArgs({
   options: {
     users: { type: "string", default: "100000" },

@@ -1,3 +1,7 @@
+/**
+ * The `collect` section of `npm run bench`: users/s, calls/s and peak RSS of a per-user collection
+ * against the emulator, at a fixed latency per call and a given concurrency.
+ */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as fs from "node:fs"
 import * as os from "node:os"

@@ -1,10 +1,11 @@
+/**
+ * The IAM emulator in a child process, so that its CPU and memory stay out of the figures of
+ * the collector under measurement; and the helpers around it: ending a child process, and the
+ * peak RSS of this one while work runs.
+ */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 
-/**
- * The IAM emulator in a child process, so that its CPU and memory stay out of the figures of
- * the collector under measurement.
- */
 export interface EmulatorProcess {
   readonly url: string
   readonly stop: () => Promise<void>

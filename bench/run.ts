@@ -1,9 +1,3 @@
-import { parseArgs } from "node:util"
-import { collectBench } from "./collect.ts"
-import { sinksBench } from "./sinks.ts"
-import { soakBench } from "./soak.ts"
-import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
-
 /**
  * `npm run bench`: figures, not assertions. Sections (all by default, or `--only a,b`):
  *   collect     per-user collection, N users at a fixed latency per call, at two concurrencies
@@ -13,6 +7,12 @@ import { defaultStrategiesBench, printStrategies, strategiesBench } from "./stra
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
+import { parseArgs } from "node:util"
+import { collectBench } from "./collect.ts"
+import { sinksBench } from "./sinks.ts"
+import { soakBench } from "./soak.ts"
+import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
+
 const { values } = parseArgs({
   options: {
     only: { type: "string", default: "collect,strategies,sinks,soak" },

@@ -1,3 +1,7 @@
+/**
+ * The `sinks` section of `npm run bench`: events per second into the file, the webhook (plain,
+ * gzipped, four requests at once) and the Kafka mock (plain, lz4), delivery alone.
+ */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"

@@ -1,3 +1,7 @@
+/**
+ * The `soak` section of `npm run bench`: the daemon's loop over many short runs, and whether the
+ * memory of the process (RSS, live heap) grows from run to run.
+ */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as fs from "node:fs"
 import * as os from "node:os"

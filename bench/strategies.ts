@@ -1,17 +1,3 @@
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { spawn } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as References from "effect/References"
-import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
-import { defaultConfig } from "../src/run/defaultConfig.ts"
-import { Iam } from "../src/iam/Iam.ts"
-import { runLayer, runOnce } from "../src/run/Runner.ts"
-import { startEmulatorProcess } from "./emulatorProcess.ts"
-
 /**
  * The two collection strategies side by side, then bulk alone on large accounts: figures, not
  * assertions. The emulator runs in a child process (with the given latency per call and
@@ -26,6 +12,20 @@ import { startEmulatorProcess } from "./emulatorProcess.ts"
  *   [--budget 100] [--bulk-sizes 10000,100000] [--repeats 3] [--collector-flags ""]` (`--users 0`: large accounts
  *   only; `--collector-flags ""`: V8's defaults)
  */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as References from "effect/References"
+import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
+import { defaultConfig } from "../src/run/defaultConfig.ts"
+import { Iam } from "../src/iam/Iam.ts"
+import { runLayer, runOnce } from "../src/run/Runner.ts"
+import { startEmulatorProcess } from "./emulatorProcess.ts"
+
 export interface StrategiesBenchOptions {
   /** Users of the account both strategies collect. */
   readonly users: number

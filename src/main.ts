@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+/**
+ * The `iam-ocsf` executable: runs the command line on Node, with logs on stderr and the project's
+ * exit codes.
+ */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,4 @@
+/** All four sinks in one `run --once` over 5,000 users: each receives every user exactly once. */
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../emulator/index.ts"

@@ -1,3 +1,7 @@
+/**
+ * The `iam-ocsf` command as people run it, in a child process: the launcher and its Node flags,
+ * `demo`, `run --once` and the daemon with their exit codes, `validate-config` and `--help`.
+ */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"

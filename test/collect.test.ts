@@ -1,3 +1,8 @@
+/**
+ * The per-user strategy against the emulator: every user exactly as the account holds it, over
+ * every page; throttling, 5xx and timeouts retried up to a limit; AccessDenied never retried, nor
+ * made a default.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,7 @@
+/**
+ * The config file: defaults, `${VAR}` interpolation, secrets never printed, and for every kind of
+ * mistake a problem people can act on, phrased from the schema itself.
+ */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"

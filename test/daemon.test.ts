@@ -1,3 +1,7 @@
+/**
+ * The daemon: its schedule and readiness under a TestClock, the operations endpoint over real HTTP,
+ * and `iam-ocsf run` as a process: runs, /metrics, SIGHUP reloads and SIGTERM shutdowns.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"

@@ -1,3 +1,7 @@
+/**
+ * The IAM emulator through the real `@aws-sdk/client-iam`: each action an inventory calls answers
+ * as AWS does (the spec's data, paging, the credential report's states); faults; a prompt close.
+ */
 import {
   GenerateCredentialReportCommand,
   GetAccountAuthorizationDetailsCommand,

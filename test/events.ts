@@ -1,3 +1,7 @@
+/**
+ * Events as a run makes them, without a run: for feeding sinks at volume in the delivery, replay
+ * and Kafka tests and in the sinks benchmark.
+ */
 import * as Schema from "effect/Schema"
 import { makeAccount } from "../emulator/index.ts"
 import { IamUser } from "../src/iam/IamUser.ts"

@@ -1,3 +1,7 @@
+/**
+ * The http sink against a real webhook on 127.0.0.1: retries, Retry-After, dead letters and their
+ * replay, gzip and NDJSON, timeouts, redirects, concurrent requests, secret headers.
+ */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Duration from "effect/Duration"

@@ -1,3 +1,7 @@
+/**
+ * The kafka sink against the mock broker: every event once, keyed by user.uid, on the partition
+ * Java's partitioner picks; lz4; a run that exits, never hangs, whether or not a broker answers.
+ */
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"

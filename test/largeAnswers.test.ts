@@ -1,3 +1,7 @@
+/**
+ * Large IAM answers read without the SDK's deserializer: the same values the SDK gives, entities
+ * and nested elements read right, and the same result however the network cuts the bytes.
+ */
 import { GetAccountAuthorizationDetailsCommand, IAMClient, ListUsersCommand } from "@aws-sdk/client-iam"
 import { describe, expect, it } from "vitest"
 import { prng } from "../emulator/account.ts"

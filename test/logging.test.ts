@@ -1,3 +1,7 @@
+/**
+ * The logs of `iam-ocsf run` on stderr: JSON lines that carry their trace and span ids, `log.level`
+ * and `--log-level`, the text format, and secrets never written.
+ */
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../emulator/index.ts"

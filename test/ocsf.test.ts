@@ -1,3 +1,7 @@
+/**
+ * The OCSF mapping: the spec profile gives the spec's example event field for field; the strict
+ * profiles validate against the OCSF 1.6.0 JSON Schemas and match the corrected examples.
+ */
 import * as Schema from "effect/Schema"
 import type { ValidateFunction } from "ajv/dist/2020.js"
 import { readFileSync } from "node:fs"

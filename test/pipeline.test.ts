@@ -1,3 +1,7 @@
+/**
+ * One collection run end to end into file sinks: paging, a user deleted mid-run, heavy throttling,
+ * several sinks, appends across runs, and a sink that cannot write.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,7 @@
+/**
+ * How `run --once` shows its progress: a live line on a terminal (a pseudo-terminal from `script`),
+ * with GetAccountSummary's estimate of the total; otherwise the log alone.
+ */
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"

@@ -1,3 +1,7 @@
+/**
+ * The learned request rate: AdaptiveRate's slow start, cuts and climb back, and a per-user
+ * collection that stays under an emulated account's budget of requests per second.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,7 @@
+/**
+ * The config of the http and kafka sinks: the all-sinks example, each sink's defaults, problems
+ * that name the sink's own fields, and secrets kept redacted.
+ */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

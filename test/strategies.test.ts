@@ -1,3 +1,8 @@
+/**
+ * The collection strategies: per-user and bulk give the same events for the same account, what bulk
+ * cannot tell is collected per user, the credential report is reused or regenerated and read right,
+ * `auto` falls back; and the `collection` section.
+ */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Readable } from "node:stream"
 import * as path from "node:path"

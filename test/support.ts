@@ -1,3 +1,7 @@
+/**
+ * What the test files share, so that each runs the product the same way: against the emulator, in
+ * this process as `run --once` does, or as the real CLI in a child process.
+ */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"

@@ -1,3 +1,7 @@
+/**
+ * Traces and metrics: the spans of a throttled run in one trace, export over OTLP by the standard
+ * OpenTelemetry variables, and how they and the `telemetry` section decide what is exported.
+ */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"

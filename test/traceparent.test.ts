@@ -1,3 +1,7 @@
+/**
+ * Trace context leaves with the deliveries: every webhook request and every Kafka record carries a
+ * `traceparent` of the run's trace, under the span of the batch that sent it.
+ */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,8 @@
+/**
+ * The command line: `run`, `validate-config`, `replay` and `demo`, their flags and help texts, and
+ * how their failures become exit codes. The work itself is done elsewhere: a command loads the
+ * config and hands it on.
+ */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

@@ -1,3 +1,9 @@
+/**
+ * How a run shows its progress while it lasts. In logs (the daemon, or output that is not a
+ * terminal): a line every few seconds, then the run's summary line. On a terminal with
+ * `--once`: one live line redrawn in place, with an estimate of the total from
+ * GetAccountSummary, so a person sees how far along a long run is.
+ */
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -6,12 +12,6 @@ import { Iam } from "../iam/Iam.ts"
 import { formatSummary, type RunStats, type RunSummary } from "../run/RunStats.ts"
 import { statusLine, type TerminalOut } from "./statusLine.ts"
 
-/**
- * How a run shows its progress while it lasts. In logs (the daemon, or output that is not a
- * terminal): a line every few seconds, then the run's summary line. On a terminal with
- * `--once`: one live line redrawn in place, with an estimate of the total from
- * GetAccountSummary, so a person sees how far along a long run is.
- */
 export type ProgressReporter = (stats: RunStats, every: Duration.Duration) => Effect.Effect<void, never, Iam>
 
 export const logProgress: ProgressReporter = (stats, every) =>

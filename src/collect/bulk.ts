@@ -1,20 +1,3 @@
-import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
-import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
-import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
-import * as Stream from "effect/Stream"
-import { Iam, type Page } from "../iam/Iam.ts"
-import type { PackedUserDetail } from "../iam/largeAnswers.ts"
-import { IamError } from "../iam/IamError.ts"
-import type { IamUserJson } from "../iam/IamUser.ts"
-import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
-import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
-import { outcome, type UserOutcome } from "./users.ts"
-
 /**
  * The bulk strategy: a handful of calls for the whole account instead of seven per user.
  * - GetAccountAuthorizationDetails (Filter=User, 1,000 users a page): each user with its tags,
@@ -34,6 +17,23 @@ import { outcome, type UserOutcome } from "./users.ts"
  * listing, in a group created after the group listing, or with a report cell that is not
  * true/false) is collected by the per-user calls instead: never guessed.
  */
+import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
+import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
+import { Iam, type Page } from "../iam/Iam.ts"
+import type { PackedUserDetail } from "../iam/largeAnswers.ts"
+import { IamError } from "../iam/IamError.ts"
+import type { IamUserJson } from "../iam/IamUser.ts"
+import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
+import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
+import { outcome, type UserOutcome } from "./users.ts"
+
 export interface BulkOptions {
   /** Users completed by per-user calls (and key listings) at once. */
   readonly concurrency: number

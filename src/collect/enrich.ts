@@ -1,3 +1,8 @@
+/**
+ * What both strategies share to complete and check a user: the per-user calls that describe one
+ * user, and the decoding of the assembled JSON through the `IamUser` schema, so that a user is
+ * emitted whole or fails.
+ */
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { User } from "@aws-sdk/client-iam"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,7 @@
+/**
+ * Which strategy collects a run's users: `per-user`, `bulk`, or `auto`, which is bulk unless an
+ * action bulk needs is denied before the first user, and then per-user for the whole run.
+ */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"

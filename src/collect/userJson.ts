@@ -1,9 +1,9 @@
-import type { AccessKeyMetadata, AttachedPolicy, Tag } from "@aws-sdk/client-iam"
-
 /**
  * The pieces of the spec-shaped user JSON that both strategies build from what the SDK returns,
  * written once so that `bulk` and `per-user` cannot drift apart in the fields they keep.
  */
+import type { AccessKeyMetadata, AttachedPolicy, Tag } from "@aws-sdk/client-iam"
+
 export const iso = (d: Date | undefined): string | undefined => d?.toISOString()
 
 export const tagJson = (t: Tag) => ({ Key: t.Key, Value: t.Value })

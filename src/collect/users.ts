@@ -1,3 +1,7 @@
+/**
+ * The per-user strategy (ListUsers, then seven calls a user), and `UserOutcome`: what became of
+ * each listed user, as both strategies report it, so that a failure is that user's, not the run's.
+ */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"

@@ -1,3 +1,4 @@
+/** The settings of the project's one retry policy (`retry.ts`), for AWS calls and for sinks. */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { durationField, formatDuration } from "../config/durations.ts"
@@ -12,7 +13,6 @@ const retryDelaysInOrder = Schema.makeFilter((retry: {
     : undefined
 )
 
-/** The settings of the project's one retry policy (`retry.ts`), for AWS calls and for sinks. */
 export const RetryConfig = Schema.Struct({
   /** Attempts, counting the first one. */
   maxAttempts: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(8)),

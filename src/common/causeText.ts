@@ -1,3 +1,7 @@
+/**
+ * A failure as one line of text for logs, dead-letter records and error answers: the words that say
+ * what went wrong, not those of the wrapper around them.
+ */
 import * as PlatformError from "effect/PlatformError"
 
 /**

@@ -1,3 +1,7 @@
+/**
+ * How the process ends: the exit codes the README and `--help` document, the errors that carry
+ * them, and the teardown that gives a stop on a signal and a refused command line their codes.
+ */
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"

@@ -1,7 +1,3 @@
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
-
 /**
  * The project's one retry policy, used for every AWS call and every sink batch: exponential
  * backoff from `baseDelay`, capped at `maxDelay`, with jitter so that concurrent callers that
@@ -11,6 +7,10 @@ import * as Schedule from "effect/Schedule"
  * A destination that says when to come back (HTTP `Retry-After`) is not asked sooner: its
  * delay may exceed `maxDelay`, since asking earlier would only be refused again.
  */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+
 export interface RetrySettings {
   /** Attempts in all, the first included (1 = no retry). */
   readonly maxAttempts: number

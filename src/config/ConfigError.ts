@@ -1,3 +1,7 @@
+/**
+ * The one error of a config that cannot be used, whatever is wrong with it: every problem, one line
+ * each, so that a person can fix them all in one go.
+ */
 import * as Schema from "effect/Schema"
 
 /**

@@ -1,13 +1,13 @@
+/**
+ * Durations in the config file are strings `<number><unit>`: "500ms", "90s", "15m", "1h", "2d".
+ * They decode to `effect` `Duration`s and encode back to the shortest exact string.
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
 
-/**
- * Durations in the config file are strings `<number><unit>`: "500ms", "90s", "15m", "1h", "2d".
- * They decode to `effect` `Duration`s and encode back to the shortest exact string.
- */
 const units = [
   ["d", 86_400_000],
   ["h", 3_600_000],

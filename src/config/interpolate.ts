@@ -1,11 +1,11 @@
-import type { Problem } from "./problems.ts"
-
 /**
  * `${VAR}` and `${VAR:-default}` in every string value of the parsed JSON (never in keys), before
  * decoding. As in a shell, the default applies when the variable is unset or empty. `$${` is a
  * literal `${`. Defaults are literal text (no nested references). A variable that is unset and has
  * no default is a problem naming the JSON path.
  */
+import type { Problem } from "./problems.ts"
+
 export type Env = Readonly<Record<string, string | undefined>>
 
 export interface Interpolated {

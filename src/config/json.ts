@@ -1,11 +1,11 @@
-import type { Problem } from "./problems.ts"
-
 /**
  * A strict JSON parser for the config file. `JSON.parse` names no position for several common
  * mistakes (`[1,]`, `{"a": tru}`), so this one reports the line and column of every syntax error.
  * It also reports a key given twice in one object (`JSON.parse` silently keeps the last), which
  * in a config file is a mistake.
  */
+import type { Problem } from "./problems.ts"
+
 export type ParsedJson =
   | { readonly _tag: "Parsed"; readonly value: unknown; readonly duplicates: ReadonlyArray<Problem> }
   | { readonly _tag: "Invalid"; readonly line: number; readonly column: number; readonly reason: string }

@@ -1,3 +1,7 @@
+/**
+ * From a config file to its schema's type, for any config schema: the file read, then JSON syntax,
+ * `${VAR}` interpolation and decoding, with every problem reported at once.
+ */
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import type * as PlatformError from "effect/PlatformError"

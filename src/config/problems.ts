@@ -1,9 +1,3 @@
-import * as Duration from "effect/Duration"
-import * as Redacted from "effect/Redacted"
-import * as SchemaAST from "effect/SchemaAST"
-import * as SchemaIssue from "effect/SchemaIssue"
-import { formatDuration } from "./durations.ts"
-
 /**
  * Turns a Schema issue tree into one line per problem: `<json path>: expected <what>; found <what>`.
  *
@@ -18,6 +12,12 @@ import { formatDuration } from "./durations.ts"
  *
  * Values that decode to `Redacted` are never printed, only their kind.
  */
+import * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
+import * as SchemaAST from "effect/SchemaAST"
+import * as SchemaIssue from "effect/SchemaIssue"
+import { formatDuration } from "./durations.ts"
+
 export interface Problem {
   readonly path: ReadonlyArray<PropertyKey>
   readonly message: string

@@ -1,3 +1,11 @@
+/**
+ * Where whatever could not be delivered goes, so that nothing is lost silently: one NDJSON
+ * record per failed user (with the reason, so an operator can fix a permission) and per
+ * failed sink batch (with its events, so they can be sent again). The file is created on the
+ * first record only: an empty dead-letter file would look like a problem. It is opened for each
+ * record rather than held open: `iam-ocsf replay` replaces the file (rename), and a record
+ * written through a descriptor held from before would land in the replaced, unlinked file.
+ */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
@@ -9,14 +17,6 @@ import { causeText } from "../common/causeText.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { Envelope, SinkError } from "./Sink.ts"
 
-/**
- * Where whatever could not be delivered goes, so that nothing is lost silently: one NDJSON
- * record per failed user (with the reason, so an operator can fix a permission) and per
- * failed sink batch (with its events, so they can be sent again). The file is created on the
- * first record only: an empty dead-letter file would look like a problem. It is opened for each
- * record rather than held open: `iam-ocsf replay` replaces the file (rename), and a record
- * written through a descriptor held from before would land in the replaced, unlinked file.
- */
 export class DeadLetterError extends Schema.TaggedError<DeadLetterError>()("DeadLetterError", {
   path: Schema.String,
   message: Schema.String

@@ -1,3 +1,10 @@
+/**
+ * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
+ * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
+ * throttles), then sends one SDK request with a deadline, its failure classified once
+ * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
+ * attempts, delays and spans are all ours), traced and counted.
+ */
 import {
   type AccessKeyMetadata,
   type AttachedPolicy,
@@ -43,13 +50,6 @@ import {
 import { makeRequestPacer } from "./RequestPacer.ts"
 import { observeAttempt } from "../telemetry/iamCalls.ts"
 
-/**
- * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
- * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
- * throttles), then sends one SDK request with a deadline, its failure classified once
- * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
- * attempts, delays and spans are all ours), traced and counted.
- */
 export interface IamSettings {
   readonly region: string
   /** An IAM-compatible endpoint (the emulator); absent = AWS. */

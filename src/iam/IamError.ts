@@ -1,10 +1,10 @@
-import * as Schema from "effect/Schema"
-
 /**
  * Every failure of an IAM call is classified exactly once, where the call is made
  * (`src/iam/Iam.ts`), into one of these reasons. Everything downstream (the retry policy,
  * dead-letter records, logs, exit codes) reads the reason and never re-inspects SDK errors.
  */
+import * as Schema from "effect/Schema"
+
 const reasonFields = {
   /** The AWS error code (`Throttling`, `AccessDenied`, ...) or a transport code (`ECONNRESET`). */
   code: Schema.String,

@@ -1,5 +1,3 @@
-import * as Schema from "effect/Schema"
-
 /**
  * One IAM user with everything the per-user calls returned, in the shape of the spec's
  * "API Response" examples (`../shared/spec/001_*.txt`): the encoded side is exactly that JSON
@@ -11,6 +9,8 @@ import * as Schema from "effect/Schema"
  * Such a user carries `MFAActive` instead of `MFADevices`, and `ActiveAccessKeyCount` instead
  * of `AccessKeys`: each fact is stated the way its source stated it, never filled in.
  */
+import * as Schema from "effect/Schema"
+
 // Only full ISO 8601 timestamps with a zone: a zoneless string would be read in the host's
 // time zone, the very slip that puts the spec's example event three hours off.
 const IsoDate = Schema.String.pipe(

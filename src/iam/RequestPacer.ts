@@ -1,3 +1,9 @@
+/**
+ * The account's one token bucket: every request to AWS waits here for its turn, first come
+ * first served, at the rate `AdaptiveRate` allows at that moment. Turns are handed out one by
+ * one by a single fiber rather than booked ahead, so that a rate cut applies to the very next
+ * request instead of after the backlog booked at the old rate.
+ */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -5,12 +11,6 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { AdaptiveRate, type AdaptiveRateOptions } from "./AdaptiveRate.ts"
 
-/**
- * The account's one token bucket: every request to AWS waits here for its turn, first come
- * first served, at the rate `AdaptiveRate` allows at that moment. Turns are handed out one by
- * one by a single fiber rather than booked ahead, so that a rate cut applies to the very next
- * request instead of after the backlog booked at the old rate.
- */
 export interface RequestPacer {
   /** Waits for this request's turn; the result tags the request for `throttled`. */
   readonly turn: Effect.Effect<number>

@@ -1,9 +1,9 @@
-import { AccessDenied, BadData, IamError, NotFound, Pending, Rejected, Throttled, Unavailable } from "./IamError.ts"
-
 /**
  * The one place where SDK and transport failures become `IamError` reasons. Codes come from
  * the IAM API reference and the SDK's own retry tables (throttling and transient codes).
  */
+import { AccessDenied, BadData, IamError, NotFound, Pending, Rejected, Throttled, Unavailable } from "./IamError.ts"
+
 const throttlingCodes = new Set([
   "Throttling",
   "ThrottlingException",

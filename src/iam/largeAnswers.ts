@@ -1,8 +1,3 @@
-import type { User, UserDetail } from "@aws-sdk/client-iam"
-import { Readable } from "node:stream"
-import { ownString } from "../common/ownString.ts"
-import { date, field, firstText, items, ListReader, parseMember, text, type XmlValue } from "./queryXml.ts"
-
 /**
  * The answers too large for the SDK's deserializer to read cheaply (the credential report,
  * pages of 1,000 users) are read by this project instead, in the same request: a step placed
@@ -11,6 +6,11 @@ import { date, field, firstText, items, ListReader, parseMember, text, type XmlV
  * Signing, endpoints and error answers stay the SDK's: only answers with status 200 are
  * touched. The values built here have the SDK's shapes, so callers cannot tell.
  */
+import type { User, UserDetail } from "@aws-sdk/client-iam"
+import { Readable } from "node:stream"
+import { ownString } from "../common/ownString.ts"
+import { date, field, firstText, items, ListReader, parseMember, text, type XmlValue } from "./queryXml.ts"
+
 type Body = AsyncIterable<Uint8Array | string>
 
 const isBody = (x: unknown): x is Body => typeof x === "object" && x !== null && Symbol.asyncIterator in x

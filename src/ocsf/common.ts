@@ -1,13 +1,13 @@
-import * as Schema from "effect/Schema"
-import * as SchemaGetter from "effect/SchemaGetter"
-import type { IamUser, Tag } from "../iam/IamUser.ts"
-
 /**
  * What every profile shares: the class/activity header of OCSF 1.6.0 class 5003
  * "User Inventory Info", activity 2 "Collect", and the time codecs. Each event Schema takes
  * `Date`s on its decoded side and chooses the wire unit here, so a mapper never does
  * arithmetic on timestamps and the unit of each profile is stated in its Schema.
  */
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import type { IamUser, Tag } from "../iam/IamUser.ts"
+
 export const OCSF_VERSION = "1.6.0"
 
 /** Key order follows the spec's example event; values satisfy OCSF's caption rules (`.lint`). */

@@ -1,3 +1,7 @@
+/**
+ * The OCSF mapping as the rest of the program uses it: the profiles, a mapper for each that encodes
+ * every event through its profile's Schema, and the key that events are partitioned by.
+ */
 import * as Schema from "effect/Schema"
 import type { IamUser } from "../iam/IamUser.ts"
 import type { MapContext } from "./common.ts"

@@ -1,7 +1,3 @@
-import * as Schema from "effect/Schema"
-import type { IamUser } from "../iam/IamUser.ts"
-import { activeKeyCount, EpochSeconds, hasMfa, header, HeaderFields, OCSF_VERSION, TagsObject, tagsObject } from "./common.ts"
-
 /**
  * The `spec` profile: every row of the spec's mapping table, with the key set and key order of
  * its example event. It is NOT valid OCSF 1.6.0 (user.path, tags, … are not `user` attributes,
@@ -9,6 +5,10 @@ import { activeKeyCount, EpochSeconds, hasMfa, header, HeaderFields, OCSF_VERSIO
  * `time` and `created_time` are CreateDate, as the table says (the spec's example value is
  * 3 hours off: a timezone slip in the example, not in the table).
  */
+import * as Schema from "effect/Schema"
+import type { IamUser } from "../iam/IamUser.ts"
+import { activeKeyCount, EpochSeconds, hasMfa, header, HeaderFields, OCSF_VERSION, TagsObject, tagsObject } from "./common.ts"
+
 export const SpecEvent = Schema.Struct({
   ...HeaderFields,
   time: EpochSeconds,

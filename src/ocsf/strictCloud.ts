@@ -1,13 +1,13 @@
-import * as Schema from "effect/Schema"
-import type { IamUser } from "../iam/IamUser.ts"
-import type { MapContext } from "./common.ts"
-import { AwsAccount, parseUserArn, StrictEvent, StrictMetadata, toStrictEvent } from "./strict.ts"
-
 /**
  * The `strict-cloud` profile: `strict` plus OCSF's cloud profile, like
  * `shared/ocsf/examples/corrected-cloud.json`. IAM is global, so there is no region; the
  * partition (aws, aws-cn, aws-us-gov) is in the ARN and tells GovCloud and China apart.
  */
+import * as Schema from "effect/Schema"
+import type { IamUser } from "../iam/IamUser.ts"
+import type { MapContext } from "./common.ts"
+import { AwsAccount, parseUserArn, StrictEvent, StrictMetadata, toStrictEvent } from "./strict.ts"
+
 export const StrictCloudEvent = Schema.Struct({
   ...StrictEvent.fields,
   metadata: Schema.Struct({ ...StrictMetadata.fields, profiles: Schema.Tuple([Schema.Literal("cloud")]) }),

@@ -1,3 +1,9 @@
+/**
+ * The daemon's operations endpoint: `/healthz` (the process answers), `/readyz` (the last run
+ * succeeded recently, see `health.ts`) and `/metrics` (Prometheus text). Plain `node:http`:
+ * three fixed GET routes need no router or middleware, and loading the Effect HTTP server
+ * stack would cost startup time for nothing.
+ */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Clock from "effect/Clock"
@@ -7,12 +13,6 @@ import type * as Scope from "effect/Scope"
 import { causeText } from "../common/causeText.ts"
 import type { DaemonHealth } from "./health.ts"
 
-/**
- * The daemon's operations endpoint: `/healthz` (the process answers), `/readyz` (the last run
- * succeeded recently, see `health.ts`) and `/metrics` (Prometheus text). Plain `node:http`:
- * three fixed GET routes need no router or middleware, and loading the Effect HTTP server
- * stack would cost startup time for nothing.
- */
 export class OpsServerError extends Schema.TaggedError<OpsServerError>()("OpsServerError", {
   message: Schema.String
 }) {}

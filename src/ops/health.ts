@@ -1,6 +1,3 @@
-import * as Duration from "effect/Duration"
-import type { RunSummary } from "../run/RunStats.ts"
-
 /**
  * What /readyz answers from: how the daemon's last run ended. Ready means the last run did not
  * fail and ended less than two intervals ago, so one late or slow run is tolerated but a
@@ -8,6 +5,9 @@ import type { RunSummary } from "../run/RunStats.ts"
  * dead-lettered some users still counts as done: those are reported by the metrics and the
  * dead-letter file, and restarting would not fix them.
  */
+import * as Duration from "effect/Duration"
+import type { RunSummary } from "../run/RunStats.ts"
+
 export interface LastRun {
   /** Epoch milliseconds. */
   readonly endedAt: number

@@ -1,3 +1,7 @@
+/**
+ * The collection run as a pipeline, from the collector's users to the sinks' queues: the one place
+ * where collection, mapping and delivery meet.
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"

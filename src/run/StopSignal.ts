@@ -1,3 +1,7 @@
+/**
+ * How a run is asked to stop without being interrupted: the daemon gives the signal on SIGTERM, and
+ * the collection run reads it.
+ */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 

@@ -1,3 +1,7 @@
+/**
+ * Configs built in code rather than read from a file (the `demo` command, tests, benchmarks), held
+ * to the same defaults and checks as a file.
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

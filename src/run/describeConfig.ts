@@ -1,3 +1,7 @@
+/**
+ * The effective config written out as the config file would state it: for `validate-config`, and
+ * for the daemon's log line of what a reload changed.
+ */
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import type { AppConfig } from "./AppConfig.ts"

@@ -1,3 +1,7 @@
+/**
+ * Where the `log` and `telemetry` sections of the config become the logger and the OpenTelemetry
+ * layer of `iam-ocsf run`.
+ */
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { LogLevel } from "effect/LogLevel"

@@ -1,3 +1,7 @@
+/**
+ * NDJSON appended to a file. Each batch is one write of whole lines followed by an fsync, so
+ * a reader (or a crash) never sees half an event and a delivered batch is on disk.
+ */
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
@@ -7,10 +11,6 @@ import { commonSinkFields, defineSink, SinkError, toNdjson } from "../delivery/S
 
 const encoder = new TextEncoder()
 
-/**
- * NDJSON appended to a file. Each batch is one write of whole lines followed by an fsync, so
- * a reader (or a crash) never sees half an event and a delivered batch is on disk.
- */
 export default defineSink({
   type: "file",
   summary: "NDJSON appended to a file (the folder is created)",

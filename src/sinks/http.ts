@@ -1,3 +1,13 @@
+/**
+ * A webhook: each batch is one POST, as a JSON array or as NDJSON, optionally gzipped.
+ *
+ * Built on `effect/http` with the fetch client (undici inside Node): a timeout or a shutdown
+ * interrupts the request and the client aborts the connection, so no request outlives its
+ * batch; and the client's spans join the run's traces. TLS certificates are always verified
+ * (fetch has no switch to turn that off; a private CA goes in `NODE_EXTRA_CA_CERTS`). Redirects
+ * are not followed: fetch would turn a redirected POST into a GET, and its 200 would count as
+ * delivered.
+ */
 import { promisify } from "node:util"
 import { gzip as gzipCallback } from "node:zlib"
 import * as Duration from "effect/Duration"
@@ -14,17 +24,6 @@ import { httpUrl, intBetween, Secret, withDefault } from "../config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError, toNdjson } from "../delivery/Sink.ts"
 
 const gzip = promisify(gzipCallback)
-
-/**
- * A webhook: each batch is one POST, as a JSON array or as NDJSON, optionally gzipped.
- *
- * Built on `effect/http` with the fetch client (undici inside Node): a timeout or a shutdown
- * interrupts the request and the client aborts the connection, so no request outlives its
- * batch; and the client's spans join the run's traces. TLS certificates are always verified
- * (fetch has no switch to turn that off; a private CA goes in `NODE_EXTRA_CA_CERTS`). Redirects
- * are not followed: fetch would turn a redirected POST into a GET, and its 200 would count as
- * delivered.
- */
 
 const HttpUrl = httpUrl("https://siem.example.com/ingest")
 

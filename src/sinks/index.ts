@@ -1,3 +1,7 @@
+/**
+ * The sink types the config file may name, in one list: the config schema, `--help` and the opening
+ * of sinks all read it.
+ */
 import type { SinkDefinition } from "../delivery/Sink.ts"
 import file from "./file.ts"
 import http from "./http.ts"

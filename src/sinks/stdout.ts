@@ -1,8 +1,8 @@
+/** NDJSON on standard output: for `npm start`, pipes (`| jq`), and collectors that read stdout. */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { commonSinkFields, defineSink, SinkError, toNdjson } from "../delivery/Sink.ts"
 
-/** NDJSON on standard output: for `npm start`, pipes (`| jq`), and collectors that read stdout. */
 export default defineSink({
   type: "stdout",
   summary: "one JSON event per line on standard output",

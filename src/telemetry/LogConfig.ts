@@ -1,7 +1,7 @@
+/** The `log` section. Logs go to stderr; stdout belongs to the events of the stdout sink. */
 import * as Schema from "effect/Schema"
 import { withDefault } from "../config/fields.ts"
 
-/** The `log` section. Logs go to stderr; stdout belongs to the events of the stdout sink. */
 export const LogLevel = Schema.Literals(["trace", "debug", "info", "warn", "error"])
 export type LogLevel = typeof LogLevel.Type
 

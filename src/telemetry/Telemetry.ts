@@ -1,9 +1,3 @@
-import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { needsSdk, type TelemetrySettings } from "./settings.ts"
-
 /**
  * OpenTelemetry for the whole process: Effect spans become OpenTelemetry spans exported over
  * OTLP, and the Effect metrics of `metrics.ts` are pushed over OTLP and/or kept for the
@@ -11,6 +5,12 @@ import { needsSdk, type TelemetrySettings } from "./settings.ts"
  * imported on demand): Effect's own tracer keeps no finished spans, so nothing accumulates in a
  * daemon that runs for months.
  */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { needsSdk, type TelemetrySettings } from "./settings.ts"
+
 export interface TelemetryService {
   /** Every metric in the Prometheus text format; undefined when no scrape reader is installed. */
   readonly scrape: Effect.Effect<string> | undefined

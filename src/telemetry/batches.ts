@@ -1,3 +1,7 @@
+/**
+ * What a sink batch leaves in traces and metrics: one span from its first attempt to its delivery
+ * or dead-lettering, and its share of the delivery metrics.
+ */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { recordBatch } from "./metrics.ts"

@@ -1,3 +1,7 @@
+/**
+ * What an IAM attempt leaves in traces and metrics: the backoff it waited for and, when it failed,
+ * the AWS error code and its classification.
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"

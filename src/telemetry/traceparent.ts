@@ -1,3 +1,7 @@
+/**
+ * Trace context for deliveries: the W3C `traceparent` a sink sends downstream, so that a consumer's
+ * trace joins the run's.
+ */
 import * as Effect from "effect/Effect"
 
 /**
