@@ -121,7 +121,7 @@ export interface Account {
 }
 
 // ---------------------------------------------------------------------------------------
-// The spec's example users (`/work/shared/spec/001_*.txt`), copied exactly. Groups, policies
+// The spec's example users (the product spec's; `test/fixtures/ocsf/spec-users.json`), copied exactly. Groups, policies
 // and the login profile's CreateDate are not in the spec: they are plausible inventions.
 
 export const SPEC_USERS: ReadonlyArray<UserRecord> = [

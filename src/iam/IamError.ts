@@ -1,5 +1,5 @@
 /**
- * Every failure of an IAM call is classified exactly once, where the call is made
+ * Every failure of an IAM call is classified exactly once, by `classify.ts` where the call is made
  * (`src/iam/Iam.ts`), into one of these reasons. Everything downstream (the retry policy,
  * dead-letter records, logs, exit codes) reads the reason and never re-inspects SDK errors.
  */

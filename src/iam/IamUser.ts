@@ -1,6 +1,6 @@
 /**
  * One IAM user with everything the per-user calls returned, in the shape of the spec's
- * "API Response" examples (`../shared/spec/001_*.txt`): the encoded side is exactly that JSON
+ * "API Response" examples (the product spec; `test/fixtures/ocsf/spec-users.json`): the encoded side is exactly that JSON
  * (ISO 8601 strings), the decoded side carries `Date`s. Groups and policies are optional on
  * purpose: absent means "not collected", which is different from an empty list.
  *

@@ -1,6 +1,6 @@
 /**
  * The `strict` profile: a valid OCSF 1.6.0 event without profiles, modelled on
- * `shared/ocsf/examples/corrected-core.json`. Data with an OCSF attribute goes there; the rest of
+ * `test/fixtures/ocsf/corrected-core.json`. Data with an OCSF attribute goes there; the rest of
  * what the spec maps goes to `unmapped.user`, under the spec's names, in milliseconds.
  */
 import * as Schema from "effect/Schema"

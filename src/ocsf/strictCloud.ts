@@ -1,6 +1,6 @@
 /**
  * The `strict-cloud` profile: `strict` plus OCSF's cloud profile, like
- * `shared/ocsf/examples/corrected-cloud.json`. IAM is global, so there is no region; the
+ * `test/fixtures/ocsf/corrected-cloud.json`. IAM is global, so there is no region; the
  * partition (aws, aws-cn, aws-us-gov) is in the ARN and tells GovCloud and China apart.
  */
 import * as Schema from "effect/Schema"
