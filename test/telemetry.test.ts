@@ -183,6 +183,32 @@ describe("export by the standard OpenTelemetry variables", () => {
       }))
   }
 
+  it.live("`npm start` (bin/iam-ocsf demo, compiled) exports the run's spans and metrics", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Effect.acquireRelease(Effect.promise(() => startReceiver()), (r) => Effect.promise(r.close))
+      const result = yield* Effect.promise(() =>
+        runCli(["demo", "--users", "4"], { installed: true, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      // The spec's two example users and four generated ones.
+      assertOnlyEvents(result.stdout, 6)
+      assert.include(result.stderr, "embedded IAM emulator listening")
+
+      const { metric, spans } = otlpTrafficOf(receiver)
+      const run = spans.filter((s: any) => s.name === "collection run")
+      assert.strictEqual(run.length, 1)
+      assert.isNotOk(run[0].parentSpanId, "the run is a root span")
+      assert.deepStrictEqual(new Set(spans.map((s: any) => s.traceId)), new Set([run[0].traceId]))
+      const childrenOfRun = (name: string) => spans.filter((s: any) => s.name === name && s.parentSpanId === run[0].spanId)
+      assert.strictEqual(childrenOfRun("ocsf.map").length, 6)
+      assert.isNotEmpty(childrenOfRun("sink.batch"))
+      assert.isNotEmpty(spans.filter((s: any) => s.name.startsWith("IAM ")))
+
+      assert.strictEqual(sumValue(metric("iam_ocsf.users.collected").at(-1)), 6)
+      assert.isNotEmpty(metric("iam_ocsf.runs"))
+      assert.isNotEmpty(metric("iam_ocsf.events.delivered"))
+      assert.isTrue(metricsOf(receiver.received).every((m) => m.name.startsWith("iam_ocsf.")))
+    }))
 })
 
 describe("telemetry never decides a run's outcome", () => {
