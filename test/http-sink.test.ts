@@ -1,6 +1,7 @@
 /**
  * The http sink against a real webhook on 127.0.0.1: retries, Retry-After, dead letters and their
- * replay, gzip and NDJSON, timeouts, redirects, concurrent requests, secret headers.
+ * replay, gzip and NDJSON, timeouts, redirects, concurrent requests. Its secret headers are in
+ * `secrets.test.ts`.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, it } from "@effect/vitest"
@@ -11,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import type { ConfigInput } from "../src/run/defaultConfig.ts"
@@ -18,7 +20,7 @@ import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { writeWithRetry } from "../src/delivery/Delivery.ts"
 import httpSink, { parseRetryAfter } from "../src/sinks/http.ts"
 import { ocsfEnvelopes } from "./events.ts"
-import { configFor, readNdjson, runCli, runInProcess, tempDir, uidsOf, writeJson } from "./support.ts"
+import { configFor, deliverInProcess, readNdjson, runCli, runInProcess, tempDir, uidsOf, writeJson } from "./support.ts"
 import { type Answer, freePort, startWebhook, type Webhook } from "./webhook.ts"
 
 const uids = (events: ReadonlyArray<any>): Array<string> => uidsOf(events).sort()
@@ -210,42 +212,16 @@ describe("the http sink", () => {
   })
 
   it("maxConcurrentRequests bounds the requests in flight; every event arrives once", async () => {
-    const server = await webhook(() => ({ status: 200, delayMs: 100 }))
-    const dir = tempDir()
-    const summary = await run(dir, { url: server.url, maxConcurrentRequests: 3 }, {
-      delivery: { batchSize: 4, batchWindow: "20ms" }
-    })
+    const server = await webhook(() => ({ status: 200, delayMs: 300 }))
+    // Events ready at once (not as fast as a collection happens to go): eight batches wait for
+    // the three request slots.
+    const envelopes = ocsfEnvelopes(32)
+    const summary = await Effect.runPromise(deliverInProcess(Stream.fromIterable(envelopes), {
+      delivery: { batchSize: 4, batchWindow: "20ms" },
+      sinks: [{ type: "http", url: server.url, maxConcurrentRequests: 3 }]
+    }, tempDir()))
     expect(summary.sinks["http"]).toEqual({ delivered: 32, retried: 0, deadLettered: 0 })
     expect(server.mostInFlight()).toBe(3)
-    expect(uids(server.accepted())).toEqual(uids(readNdjson(path.join(dir, "events.ndjson"))))
-  })
-
-  it("the Authorization header arrives; its secret never appears in the CLI's output", async () => {
-    const token = "s3cr3t-webhook-token-0123456789"
-    // The first answers echo the header back, as some servers' error pages do: whole, then the token alone.
-    const server = await webhook((n) =>
-      n === 0
-        ? { status: 500, body: `rejected Authorization: Bearer ${token}` }
-        : n === 1
-        ? { status: 503, body: `unknown token=${token}` }
-        : { status: 200 }
-    )
-    const dir = tempDir()
-    const config = writeJson(path.join(dir, "config.json"), {
-      ...configFor(emulator, dir, { delivery: { batchSize: 10, batchWindow: "20ms" } }),
-      sinks: [{ type: "http", url: server.url, headers: { Authorization: "Bearer ${WEBHOOK_TOKEN}", "X-Tenant": "acme" } }]
-    })
-    const result = await runCli(["run", "--config", config, "--once"], { env: { WEBHOOK_TOKEN: token } })
-    expect(result.code).toBe(0)
-    expect(server.received.every((r) => r.headers["authorization"] === `Bearer ${token}`)).toBe(true)
-    expect(server.received.every((r) => r.headers["x-tenant"] === "acme")).toBe(true)
-    expect(result.stderr).toMatch(/attempt 1 of \d+ failed, will retry: POST http:\/\/127\.0\.0\.1:\d+\/ingest answered 500: rejected Authorization: <redacted>/)
-    expect(result.stderr).toMatch(/answered 503: unknown token=<redacted>/)
-    expect(result.stdout + result.stderr).not.toContain(token)
-
-    const shown = await runCli(["validate-config", config], { env: { WEBHOOK_TOKEN: token } })
-    expect(shown.code).toBe(0)
-    expect(JSON.parse(shown.stdout).sinks[0].headers).toEqual({ Authorization: "<redacted>", "X-Tenant": "<redacted>" })
-    expect(shown.stdout + shown.stderr).not.toContain(token)
+    expect(uids(server.accepted())).toEqual(envelopes.map((e) => e.key).sort())
   })
 })
