@@ -133,6 +133,7 @@ describe("the iam-ocsf command", () => {
     expect(lines.length).toBeGreaterThanOrEqual(64)
     // Runs never overlap: each start is followed by its finish before the next start.
     const marks = result.stderr.split("\n").filter((l) => /collection (started|finished)/.test(l))
+    expect(marks.length).toBeGreaterThanOrEqual(2 * (lines.length / 32))
     marks.forEach((line, i) => expect(line).toMatch(i % 2 === 0 ? /started/ : /finished/))
   })
 

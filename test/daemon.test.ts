@@ -207,15 +207,26 @@ describe("iam-ocsf run as a daemon", () => {
     const dir = tempDir()
     const [first, second] = [path.join(dir, "first.ndjson"), path.join(dir, "second.ndjson")]
     const file = path.join(dir, "config.json")
-    const base = configFor(emulator, dir, { schedule: { interval: "1s" }, server: { port: 0, host: "127.0.0.1" } })
+    const base = configFor(emulator, dir, {
+      collection: { callTimeout: "1s" },
+      schedule: { interval: "1s" },
+      server: { port: 0, host: "127.0.0.1" }
+    })
     writeJson(file, { ...base, sinks: [{ type: "file", name: "first", path: first }] })
+    // ListUsers gets no answer (each attempt times out after a second) until the readiness
+    // before the first run has been seen.
+    emulator.setFaults({ ListUsers: { latencyMs: 3_600_000 } })
     const startedAt = Date.now()
     const daemon = startDaemon(file)
+    let early: Response
+    try {
+      early = await fetch(`${await daemon.url()}/readyz`)
+    } finally {
+      emulator.setFaults({})
+    }
     const url = await daemon.url()
-
-    // Not ready before the first run has ended (32 users take the emulator a moment).
-    const early = await fetch(`${url}/readyz`)
-    if (runsFinished(daemon.logs()) === 0) expect(early.status).toBe(503)
+    expect(early.status).toBe(503)
+    expect(await early.json()).toEqual({ ready: false, reason: "no run has ended yet" })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
 
     await daemon.until("two runs", () => (runsFinished(daemon.logs()) >= 2 ? true : undefined))
