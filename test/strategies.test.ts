@@ -4,7 +4,6 @@
  * `auto` falls back; and the `collection` section.
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Readable } from "node:stream"
 import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,7 +13,7 @@ import { credentialReportAge } from "../src/telemetry/metrics.ts"
 import { type ConfigInput, defaultConfig } from "../src/run/defaultConfig.ts"
 import { ConfigError } from "../src/config/index.ts"
 import { type Counters, type Emulator, emulatorScoped, type EmulatorOptions } from "../emulator/index.ts"
-import { extractReportLines } from "../src/iam/credentialReportBody.ts"
+import { ReportLines } from "../src/iam/credentialReportBody.ts"
 import type { OcsfProfile } from "../src/ocsf/index.ts"
 import { configFor, expectedEvents as allExpectedEvents, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
 
@@ -186,7 +185,7 @@ describe("reading the credential report", () => {
       assert.deepStrictEqual(rows.get("say \"hi\""), { passwordEnabled: true, mfaActive: false, activeKeys: 0 })
     }))
 
-  it("takes the report's lines out of GetCredentialReport's answer, however the answer is chunked", async () => {
+  it("takes the report's lines out of GetCredentialReport's answer, however the answer is chunked", () => {
     const csv = "user,arn\nzoë,x\r\nbob,\"a,b\"\nlast"
     const xml = (content: string) =>
       `<GetCredentialReportResponse><GetCredentialReportResult><Content>${content}</Content>` +
@@ -194,10 +193,10 @@ describe("reading the credential report", () => {
       "</GetCredentialReportResult></GetCredentialReportResponse>"
     const body = xml(Buffer.from(csv).toString("base64"))
     for (const size of [1, 2, 3, 5, 7, 11, 4096]) {
-      const chunks: Array<Buffer> = []
-      for (let i = 0; i < body.length; i += size) chunks.push(Buffer.from(body.slice(i, i + size), "latin1"))
       const lines: Array<string> = []
-      const rest = await extractReportLines(Readable.from(chunks), (line) => lines.push(line))
+      const reader = new ReportLines((line) => lines.push(line))
+      for (let i = 0; i < body.length; i += size) reader.push(body.slice(i, i + size))
+      const rest = reader.end()
       expect(lines).toEqual(["user,arn", "zoë,x", "bob,\"a,b\"", "last"])
       expect(rest).toBe(xml(""))
     }
