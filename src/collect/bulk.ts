@@ -32,6 +32,7 @@ import { IamError } from "../iam/IamError.ts"
 import type { IamUserJson } from "../iam/IamUser.ts"
 import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
+import { checkedListing, type ListingLimits } from "./paging.ts"
 import { outcome, type UserOutcome } from "./users.ts"
 
 export interface BulkOptions {
@@ -64,15 +65,27 @@ const taking = <A>(array: Array<A>): Iterable<A> => ({
   }
 })
 
-/** Each page of a paginated call, the next one fetched while this one is used. */
-const pageArrays = <A>(fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>) =>
-  Stream.paginate(undefined as string | undefined, (marker) =>
-    fetch(marker).pipe(Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const))).pipe(
+/**
+ * Each page of a paginated call, the next one fetched while this one is used; the pages are
+ * checked (`paging.ts`) against the bound `limit` picks.
+ */
+const pageArrays = <A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
+  limit: (limits: ListingLimits) => number | undefined
+) =>
+  Stream.unwrap(Effect.map(checkedListing(limit), (check) =>
+    Stream.paginate(undefined as string | undefined, (marker) =>
+      fetch(marker).pipe(
+        Effect.flatMap(check),
+        Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const)
+      )))).pipe(
       Stream.buffer({ capacity: 1 })
     )
 
-const pages = <A>(fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>) =>
-  pageArrays(fetch).pipe(Stream.flattenIterable)
+const pages = <A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
+  limit: (limits: ListingLimits) => number | undefined
+) => pageArrays(fetch, limit).pipe(Stream.flattenIterable)
 
 interface PageWaiter {
   missing: number
@@ -173,7 +186,7 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
   .fn("bulk index")(function*(options: BulkOptions) {
     const iam = yield* Iam
     const groups = new Map<string, GroupDetail>()
-    yield* pages((m) => iam.groupDetails(m, PAGE_SIZE)).pipe(
+    yield* pages((m) => iam.groupDetails(m, PAGE_SIZE), (limits) => limits.groups).pipe(
       Stream.runForEach((g) =>
         Effect.sync(() => {
           if (g.GroupName !== undefined) groups.set(g.GroupName, g)
@@ -183,7 +196,7 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
 
     const passwordUse = new PasswordUse()
     // Generating a report takes a while: list the users meanwhile.
-    const listing = yield* pageArrays((m) => iam.listLastPasswordUse(m, PAGE_SIZE)).pipe(
+    const listing = yield* pageArrays((m) => iam.listLastPasswordUse(m, PAGE_SIZE), (limits) => limits.users).pipe(
       Stream.runForEach((users) =>
         Effect.andThen(
           passwordUse.room,
@@ -325,7 +338,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         Effect.provideService(Iam, iam)
       )
 
-    return pageArrays((m) => iam.userDetails(m, PAGE_SIZE)).pipe(
+    return pageArrays((m) => iam.userDetails(m, PAGE_SIZE), (limits) => limits.users).pipe(
       // Two pages at once: one may wait for its listing, or for its users' calls, while the
       // next is read. The semaphore, not this, bounds the calls.
       Stream.mapEffect(collectPage, { concurrency: 2 }),

@@ -9,6 +9,7 @@ import { Iam } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { IamUser } from "../iam/IamUser.ts"
 import { enrichUser } from "./enrich.ts"
+import { checkedListing } from "./paging.ts"
 
 /** What became of one user that ListUsers returned. */
 export type UserOutcome =
@@ -47,13 +48,15 @@ export const outcome = <R>(
  * one page is held at a time) and users are enriched concurrently, in completion order so a
  * slow or retried user does not hold up the others. A ListUsers page that fails after its
  * retries fails the stream: the snapshot would be incomplete without anyone knowing which
- * users are missing.
+ * users are missing; so does a listing whose pages do not hold together (`paging.ts`).
  */
 export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
   Stream.unwrap(Effect.gen(function*() {
     const iam = yield* Iam
+    const check = yield* checkedListing((limits) => limits.users)
     return Stream.paginate(undefined as string | undefined, (marker) =>
       iam.listUsers(marker, options.pageSize).pipe(
+        Effect.flatMap(check),
         Effect.map((page) => [page.items, Option.fromUndefinedOr(page.marker)] as const)
       )).pipe(
         Stream.mapEffect(
