@@ -20,6 +20,7 @@
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
 import type * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -282,7 +283,8 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
      */
     const collect = (
       user: PackedUserDetail,
-      lastUsed: number | null | undefined
+      lastUsed: number | null | undefined,
+      collectedAt: Date
     ): (() => UserOutcome) | Effect.Effect<UserOutcome, never, Iam> => {
       const name = user.UserName
       const packed = index.report.get(name)
@@ -299,7 +301,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           const decoded = decodeCollectedNow(name, complete(read, name, packed, lastUsed))
           return decoded instanceof IamError
             ? { _tag: "Failed", userName: name, arn: read.Arn, error: decoded }
-            : { _tag: "Collected", user: decoded }
+            : { _tag: "Collected", user: decoded, collectedAt }
         }
       }
       const { ActiveAccessKeyCount: _, ...withoutCount } = json
@@ -320,11 +322,14 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
      */
     const collectPage = (details: ReadonlyArray<PackedUserDetail>) =>
       index.passwordUse.take(details.map((d) => d.UserName)).pipe(
-        Effect.flatMap((lastUsed) => {
+        // The page's users are collected once their listing entries are in hand too.
+        Effect.zip(Clock.currentTimeMillis),
+        Effect.flatMap(([lastUsed, now]) => {
+          const collectedAt = new Date(now)
           const ready: Array<() => UserOutcome> = []
           const calls: Array<Effect.Effect<UserOutcome, never, Iam>> = []
           details.forEach((detail, i) => {
-            const result = collect(detail, lastUsed[i])
+            const result = collect(detail, lastUsed[i], collectedAt)
             if (Effect.isEffect(result)) calls.push(result)
             else ready.push(result)
           })
