@@ -601,17 +601,17 @@ describe("IAM emulator: protocol errors and faults", () => {
       await failure(iam.send(new GetLoginProfileCommand({ UserName: SPEC.programmatic.UserName })))
       expect(e.counters()).toEqual({
         total: 3,
-        byOutcome: { ok: 2, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0 },
+        byOutcome: { ok: 2, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0, corrupted: 0 },
         byAction: {
-          GetUser: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
-          ListUserTags: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
-          GetLoginProfile: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0 }
+          GetUser: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 },
+          ListUserTags: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 },
+          GetLoginProfile: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0, corrupted: 0 }
         }
       })
       e.resetCounters()
       expect(e.counters()).toEqual({
         total: 0,
-        byOutcome: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
+        byOutcome: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 },
         byAction: {}
       })
     }))
