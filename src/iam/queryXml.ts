@@ -384,6 +384,14 @@ export class AnswerChecker {
           continue
         }
       } else if (open.length > 2 && isNameChar(c1)) {
+        // A name met before is matched whole, without reading it character by character.
+        const gt = b.indexOf(">", lt + 2)
+        const known = gt < 0 ? undefined : this.names.get(nameKey(c1, gt - lt - 1))
+        if (known !== undefined && known.length === gt - lt - 1 && b.startsWith(known, lt + 1)) {
+          open.push(known)
+          pos = gt + 1
+          continue
+        }
         let i = lt + 2
         while (isNameChar(b.charCodeAt(i))) i += 1
         if (b.charCodeAt(i) === 62) {
@@ -411,7 +419,7 @@ export class AnswerChecker {
 
   /** The element name at `from`..`to`: the string met before when it is the same (a page has 30 names, 50,000 times). */
   private name(b: string, from: number, to: number): string {
-    const key = b.charCodeAt(from) * 64 + to - from
+    const key = nameKey(b.charCodeAt(from), to - from)
     const known = this.names.get(key)
     if (known !== undefined && known.length === to - from && b.startsWith(known, from)) return known
     const name = b.slice(from, to)
@@ -564,6 +572,9 @@ export class AnswerChecker {
     if (this.open.length === 0) this.state = "epilog"
   }
 }
+
+/** The key of a name in `AnswerChecker`'s names met: its first character and its length. */
+const nameKey = (first: number, length: number) => first * 4096 + length
 
 const normalizeLines = (s: string): string => s.indexOf("\r") < 0 ? s : s.replace(/\r\n?/g, "\n")
 
