@@ -245,9 +245,12 @@ describe("bad IAM answers (issue 10)", () => {
       let stderr = ""
       const result = await runCli(["run", "--config", config], {
         onSpawn: (child) => {
+          let stopped = false
           child.stderr?.on("data", (d) => {
             stderr += d
-            if ((stderr.match(/collection failed: GetAccountAuthorizationDetails failed: BadData/g) ?? []).length >= 2) {
+            const failed = stderr.match(/collection failed: GetAccountAuthorizationDetails failed: BadData/g) ?? []
+            if (!stopped && failed.length >= 2) {
+              stopped = true
               child.kill("SIGTERM")
             }
           })

@@ -99,8 +99,9 @@ export const pageChecker = (limit: number | undefined) => {
       }
       if (markers.size < MARKERS_KEPT) markers.add(page.marker)
     }
-    // Each page but the last holds at least one item, so a listing of n items has at most n + 1 pages.
-    if (limit !== undefined && (items > limit || pages > limit + 1)) {
+    // A page but the last holds an item or more, as a rule: twice that, and a few, leaves room
+    // for the odd empty page and still ends a listing that would never end.
+    if (limit !== undefined && (items > limit || pages > 2 * limit + 10)) {
       return bad(
         "TooManyPages",
         `${pages} pages and ${items} items, where the account summary allows at most ${limit} items`

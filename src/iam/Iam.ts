@@ -1,7 +1,8 @@
 /**
  * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
  * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
- * throttles), then sends one SDK request with a deadline, its failure classified once
+ * throttles), then sends one SDK request with a deadline, its answer checked before the SDK
+ * reads it (`checkedAnswer`, `largeAnswers.ts`), its failure classified once
  * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
  * attempts, delays and spans are all ours), traced and counted.
  */
