@@ -177,7 +177,6 @@ const SHAPES = {
   GetCredentialReport: shape("GetCredentialReport", "Content", "GeneratedTime")
 } as const
 
-
 const badAnswer = (action: string, message: string) =>
   new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
 
