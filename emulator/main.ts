@@ -2,7 +2,7 @@
  * Standalone IAM emulator: `npm run emulator -- --users 1000 --port 4566`.
  */
 import { parseArgs } from "node:util"
-import type { ActionFaults, Faults } from "./faults.ts"
+import { ACTIONS, CORRUPTIONS, type ActionFaults, type Corruption, type Faults, isAction, isCorruption } from "./faults.ts"
 import { startEmulator } from "./server.ts"
 
 const HELP = `iam-ocsf IAM emulator: an AWS IAM Query-protocol server with generated users.
@@ -28,6 +28,22 @@ Options:
                       how long GenerateCredentialReport takes (default 100)
   --short-pages       every other page of every list call is about half of MaxItems
                       while IsTruncated is true (clients must follow Marker)
+  --corrupt ACTION=KIND[:TEXT]
+                      corrupt the answers of ACTION (* for every action) that would be
+                      HTTP 200, still with status 200; repeat for several actions. KIND:
+                        html          a proxy's HTML error page
+                        empty         no body
+                        cut           the answer cut off halfway
+                        truncated-without-marker
+                                      IsTruncated true, and no Marker
+                        marker-loop   the request's Marker is ignored: the first page,
+                                      with the same Marker, comes back again and again
+                        doctype       a DOCTYPE defining an entity before the answer
+                        cdata         every value as a CDATA section and a comment
+                                      (valid XML: the values read the same)
+                        inject:TEXT   TEXT, as raw XML, at the start of every tag value,
+                                      e.g. inject:&#x110000; or inject:&#0;
+  --corrupt-times N   corrupt only the first N such answers of each action (default: all)
   --no-spec-examples  leave out the spec's two example users
   -h, --help          show this help
 
@@ -38,6 +54,7 @@ credentials are accepted (a SigV4 Authorization header must be present; it is no
 
 Examples:
   npm run emulator -- --users 1000 --port 4566 --latency-ms 20 --rps 200
+  npm run emulator -- --corrupt ListMFADevices=html --corrupt GetAccountAuthorizationDetails=cut --corrupt-times 1
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
     aws iam list-users --endpoint-url http://127.0.0.1:4566 --region us-east-1
   // @aws-sdk/client-iam
@@ -84,6 +101,8 @@ const main = async (): Promise<void> => {
         "report-age": { type: "string" },
         "report-generation-ms": { type: "string" },
         "short-pages": { type: "boolean" },
+        corrupt: { type: "string", multiple: true },
+        "corrupt-times": { type: "string" },
         "no-spec-examples": { type: "boolean" },
         help: { type: "boolean", short: "h" }
       },
@@ -112,8 +131,26 @@ const main = async (): Promise<void> => {
     ...(throttleRate === undefined ? {} : { throttleRate }),
     ...(errorRate === undefined ? {} : { errorRate })
   }
+  const corruptTimes = number("corrupt-times", values["corrupt-times"], isInt(0, 1e9), "an integer ≥ 0")
+  const corruptions = new Map<string, Corruption>()
+  for (const raw of values.corrupt ?? []) {
+    const eq = raw.indexOf("=")
+    const action = raw.slice(0, eq)
+    const [kind = "", ...text] = raw.slice(eq + 1).split(":")
+    if (eq < 0 || (action !== "*" && !isAction(action))) {
+      fail(`--corrupt wants ACTION=KIND with ACTION one of *, ${ACTIONS.join(", ")}; got '${raw}'`)
+    }
+    if (!isCorruption(kind)) fail(`--corrupt: KIND must be one of ${CORRUPTIONS.join(", ")}; got '${kind}'`)
+    if (kind === "inject" && text.length === 0) fail("--corrupt ACTION=inject:TEXT needs a TEXT, e.g. inject:&#x110000;")
+    corruptions.set(action, kind === "inject" ? { kind, text: text.join(":") } : { kind: kind as Corruption["kind"] })
+  }
+  const corrupting = (action: string): ActionFaults => {
+    const corrupt = corruptions.get(action)
+    return corrupt === undefined ? {} : { corrupt, ...(corruptTimes === undefined ? {} : { corruptTimes }) }
+  }
   const faults: Faults = {
-    ...(Object.keys(all).length > 0 ? { "*": all } : {}),
+    ...(Object.keys(all).length > 0 || corruptions.has("*") ? { "*": { ...all, ...corrupting("*") } } : {}),
+    ...Object.fromEntries([...corruptions.keys()].filter((a) => a !== "*").map((a) => [a, corrupting(a)])),
     ...(rps === undefined ? {} : { requestsPerSecond: rps })
   }
 

@@ -11,6 +11,7 @@ import {
   hasMfa,
   header,
   HeaderFields,
+  inCanonicalOrder,
   type MapContext,
   OCSF_VERSION,
   TagsObject,
@@ -100,7 +101,8 @@ const listedKeys = (u: IamUser) => {
   return u.AccessKeys
 }
 
-export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent => mapStrict(u, listedKeys(u), ctx)
+export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent =>
+  mapStrict(u, inCanonicalOrder(listedKeys(u), (k) => k.AccessKeyId), ctx)
 
 const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext): StrictEvent => ({
   ...header,
@@ -114,7 +116,9 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
     type: "User",
     has_mfa: hasMfa(u),
     account: awsAccount(parseUserArn(u.Arn).accountId),
-    ...(u.Groups && { groups: u.Groups.map((g) => ({ name: g.GroupName, uid: g.GroupId })) }),
+    ...(u.Groups && {
+      groups: inCanonicalOrder(u.Groups, (g) => g.GroupName).map((g) => ({ name: g.GroupName, uid: g.GroupId }))
+    }),
     programmatic_credentials: keys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
   },
   unmapped: {
@@ -127,9 +131,11 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
       tags: tagsObject(u.Tags),
       access_keys: keys.map((k) => ({ uid: k.AccessKeyId, status: k.Status, created_time: k.CreateDate })),
       ...(u.AttachedPolicies && {
-        attached_policies: u.AttachedPolicies.map((p) => ({ name: p.PolicyName, arn: p.PolicyArn }))
+        // An AWS managed and a customer managed policy may share a name, never an ARN.
+        attached_policies: inCanonicalOrder(u.AttachedPolicies, (p) => p.PolicyName, (p) => p.PolicyArn)
+          .map((p) => ({ name: p.PolicyName, arn: p.PolicyArn }))
       }),
-      ...(u.InlinePolicyNames && { inline_policy_names: u.InlinePolicyNames })
+      ...(u.InlinePolicyNames && { inline_policy_names: inCanonicalOrder(u.InlinePolicyNames, (n) => n) })
     }
   }
 })
