@@ -9,6 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { inspect } from "node:util"
 import { AppConfig, loadConfig, parseConfig } from "../src/run/AppConfig.ts"
@@ -17,14 +19,20 @@ import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { describeConfig } from "../src/run/describeConfig.ts"
 import { sinkTypes } from "../src/sinks/SinksConfig.ts"
 import { issueProblems, renderProblem } from "../src/config/problems.ts"
+import { parseText } from "../src/config/parse.ts"
+import { runCli, tempDir } from "./support.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url))
 const exampleFile = fileURLToPath(new URL("../config.example.json", import.meta.url))
+const yamlExampleFile = fileURLToPath(new URL("../config.example.yaml", import.meta.url))
 
 type Env = Record<string, string | undefined>
 const parse = (text: string, env: Env = {}) => parseConfig(text, "config.json", env)
 const problems = (text: string, env: Env = {}) =>
   parse(text, env).pipe(Effect.flip, Effect.map((error) => error.problems))
+/** The problems of a YAML text (the format follows the name). */
+const yamlProblems = (text: string, env: Env = {}) =>
+  parseConfig(text, "config.yaml", env).pipe(Effect.flip, Effect.map((error) => error.problems))
 const load = (file: string, env: Env = {}) => loadConfig(file, env).pipe(Effect.provide(NodeFileSystem.layer))
 
 const stdoutOnly = `"sinks": [{ "type": "stdout" }]`
@@ -361,15 +369,53 @@ describe("config: problems people can act on", () => {
       const error = yield* Effect.flip(load(fixture("syntax-error.json")))
       assert.strictEqual(
         error.message,
-        `${fixture("syntax-error.json")}: invalid configuration\n  - invalid JSON at line 4, column 3: trailing comma before "]"`
+        `${fixture("syntax-error.json")}: invalid configuration\n  - invalid JSON at line 3, column 25: trailing comma before "]"`
       )
       assert.deepStrictEqual(yield* problems(`{\n  "sinks" [] }`), [
-        `invalid JSON at line 2, column 11: expected ":" after the property name, found "["`
+        `invalid JSON at line 2, column 11: expected ":" after the property name`
       ])
-      assert.deepStrictEqual(yield* problems(`{ "a": tru }`), [`invalid JSON at line 1, column 8: expected a value, found "t"`])
-      assert.deepStrictEqual(yield* problems(`{ "a": "x`), ["invalid JSON at line 1, column 8: unterminated string"])
-      assert.deepStrictEqual(yield* problems(`{} {}`), [`invalid JSON at line 1, column 4: unexpected "{" after the end of the JSON value`])
+      assert.deepStrictEqual(yield* problems(`{ "a": tru }`), [
+        `invalid JSON at line 1, column 8: expected a value (a "string", a number, true, false or null)`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": "x`), [`invalid JSON at line 1, column 10: missing closing "quote`])
+      assert.deepStrictEqual(yield* problems(`{} {}`), ["invalid JSON at line 1, column 4: unexpected text after the end of the JSON value"])
       assert.deepStrictEqual(yield* problems(`  \n`), ["invalid JSON at line 1, column 1: the file is empty"])
+      assert.deepStrictEqual(yield* problems(`{ "a": {}, }`), [`invalid JSON at line 1, column 10: trailing comma before "}"`])
+      assert.deepStrictEqual(yield* problems(`{ "a": "x\ty" }`), [
+        "invalid JSON at line 1, column 10: control character in a string (write it as an escape such as \\n)"
+      ])
+    }))
+
+  it.effect("a .json file is JSON: YAML's extras are refused where they stand", () =>
+    Effect.gen(function*() {
+      const yaml = "(a file named .yaml or .yml may use YAML)"
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": "stdout" }] } // done`), [
+        "invalid JSON at line 1, column 37: unexpected text after the end of the JSON value"
+      ])
+      assert.deepStrictEqual(yield* problems(`{\n  # the sinks\n  ${stdoutOnly} }`), [
+        "invalid JSON at line 2, column 3: comments are not JSON (a file named .yaml or .yml may have them)"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ sinks: [{ "type": "stdout" }] }`), [
+        "invalid JSON at line 1, column 3: property names take double quotes in JSON"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": 'stdout' }] }`), [
+        "invalid JSON at line 1, column 23: strings take double quotes in JSON"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": stdout }] }`), [
+        `invalid JSON at line 1, column 23: expected a value (a "string", a number, true, false or null)`
+      ])
+      assert.deepStrictEqual(yield* problems(`sinks:\n  - type: stdout\n`), [
+        `invalid JSON at line 1, column 1: indented blocks (key: value on lines of their own) are YAML, not JSON ${yaml}`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": &x 1, "b": *x, ${stdoutOnly} }`), [
+        `invalid JSON at line 1, column 8: anchors (&name) are YAML, not JSON ${yaml}`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": "\\x41", ${stdoutOnly} }`), [
+        `invalid JSON at line 1, column 9: invalid escape in a string (JSON has \\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)`
+      ])
+      assert.deepStrictEqual(yield* problems(`---\n{ ${stdoutOnly} }`), [
+        `invalid JSON at line 1, column 1: document markers (---) are YAML, not JSON ${yaml}`
+      ])
     }))
 
   it.effect("a key given twice is a problem", () =>
@@ -494,5 +540,183 @@ describe("config: defaultConfig", () => {
       () => defaultConfig({ collection: { concurrency: 0 } }),
       "defaultConfig: invalid configuration\n  - collection.concurrency: expected an integer between 1 and 256; found 0"
     )
+  })
+})
+
+describe("config: YAML files", () => {
+  it.effect("config.example.yaml is config.example.json in YAML: the same config, with and without environment", () =>
+    Effect.gen(function*() {
+      for (const env of [{}, { AWS_REGION: "eu-central-1", IAM_OCSF_OUT_DIR: "/var/lib/iam-ocsf" }]) {
+        const fromYaml = yield* load(yamlExampleFile, env)
+        const fromJson = yield* load(exampleFile, env)
+        assert.strictEqual(describeConfig(fromYaml), describeConfig(fromJson))
+      }
+      const withEnv = yield* load(yamlExampleFile, { IAM_OCSF_OUT_DIR: "/var/lib/iam-ocsf" })
+      assert.strictEqual(withEnv.deadLetter.path, "/var/lib/iam-ocsf/dead-letter.ndjson")
+      assert.deepStrictEqual(withEnv.sinks.map((s) => [s.type, s.name]), [["stdout", "stdout"], ["file", "archive"]])
+    }))
+
+  it.effect("the format follows the extension: .yaml and .yml are YAML, anything else JSON", () =>
+    Effect.gen(function*() {
+      const text = "sinks:\n  - type: stdout\n"
+      for (const source of ["config.yaml", "config.yml", "CONFIG.YML"]) {
+        const config = yield* parseConfig(text, source, {})
+        assert.deepStrictEqual(config.sinks, [{ type: "stdout", name: "stdout" }])
+      }
+      for (const source of ["config.json", "config", "config.yaml.json"]) {
+        const error = yield* Effect.flip(parseConfig(text, source, {}))
+        assert.match(error.problems[0] ?? "", /^invalid JSON at line 1, column 1: indented blocks/)
+      }
+    }))
+
+  it.effect("the same problems as in JSON, naming the same paths", () =>
+    Effect.gen(function*() {
+      const yaml = `
+aws: { accessKeyId: AKIA1 }
+collection:
+  concurrency: "8"
+schedule:
+  interval: hourly
+sinks:
+  - type: stdout
+  - type: kafak
+deadLetter:
+  pth: x
+`
+      assert.deepStrictEqual(yield* yamlProblems(yaml), [
+        "aws: accessKeyId and secretAccessKey go together; found only accessKeyId",
+        `collection.concurrency: expected an integer between 1 and 256; found "8"`,
+        `schedule.interval: expected a duration like "90s", "15m" or "1h"; found "hourly"`,
+        `sinks[1].type: expected one of ${knownTypes}; found "kafak"`,
+        "deadLetter.pth: unknown key (expected one of: path)"
+      ])
+      // YAML 1.2: `yes` is a string, not true (no "Norway problem").
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: file, path: x, fsync: yes }]`), [
+        `sinks[0].fsync: expected true or false; found "yes"`
+      ])
+    }))
+
+  it.effect("syntax errors name the line and column", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* yamlProblems(`sinks:\n  - type: stdout\n - type: file\n`), [
+        "invalid YAML at line 3, column 1: a block sequence may not be used as an implicit map key"
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }\nlog: {}\n`), [
+        "invalid YAML at line 2, column 1: flow sequence in block collection must be sufficiently indented and end with a ]"
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`deadLetter:\n  path: "out/dead.ndjson\n`), [
+        `invalid YAML at line 3, column 1: missing closing "quote`
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`# nothing but a comment\n`), ["invalid YAML at line 1, column 1: the file is empty"])
+    }))
+
+  it.effect("a key given twice is a problem, with both places", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* yamlProblems(`sinks:\n  - type: stdout\nlog:\n  level: info\n  level: debug\n`), [
+        "log.level: duplicate key (at line 4, column 3 and line 5, column 3)"
+      ])
+    }))
+
+  it.effect("${VAR} works as in JSON: substituted, defaulted, and a missing one named", () =>
+    Effect.gen(function*() {
+      const yaml = `
+aws:
+  region: \${REGION}
+  endpoint: "http://\${HOST:-localhost}:\${PORT:-4566}"
+sinks:
+  - type: file
+    path: \${DIR:-out}/events-$\${date}.ndjson
+`
+      const config = yield* parseConfig(yaml, "config.yaml", { REGION: "ap-southeast-2", PORT: "8080" })
+      assert.strictEqual(config.aws.region, "ap-southeast-2")
+      assert.strictEqual(config.aws.endpoint, "http://localhost:8080")
+      const [sink] = config.sinks
+      assert.strictEqual(sink?.type === "file" ? sink.path : undefined, "out/events-${date}.ndjson")
+      assert.deepStrictEqual(yield* yamlProblems(yaml, {}), [
+        "aws.region: environment variable REGION is not set (write ${REGION:-default} to give a default)"
+      ])
+    }))
+
+  it.effect("no tags, one document; anchors and aliases repeat a block, within a bound", () =>
+    Effect.gen(function*() {
+      const noTags = "tags (!!str, !name) are not accepted in a config file; quote a value to make it a string"
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: !!str stdout }]`), [`invalid YAML at line 1, column 17: ${noTags}`])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: !custom [{ type: stdout }]`), [`invalid YAML at line 1, column 8: ${noTags}`])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }]\n---\nsinks: []\n`), [
+        "invalid YAML at line 2, column 1: a config file holds one document; a second one starts here"
+      ])
+      const shared = yield* parseConfig(
+        `collection:\n  retry: &retry { maxAttempts: 3, maxDelay: 5s }\ndelivery:\n  retry: *retry\nsinks: [{ type: stdout }]\n`,
+        "config.yaml",
+        {}
+      )
+      assert.strictEqual(shared.delivery.retry.maxAttempts, 3)
+      assert.strictEqual(ms(shared.delivery.retry.maxDelay), 5_000)
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: &s [{ type: stdout }, *s]`), [
+        "invalid YAML at line 1, column 30: the alias *s is inside the anchor &s it repeats (a loop)"
+      ])
+      // A "billion laughs": nine levels of nine aliases each would be 387 million strings.
+      const laughs = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+      for (let i = 1; i <= 9; i++) laughs.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]`)
+      assert.deepStrictEqual(yield* yamlProblems(laughs.join("\n")), [
+        "aliases repeat too much: more than 100 uses of anchors, counting the aliases inside each anchor"
+      ])
+    }))
+})
+
+describe("config: nesting depth is bounded", () => {
+  const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels)
+
+  it("64 levels are read; 65 are a problem at the 65th, in JSON and YAML, however deep the file", () => {
+    assert.strictEqual(parseText(`{ "x": ${nested(63)} }`, "json")._tag, "Parsed")
+    for (const format of ["json", "yaml"] as const) {
+      const language = format.toUpperCase()
+      for (const levels of [64, 5_000, 100_000]) {
+        assert.deepStrictEqual(parseText(`{ "x": ${nested(levels)} }`, format), {
+          _tag: "Invalid",
+          problem: `invalid ${language} at line 1, column 71: nested more than 64 levels deep`
+        })
+      }
+    }
+    // YAML's indented blocks count as well.
+    const blocks = Array.from({ length: 70 }, (_, i) => `${" ".repeat(i)}k:`).join("\n") + " 1"
+    assert.deepStrictEqual(parseText(blocks, "yaml"), {
+      _tag: "Invalid",
+      problem: "invalid YAML at line 65, column 65: nested more than 64 levels deep"
+    })
+    // Aliases cannot get around the bound.
+    const deep = `a: &a ${nested(40)}\nb: [${"[".repeat(30)}*a${"]".repeat(30)}]`
+    assert.deepStrictEqual(parseText(deep, "yaml"), { _tag: "Invalid", problem: "nested more than 64 levels deep once its aliases are expanded" })
+    // So can compact YAML lists ("- - - x" nests on one line).
+    assert.deepStrictEqual(parseText(`${"- ".repeat(5_000)}x`, "yaml"), {
+      _tag: "Invalid",
+      problem: "invalid YAML at line 1, column 129: nested more than 64 levels deep"
+    })
+  })
+
+  it("a file longer than 256 Ki characters is refused before it is parsed", () => {
+    const sinks = Array.from({ length: 15_000 }, (_, i) => `{ "type": "file", "name": "f${i}", "path": "p" }`)
+    const text = `{ "sinks": [${sinks.join(", ")}] }`
+    assert.deepStrictEqual(parseText(text, "json"), {
+      _tag: "Invalid",
+      problem: `the file has ${text.length} characters, more than the 262144 a config file may have`
+    })
+  })
+
+  it("validate-config on a file nested 5,000 deep: exit 2, the problem on stderr, nothing on stdout", async () => {
+    const dir = tempDir()
+    for (const [name, text] of [
+      ["deep.json", `{ "sinks": [{ "type": "stdout" }], "x": ${nested(5_000)} }`],
+      ["deep.yaml", `sinks: [{ type: stdout }]\nx: ${nested(5_000)}\n`]
+    ] as const) {
+      const file = path.join(dir, name)
+      fs.writeFileSync(file, text)
+      const result = await runCli(["validate-config", file])
+      // The 64th "[" of x, whose object is the first level.
+      const where = name.endsWith(".json") ? "JSON at line 1, column 104" : "YAML at line 2, column 67"
+      assert.strictEqual(result.code, 2)
+      assert.strictEqual(result.stderr, `${file}: invalid configuration\n  - invalid ${where}: nested more than 64 levels deep\n`)
+      assert.strictEqual(result.stdout, "")
+    }
   })
 })
