@@ -19,6 +19,7 @@ import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { describeConfig } from "../src/run/describeConfig.ts"
 import { sinkTypes } from "../src/sinks/SinksConfig.ts"
 import { issueProblems, renderProblem } from "../src/config/problems.ts"
+import { interpolate } from "../src/config/interpolate.ts"
 import { parseText } from "../src/config/parse.ts"
 import { runCli, tempDir } from "./support.ts"
 
@@ -333,10 +334,10 @@ describe("config: problems people can act on", () => {
         `collection.callTimeout: expected a duration like "90s", "15m" or "1h"; found 10`,
         `collection.retry.baseDelay: expected a duration like "90s", "15m" or "1h"; found "1 s"`,
         `schedule.interval: expected a duration like "90s", "15m" or "1h"; found "hourly"`,
-        `delivery.batchWindow: expected a duration of at least 1ms; found "0s"`
+        `delivery.batchWindow: expected a duration between 1ms and 10m; found "0s"`
       ])
       assert.deepStrictEqual(yield* problems(`{ "schedule": { "interval": "500ms" }, ${stdoutOnly} }`), [
-        `schedule.interval: expected a duration of at least 1s; found "500ms"`
+        `schedule.interval: expected a duration between 1s and 7d; found "500ms"`
       ])
     }))
 
@@ -462,8 +463,8 @@ describe("config: problems people can act on", () => {
       assert.deepStrictEqual(lines, [
         "collection.concurrency: expected an integer between 1 and 256; found 0",
         `collection.pageSize: expected an integer between 1 and 1000; found "x"`,
-        `collection.callTimeout: expected a duration of at least 1ms; found "0s"`,
-        "collection.retry.maxAttempts: expected an integer of at least 1; found 0",
+        `collection.callTimeout: expected a duration between 1ms and 10m; found "0s"`,
+        "collection.retry.maxAttempts: expected an integer between 1 and 100; found 0",
         `collection.retry.maxDelay: expected a duration like "90s", "15m" or "1h"; found "1"`
       ])
     }))
@@ -694,6 +695,12 @@ describe("config: nesting depth is bounded", () => {
     })
   })
 
+  it("interpolation refuses a value too deep for it, whoever passes it", () => {
+    const deep = JSON.parse(`{ "x": ${nested(100_000)} }`)
+    assert.deepStrictEqual(interpolate(deep, {}), { value: undefined, problems: [{ path: [], message: "nested more than 64 levels deep" }] })
+    assert.deepStrictEqual(interpolate(JSON.parse(`{ "x": ${nested(63)} }`), {}).problems, [])
+  })
+
   it("a file longer than 256 Ki characters is refused before it is parsed", () => {
     const sinks = Array.from({ length: 15_000 }, (_, i) => `{ "type": "file", "name": "f${i}", "path": "p" }`)
     const text = `{ "sinks": [${sinks.join(", ")}] }`
@@ -719,4 +726,110 @@ describe("config: nesting depth is bounded", () => {
       assert.strictEqual(result.stdout, "")
     }
   })
+})
+
+describe("config: every number has a bound, said in the message", () => {
+  it.effect("absurd rates and attempts: 1e400 (Infinity), 1e-300, 1e9", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(
+        yield* problems(`{ "collection": { "maxRequestsPerSecond": 1e400, "minRequestsPerSecond": 1e-300,
+          "retry": { "maxAttempts": 1e9 } }, ${stdoutOnly} }`),
+        [
+          "collection.retry.maxAttempts: expected an integer between 1 and 100; found 1000000000",
+          "collection.maxRequestsPerSecond: expected a number between 0.1 and 10000; found Infinity",
+          "collection.minRequestsPerSecond: expected a number between 0.1 and 10000; found 1e-300"
+        ]
+      )
+      // The same in YAML, where .inf is a number too.
+      assert.deepStrictEqual(yield* yamlProblems(`collection: { maxRequestsPerSecond: .inf }\nsinks: [{ type: stdout }]`), [
+        "collection.maxRequestsPerSecond: expected a number between 0.1 and 10000; found Infinity"
+      ])
+    }))
+
+  it.effect("every duration has a maximum, in every section", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "collection": { "callTimeout": "11m", "maxCredentialReportAge": "8d", "retry": { "baseDelay": "2h", "maxDelay": "2h" } },
+        "schedule": { "interval": "8d", "shutdownTimeout": "11m" },
+        "delivery": { "batchWindow": "11m", "retry": { "maxAttempts": 101 } },
+        "telemetry": { "metricInterval": "2h" },
+        "sinks": [
+          { "type": "http", "url": "https://h.test/", "timeout": "11m", "maxRetryAfter": "2h", "batchWindow": "11m" },
+          { "type": "kafka", "brokers": ["k:9092"], "topic": "t", "connectTimeout": "2m", "requestTimeout": "3m" }
+        ]
+      }`)
+      assert.sameMembers([...lines], [
+        `collection.callTimeout: expected a duration between 1ms and 10m; found "11m"`,
+        `collection.retry.baseDelay: expected a duration between 1ms and 1h; found "2h"`,
+        `collection.retry.maxDelay: expected a duration between 1ms and 1h; found "2h"`,
+        `collection.maxCredentialReportAge: expected a duration between 1s and 7d; found "8d"`,
+        `schedule.interval: expected a duration between 1s and 7d; found "8d"`,
+        `schedule.shutdownTimeout: expected a duration between 1s and 10m; found "11m"`,
+        `delivery.batchWindow: expected a duration between 1ms and 10m; found "11m"`,
+        "delivery.retry.maxAttempts: expected an integer between 1 and 100; found 101",
+        `telemetry.metricInterval: expected a duration between 1s and 1h; found "2h"`,
+        `sinks[0].batchWindow: expected a duration between 1ms and 10m; found "11m"`,
+        `sinks[0].timeout: expected a duration between 1ms and 10m; found "11m"`,
+        `sinks[0].maxRetryAfter: expected a duration between 1ms and 1h; found "2h"`,
+        `sinks[1].connectTimeout: expected a duration between 1ms and 1m; found "2m"`,
+        `sinks[1].requestTimeout: expected a duration between 1ms and 2m; found "3m"`
+      ])
+      // Digits enough to read as Infinity are a duration beyond the maximum, not a wait forever.
+      assert.deepStrictEqual(yield* problems(`{ "schedule": { "interval": "${"9".repeat(400)}d" }, ${stdoutOnly} }`), [
+        `schedule.interval: expected a duration between 1s and 7d; found "${"9".repeat(60)}…"`
+      ])
+    }))
+})
+
+describe("config: URLs", () => {
+  const password = "hunter2-never-shown"
+
+  it.effect("a user name or password in any URL field is refused, never shown, and the message says where the secret goes", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "aws": { "endpoint": "http://admin:${password}@127.0.0.1:4566" },
+        "telemetry": { "endpoint": "https://otel:${password}@collector.test:4318" },
+        "sinks": [
+          { "type": "http", "url": "https://siem:${password}@siem.test/ingest" },
+          { "type": "http", "name": "plain", "url": "siem:${password}@siem.test" }
+        ]
+      }`)
+      const header = `a header: "headers": { "Authorization": "\${TOKEN}" }`
+      assert.deepStrictEqual(lines, [
+        `aws.endpoint: expected a URL without a user name or password; found "http://<redacted>@127.0.0.1:4566" (put the secret in "accessKeyId" and "secretAccessKey")`,
+        `sinks[0].url: expected a URL without a user name or password; found "https://<redacted>@siem.test/ingest" (put the secret in ${header})`,
+        `sinks[1].url: expected an http(s) URL like "https://siem.example.com/ingest"; found "<redacted>@siem.test"`,
+        `telemetry.endpoint: expected a URL without a user name or password; found "https://<redacted>@collector.test:4318" (put the secret in ${header})`
+      ])
+      for (const line of lines) assert.notInclude(line, password)
+    }))
+
+  it("validate-config refuses a URL with credentials, exit 2, and prints the password nowhere", async () => {
+    const file = path.join(tempDir(), "config.yaml")
+    fs.writeFileSync(file, `sinks:\n  - type: http\n    url: "http://user:\${HOOK_PASSWORD}@hooks.test/in"\n`)
+    const result = await runCli(["validate-config", file], { env: { HOOK_PASSWORD: password } })
+    assert.strictEqual(result.code, 2)
+    assert.strictEqual(
+      result.stderr,
+      `${file}: invalid configuration\n  - sinks[0].url: expected a URL without a user name or password; found "http://<redacted>@hooks.test/in" (put the secret in a header: "headers": { "Authorization": "\${TOKEN}" })\n`
+    )
+    assert.strictEqual(result.stdout, "")
+  })
+
+  it.effect("ports fetch refuses are refused where fetch is used (the http sink), and only there", () =>
+    Effect.gen(function*() {
+      const badPort = (port: number) =>
+        `expected a URL on a port that fetch connects to; found "http://hooks.test:${port}/in" (fetch refuses port ${port}, one of the WHATWG "bad ports" such as 25, 6000 and 6665-6669)`
+      const lines = yield* problems(`{ "sinks": [
+        { "type": "http", "name": "x11", "url": "http://hooks.test:6000/in" },
+        { "type": "http", "name": "irc", "url": "http://hooks.test:6667/in" },
+        { "type": "http", "name": "smtp", "url": "http://hooks.test:25/in" },
+        { "type": "http", "name": "fine", "url": "http://hooks.test:6001/in" }
+      ] }`)
+      assert.deepStrictEqual(lines, [`sinks[0].url: ${badPort(6000)}`, `sinks[1].url: ${badPort(6667)}`, `sinks[2].url: ${badPort(25)}`])
+      // The AWS SDK and the OTLP exporters use Node's http module, which connects to any port.
+      const config = yield* parse(`{ "aws": { "endpoint": "http://127.0.0.1:6000" }, "telemetry": { "endpoint": "http://otel:6000" }, ${stdoutOnly} }`)
+      assert.strictEqual(config.aws.endpoint, "http://127.0.0.1:6000")
+      assert.strictEqual(config.telemetry.endpoint, "http://otel:6000")
+    }))
 })
