@@ -4,8 +4,8 @@
  * of every syntax error. A `.json` file is held to JSON (`strictJson.ts`).
  *
  * What a config file may not do, in either format, because a config file has no use for it and a
- * hostile or broken one could hurt: nest deeper than `maxDepth` (checked on the syntax tree before
- * anything recursive runs, so 5,000 levels are a clear problem, not a stack overflow), use tags
+ * hostile or broken one could hurt: nest deeper than `maxDepth` (checked while the parser runs and
+ * before anything recursive does, so 5,000 levels are a clear problem, not a stack overflow), use tags
  * (`!!binary`, `!custom`), hold more than one document, or expand aliases without bound (a
  * "billion laughs" file). Anchors and aliases are YAML's way to repeat a block, and are allowed
  * within that bound. A key given twice in one object is reported with both positions.
@@ -111,7 +111,11 @@ const parserMessage = (message: string): string => {
   return text.charAt(0).toLowerCase() + text.slice(1)
 }
 
-/** Keys given twice, and aliases inside the collection they name (a loop), with their paths. */
+/**
+ * Keys given twice, and aliases inside the collection they name (a loop), with their paths. A loop
+ * is found by anchor name, so an alias of an inner anchor that reuses an outer one's name counts
+ * as one too: refused, with a message that says why.
+ */
 const inspectNodes = (
   node: unknown,
   path: ReadonlyArray<PropertyKey>,
@@ -208,11 +212,14 @@ export const parseText = (input: string, format: ConfigFormat): ParsedText => {
   try {
     value = document.toJS({ maxAliasCount })
   } catch (error) {
-    // The `yaml` package's guard against exponential expansion ("billion laughs").
     if (!(error instanceof ReferenceError)) throw error
+    // The `yaml` package's guard against exponential expansion ("billion laughs"), or an alias it
+    // cannot resolve (the composer reports those first).
     return {
       _tag: "Invalid",
-      problem: `aliases repeat too much: more than ${maxAliasCount} uses of anchors, counting the aliases inside each anchor`
+      problem: /excessive alias count/i.test(error.message)
+        ? `aliases repeat too much: more than ${maxAliasCount} uses of anchors, counting the aliases inside each anchor`
+        : `invalid ${language}: ${parserMessage(error.message)}`
     }
   }
   if (isDeeperThanMax(value)) return { _tag: "Invalid", problem: `${tooDeep} once its aliases are expanded` }
