@@ -827,6 +827,10 @@ describe("config: URLs", () => {
         { "type": "http", "name": "fine", "url": "http://hooks.test:6001/in" }
       ] }`)
       assert.deepStrictEqual(lines, [`sinks[0].url: ${badPort(6000)}`, `sinks[1].url: ${badPort(6667)}`, `sinks[2].url: ${badPort(25)}`])
+      // A query may hold a token: not shown either.
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": "http", "url": "http://hooks.test:6000/in?token=${password}" }] }`), [
+        `sinks[0].url: ${badPort(6000).replace("/in\"", "/in?<redacted>\"")}`
+      ])
       // The AWS SDK and the OTLP exporters use Node's http module, which connects to any port.
       const config = yield* parse(`{ "aws": { "endpoint": "http://127.0.0.1:6000" }, "telemetry": { "endpoint": "http://otel:6000" }, ${stdoutOnly} }`)
       assert.strictEqual(config.aws.endpoint, "http://127.0.0.1:6000")

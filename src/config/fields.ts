@@ -43,9 +43,18 @@ export const fetchBadPorts: ReadonlySet<number> = new Set([
   6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080
 ])
 
-/** A URL as it may be shown: any user name and password replaced by "<redacted>". */
-export const withoutCredentials = (text: string): string =>
-  text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/?#\s]*@/, "$1<redacted>@")
+/**
+ * A URL as a problem line may show it, as written but for a user name and password, replaced by
+ * "<redacted>", and so is a query (`?api_key=...`). In a URL the user info ends at the last "@"
+ * before the path; other text ("user:pw@host" has no "//") loses everything up to its last "@".
+ */
+export const withoutCredentials = (text: string): string => {
+  const withAuthority = URL.canParse(text) && /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)
+  if (!withAuthority) return text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?.*@/s, "$1<redacted>@")
+  return text
+    .replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1<redacted>@")
+    .replace(/\?[^#]*/, "?<redacted>")
+}
 
 export interface HttpUrlOptions {
   /** Where this field's secrets go instead of the URL, e.g. `a header: "headers": { ... }`. */
