@@ -646,6 +646,9 @@ sinks:
       assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }]\n---\nsinks: []\n`), [
         "invalid YAML at line 2, column 1: a config file holds one document; a second one starts here"
       ])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }]\n? [log]\n: { level: info }\n`), [
+        "invalid YAML at line 2, column 3: a key must be a string, not a list, an object or an alias"
+      ])
       const shared = yield* parseConfig(
         `collection:\n  retry: &retry { maxAttempts: 3, maxDelay: 5s }\ndelivery:\n  retry: *retry\nsinks: [{ type: stdout }]\n`,
         "config.yaml",

@@ -10,7 +10,7 @@
  * "billion laughs" file). Anchors and aliases are YAML's way to repeat a block, and are allowed
  * within that bound. A key given twice in one object is reported with both positions.
  */
-import { type CST, Composer, type Document, isAlias, isMap, isScalar, isSeq, Lexer, Parser } from "yaml"
+import { type CST, Composer, type Document, isAlias, isMap, isNode, isScalar, isSeq, Lexer, Parser } from "yaml"
 import { isDeeperThanMax, maxDepth, tooDeep } from "./depth.ts"
 import type { Problem } from "./problems.ts"
 import { strictJsonViolations, type Violation } from "./strictJson.ts"
@@ -112,20 +112,21 @@ const parserMessage = (message: string): string => {
 }
 
 /**
- * Keys given twice, and aliases inside the collection they name (a loop), with their paths. A loop
- * is found by anchor name, so an alias of an inner anchor that reuses an outer one's name counts
- * as one too: refused, with a message that says why.
+ * Keys given twice, with their paths; and what stops the reading: an alias inside the collection
+ * it names (a loop), or a key that is not a string. A loop is found by anchor name, so an alias of
+ * an inner anchor that reuses an outer one's name counts as one too: refused, with a message that
+ * says why.
  */
 const inspectNodes = (
   node: unknown,
   path: ReadonlyArray<PropertyKey>,
   anchors: ReadonlySet<string>,
   text: string,
-  out: { readonly problems: Array<Problem>; loop?: Violation }
+  out: { readonly problems: Array<Problem>; stop?: Violation }
 ): void => {
   if (isAlias(node)) {
     if (anchors.has(node.source)) {
-      out.loop ??= {
+      out.stop ??= {
         offset: node.range?.[0] ?? 0,
         reason: `the alias *${node.source} is inside the anchor &${node.source} it repeats (a loop)`
       }
@@ -142,7 +143,8 @@ const inspectNodes = (
   for (const pair of node.items) {
     const key = pair.key
     if (!isScalar(key)) {
-      out.problems.push({ path, message: "a key must be a string, not a list, an object or an alias" })
+      const at = (isNode(key) ? key.range?.[0] : undefined) ?? node.range?.[0] ?? 0
+      out.stop ??= { offset: at, reason: "a key must be a string, not a list, an object or an alias" }
       continue
     }
     const name = key.value === null ? "" : String(key.value)
@@ -204,9 +206,9 @@ export const parseText = (input: string, format: ConfigFormat): ParsedText => {
   if (second !== undefined) return invalid(second.range[0], "a config file holds one document; a second one starts here")
   if (document === undefined || document.contents === null) return invalid(0, "the file is empty")
 
-  const inspected: { problems: Array<Problem>; loop?: Violation } = { problems: [] }
+  const inspected: { problems: Array<Problem>; stop?: Violation } = { problems: [] }
   inspectNodes(document.contents, [], new Set(), text, inspected)
-  if (inspected.loop !== undefined) return invalid(inspected.loop.offset, inspected.loop.reason)
+  if (inspected.stop !== undefined) return invalid(inspected.stop.offset, inspected.stop.reason)
 
   let value: unknown
   try {
