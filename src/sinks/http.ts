@@ -25,7 +25,10 @@ import { commonSinkFields, defineSink, type Envelope, SinkError, toNdjson } from
 
 const gzip = promisify(gzipCallback)
 
-const HttpUrl = httpUrl("https://siem.example.com/ingest")
+const HttpUrl = httpUrl("https://siem.example.com/ingest", {
+  secretsGoTo: `a header: "headers": { "Authorization": "\${TOKEN}" }`,
+  fetch: true
+})
 
 const HeaderName = Schema.String.check(
   Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { expected: "an HTTP header name" })
@@ -46,13 +49,13 @@ const HttpSinkConfig = Schema.Struct({
   /** Sent with every request. Every value is a secret: never logged, shown as <redacted>. */
   headers: Schema.Record(HeaderName, Secret).pipe(withDefault({})),
   /** Longest wait for an answer, per attempt. */
-  timeout: durationField({ minimum: "1ms", default: "30s" }),
+  timeout: durationField({ minimum: "1ms", maximum: "10m", default: "30s" }),
   /** Batches in flight at once; above 1, batches may arrive out of order. */
   maxConcurrentRequests: intBetween(1, 64).pipe(withDefault(1)),
   /** Statuses worth another attempt; any other non-2xx dead-letters the batch at once. */
   retryableStatuses: Schema.Array(StatusPattern).pipe(withDefault([408, 429, "5xx"])),
   /** A `Retry-After` asking for longer is cut to this. */
-  maxRetryAfter: durationField({ minimum: "1ms", default: "5m" })
+  maxRetryAfter: durationField({ minimum: "1ms", maximum: "1h", default: "5m" })
 })
 
 /**

@@ -8,7 +8,10 @@ import * as Schema from "effect/Schema"
 import { durationAtLeast, durationField } from "../config/durations.ts"
 import { httpUrl, withDefault } from "../config/fields.ts"
 
-const OtlpEndpoint = httpUrl("http://otel-collector:4318")
+// The OTLP exporters use Node's http module, not fetch: every port is open to them.
+const OtlpEndpoint = httpUrl("http://otel-collector:4318", {
+  secretsGoTo: `a header: "headers": { "Authorization": "\${TOKEN}" }`
+})
 
 export const TelemetryConfig = Schema.Struct({
   /** `service.name` of spans and metrics; OTEL_SERVICE_NAME. */
@@ -36,6 +39,6 @@ export const TelemetryConfig = Schema.Struct({
   /** Headers of every OTLP request, such as a collector's API key; OTEL_EXPORTER_OTLP_HEADERS (its keys win). */
   headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.RedactedFromValue(Schema.String))),
   /** How often metrics are pushed; OTEL_METRIC_EXPORT_INTERVAL (milliseconds). */
-  metricInterval: durationField({ minimum: "1s", default: "60s" })
+  metricInterval: durationField({ minimum: "1s", maximum: "1h", default: "60s" })
 })
 export type TelemetryConfig = typeof TelemetryConfig.Type
