@@ -385,7 +385,7 @@ describe("telemetry settings", () => {
     const invalid = resolve({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: "-1" }, file)
     assert.strictEqual(Duration.toMillis(invalid.traces!.timeout), 3000)
     assert.deepStrictEqual(invalid.warnings, ["OTEL_EXPORTER_OTLP_TIMEOUT=-1 ignored: expected milliseconds above 0"])
-    assert.throws(() => defaultConfig({ telemetry: { timeout: "1h" } }), /telemetry\.timeout: expected a duration of at most 1m/)
+    assert.throws(() => defaultConfig({ telemetry: { timeout: "1h" } }), /telemetry\.timeout: expected a duration between 100ms and 1m; found "1h"/)
   })
 
   it("resource attributes: the file's, then OTEL_RESOURCE_ATTRIBUTES' (percent-decoded) over them", () => {
