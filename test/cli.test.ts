@@ -68,18 +68,18 @@ describe("the iam-ocsf command", () => {
     // both kinds of line were compared
     expect(coloured).toEqual([false, true, true, false, false, false, false])
   })
-  it("bin/iam-ocsf starts node with bin/node-flags; without a build it says to build, exit 1", async () => {
+  it("bin/iam-ocsf starts node with bin/node-flags, also through a symlink (npm's bin links); without a build it says to build, exit 1", async () => {
     // the launcher copied beside a dist/ of our own, whose main.js shows the flags node got
     const root = tempDir()
     const bin = path.join(root, "bin")
     fs.mkdirSync(bin)
     for (const f of ["iam-ocsf", "node-flags"]) fs.copyFileSync(path.join(repoRoot, "bin", f), path.join(bin, f))
     fs.chmodSync(path.join(bin, "iam-ocsf"), 0o755)
-    const launch = () =>
+    const launch = (launcher = path.join(bin, "iam-ocsf")) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` }
         delete env.IAM_OCSF_NODE_FLAGS
-        const child = spawn(path.join(bin, "iam-ocsf"), ["--version"], { env, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(launcher, ["--version"], { env, stdio: ["ignore", "pipe", "pipe"] })
         let [stdout, stderr] = ["", ""]
         child.stdout.on("data", (d) => (stdout += d))
         child.stderr.on("data", (d) => (stderr += d))
@@ -95,6 +95,12 @@ describe("the iam-ocsf command", () => {
     expect(built.code).toBe(0)
     const flags = fs.readFileSync(path.join(repoRoot, "bin/node-flags"), "utf8").trim().split(/\s+/)
     expect(JSON.parse(built.stdout)).toEqual([flags, ["--version"]])
+    const links = path.join(root, "node_modules/.bin")
+    fs.mkdirSync(links, { recursive: true })
+    fs.symlinkSync(path.join(bin, "iam-ocsf"), path.join(links, "iam-ocsf"))
+    const linked = await launch(path.join(links, "iam-ocsf"))
+    expect(linked.code).toBe(0)
+    expect(JSON.parse(linked.stdout)).toEqual([flags, ["--version"]])
   })
 
   it("run --once: every user delivered as the event the mapping table gives, exit 0", async () => {
