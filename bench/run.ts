@@ -4,6 +4,7 @@
  *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
+ *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -11,11 +12,12 @@ import { parseArgs } from "node:util"
 import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
+import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,startup" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -25,13 +27,19 @@ const { values } = parseArgs({
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "200" },
+    "startup-runs": { type: "string", default: String(defaultStartupBench.runs) },
+    "startup-users": { type: "string", default: String(defaultStartupBench.users) },
+    "startup-root": { type: "string" },
+    "startup-node-flags": { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]"
+    "npm run bench -- [--only collect,strategies,sinks,soak,startup] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]\n" +
+      "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
+      "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]"
   )
   process.exit(0)
 }
@@ -77,5 +85,16 @@ if (sections.has("soak")) {
   const runs = Number(values["soak-runs"])
   console.log(`\n## daemon soak: ${runs} runs of 50 users`)
   console.table([await soakBench({ runs, users: 50 })])
+}
+if (sections.has("startup")) {
+  const options = {
+    runs: Number(values["startup-runs"]),
+    users: Number(values["startup-users"]),
+    latencyMs,
+    ...(values["startup-root"] === undefined ? {} : { root: values["startup-root"] }),
+    ...(values["startup-node-flags"] === undefined ? {} : { nodeFlags: values["startup-node-flags"] })
+  }
+  console.log(`\n## start-up: the shipped CLI (bin/iam-ocsf) from start to exit${options.root === undefined ? "" : ` in ${options.root}`}`)
+  printStartup(await startupBench(options), options)
 }
 process.exit(0)

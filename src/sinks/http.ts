@@ -14,16 +14,23 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
-import * as Headers from "effect/http/Headers"
-import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
-import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import { durationField } from "../config/durations.ts"
 import { httpUrl, intBetween, Secret, withDefault } from "../config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError, toNdjson } from "../delivery/Sink.ts"
 
 const gzip = promisify(gzipCallback)
+
+// effect/http is loaded by the first http sink a config names: a config without one (and
+// `validate-config`, `--help`) does without its fifteen modules.
+const loadClient = Effect.promise(() =>
+  Promise.all([
+    import("effect/http/FetchHttpClient"),
+    import("effect/http/Headers"),
+    import("effect/http/HttpClient"),
+    import("effect/http/HttpClientRequest")
+  ])
+)
 
 const HttpUrl = httpUrl("https://siem.example.com/ingest", {
   secretsGoTo: `a header: "headers": { "Authorization": "\${TOKEN}" }`,
@@ -91,6 +98,7 @@ export default defineSink({
   summary: "each batch POSTed to a webhook as JSON or NDJSON, optionally gzipped",
   config: HttpSinkConfig,
   make: Effect.fnUntraced(function*(config, name) {
+    const [FetchHttpClient, Headers, HttpClient, HttpClientRequest] = yield* loadClient
     const client = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
     const target = new URL(config.url)
     // The URL as it may be logged: without user info and query, where credentials could hide.
