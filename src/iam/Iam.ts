@@ -1,9 +1,10 @@
 /**
- * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
- * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
- * throttles), then sends one SDK request with a deadline, its failure classified once
- * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
- * attempts, delays and spans are all ours), traced and counted.
+ * The one module that talks to AWS. Every call goes through `call`: each attempt waits for its
+ * place among the calls in flight and its turn in the account's request rate (`RequestPacer.ts`,
+ * which learns what the account admits from its answers), then sends one SDK request with a
+ * deadline, its failure classified once (`classify.ts`), retried by the project's one policy (the
+ * SDK's own retries are off so that attempts, delays and spans are all ours), traced and counted
+ * (`telemetry/iamCalls.ts`).
  */
 import {
   type AccessKeyMetadata,
@@ -31,6 +32,7 @@ import {
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -47,8 +49,8 @@ import {
   readLastPasswordUse,
   readUser
 } from "./largeAnswers.ts"
-import { makeRequestPacer } from "./RequestPacer.ts"
-import { observeAttempt } from "../telemetry/iamCalls.ts"
+import { type Answer, makeRequestPacer, type RateReading } from "./RequestPacer.ts"
+import { CallTally, iamErrorOf, observeAttempt } from "../telemetry/iamCalls.ts"
 
 export interface IamSettings {
   readonly region: string
@@ -64,6 +66,8 @@ export interface IamSettings {
   readonly retry: RetrySettings
   /** Sockets kept open to IAM; at least the number of calls in flight at once. */
   readonly maxSockets: number
+  /** Calls in flight at once (a call waiting out a retry's backoff is not in flight); absent = `maxSockets`. */
+  readonly maxInFlight?: number | undefined
   /** MaxItems of the per-user list calls; absent = AWS's default (100). Tests lower it to exercise paging. */
   readonly perUserPageSize?: number | undefined
   /** Bounds of the learned request rate (one pacer per service, i.e. per account); absent = defaults. */
@@ -121,6 +125,14 @@ export interface IamService {
    */
   readonly getCredentialReport: (onLine: (line: string) => void) => Effect.Effect<CredentialReport, IamError>
   readonly counts: () => IamCallCounts
+  /**
+   * Waits until every call waiting for its place among the calls in flight has one, and one more
+   * would get one at once: a collector starts another user then, so that users in flight grow
+   * while calls sleep in retry backoffs, and only then.
+   */
+  readonly room: Effect.Effect<void>
+  /** The learned request rate at `now` (ms, the Clock's), its peak since `restartPeak` (a run's start), and its integral. */
+  readonly requestRate: (now: number, restartPeak?: boolean) => RateReading
 }
 
 export class Iam extends Context.Service<Iam, IamService>()("iam-ocsf/Iam") {
@@ -132,6 +144,13 @@ const page = <A>(items: ReadonlyArray<A> | undefined, truncated: boolean | undef
   // A truncated page without a marker would loop forever; AWS never sends one, so treat it as the end.
   marker: truncated === true ? marker : undefined
 })
+
+/** For the request rate: any answer from AWS but a throttle is admitted; a timeout or a reset is no answer. */
+const answerOf = <A>(exit: Exit.Exit<A, IamError>): Answer => {
+  if (exit._tag === "Success") return "admitted"
+  const error = iamErrorOf(exit)
+  return error === undefined || error.reason.status === undefined ? "none" : error.throttled ? "throttled" : "admitted"
+}
 
 const badAnswer = (action: string, message: string) =>
   new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
@@ -161,10 +180,8 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     (client) => Effect.sync(() => client.destroy())
   )
 
-  const calls: Record<string, number> = {}
-  let throttled = 0
-  let retries = 0
-  const pacer = yield* makeRequestPacer(settings.requestRate ?? {})
+  const tally = new CallTally()
+  const pacer = yield* makeRequestPacer({ ...settings.requestRate, window: settings.maxInFlight ?? settings.maxSockets })
 
   const policy = retryPolicy<IamError>(settings.retry).pipe(
     Schedule.tap(({ attempt, duration, input }) =>
@@ -191,10 +208,8 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     timeout: Duration.Duration = settings.callTimeout
   ): Effect.Effect<A, IamError> => {
     let attempt = 0
-    const once = Effect.flatMap(pacer.turn, (epoch) => {
+    const once = Effect.suspend(() => {
       attempt += 1
-      calls[action] = (calls[action] ?? 0) + 1
-      if (attempt > 1) retries += 1
       return Effect.tryPromise({ try: send, catch: (e) => classify(action, userName, e) }).pipe(
         Effect.timeoutOrElse({
           duration: timeout,
@@ -210,19 +225,12 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
               })
             )
         }),
-        Effect.tapError((e) => {
-          if (e.throttled) {
-            throttled += 1
-            return pacer.throttled(epoch)
-          }
-          // Any other answer from AWS counts as admitted; a timeout or a reset is no answer.
-          return e.reason.status === undefined ? Effect.void : pacer.admitted
-        }),
-        Effect.tap(() => pacer.admitted),
-        observeAttempt(action, attempt),
+        observeAttempt(tally, action, attempt),
         Effect.withSpan(`IAM ${action}`, {
           attributes: { "aws.iam.action": action, "aws.iam.user": userName ?? "", "retry.attempt": attempt }
-        })
+        }),
+        // In its turn: a place among the calls in flight, and the account's request rate.
+        (attemptInTurn) => pacer.paced(attemptInTurn, answerOf)
       )
     })
     return Effect.retry(once, policy)
@@ -317,6 +325,8 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
             : Effect.succeed({ generatedAt: o.GeneratedTime })
         )
       ),
-    counts: () => ({ calls: { ...calls }, throttled, retries })
+    counts: () => ({ calls: { ...tally.calls }, throttled: tally.throttled, retries: tally.retries }),
+    room: pacer.room,
+    requestRate: pacer.reading
   })
 })
