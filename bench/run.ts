@@ -4,18 +4,21 @@
  *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
+ *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
+import * as os from "node:os"
 import { parseArgs } from "node:util"
 import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
+import { printThrottling, throttlingBench } from "./throttling.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,throttling" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -25,13 +28,16 @@ const { values } = parseArgs({
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "200" },
+    "throttling-users": { type: "string", default: "2000" },
+    "cpu-users": { type: "string", default: "10000" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]"
+    "npm run bench -- [--only collect,strategies,sinks,soak,throttling] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]\n" +
+      "  [--throttling-users N] [--cpu-users N]"
   )
   process.exit(0)
 }
@@ -77,5 +83,15 @@ if (sections.has("soak")) {
   const runs = Number(values["soak-runs"])
   console.log(`\n## daemon soak: ${runs} runs of 50 users`)
   console.table([await soakBench({ runs, users: 50 })])
+}
+if (sections.has("throttling")) {
+  const users = Number(values["throttling-users"])
+  const cpuUsers = Number(values["cpu-users"])
+  console.log(
+    `\n## throttling: ${users} users at 20 ms a call, random throttling and a budget of 100 requests/s; ` +
+      `CPU per AWS call on ${cpuUsers} users at 0 ms (load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`
+  )
+  printThrottling(await throttlingBench({ users, cpuUsers }))
+  console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
 }
 process.exit(0)
