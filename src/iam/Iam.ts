@@ -50,6 +50,7 @@ import {
   readUser
 } from "./largeAnswers.ts"
 import { type Answer, makeRequestPacer, type RateReading } from "./RequestPacer.ts"
+import { Sha256 } from "./sha256.ts"
 import { CallTally, iamErrorOf, observeAttempt } from "../telemetry/iamCalls.ts"
 
 export interface IamSettings {
@@ -145,6 +146,39 @@ const page = <A>(items: ReadonlyArray<A> | undefined, truncated: boolean | undef
   marker: truncated === true ? marker : undefined
 })
 
+/** Why `withDeadline` aborted a request: its deadline passed. */
+const DEADLINE = Symbol("deadline")
+
+/**
+ * `send` with a deadline of `ms`, aborted when it passes (rejecting with `DEADLINE`) or when
+ * `outer` aborts (the attempt was interrupted). A timer of its own, rather than a race of two
+ * fibers: an attempt costs less CPU, and the deadline still covers the whole answer.
+ */
+const withDeadline = <A>(send: (signal: AbortSignal) => Promise<A>, outer: AbortSignal, ms: number): Promise<A> => {
+  const controller = new AbortController()
+  const interrupted = () => controller.abort(outer.reason)
+  outer.addEventListener("abort", interrupted)
+  let passed = false
+  const timer = setTimeout(() => {
+    passed = true
+    controller.abort(DEADLINE)
+  }, ms)
+  const settled = () => {
+    clearTimeout(timer)
+    outer.removeEventListener("abort", interrupted)
+  }
+  return send(controller.signal).then(
+    (a) => {
+      settled()
+      return a
+    },
+    (e: unknown) => {
+      settled()
+      throw passed ? DEADLINE : e
+    }
+  )
+}
+
 /** For the request rate: any answer from AWS but a throttle is admitted; a timeout or a reset is no answer. */
 const answerOf = <A>(exit: Exit.Exit<A, IamError>): Answer => {
   if (exit._tag === "Success") return "admitted"
@@ -171,6 +205,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
           }
         }),
         maxAttempts: 1,
+        sha256: Sha256,
         requestHandler: {
           httpAgent: { keepAlive: true, maxSockets: settings.maxSockets },
           httpsAgent: { keepAlive: true, maxSockets: settings.maxSockets }
@@ -179,6 +214,18 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     ),
     (client) => Effect.sync(() => client.destroy())
   )
+  // Our retry policy is the only one (maxAttempts: 1 above), so the SDK's retry step would only
+  // cost CPU on every request (a token bucket, an invocation id, two headers): it keeps its place,
+  // which the signing step is placed after, and passes the request on. Without a logger, the
+  // SDK's logging step logs nothing.
+  client.middlewareStack.add((next) => next, {
+    step: "finalizeRequest",
+    name: "retryMiddleware",
+    tags: ["RETRY"],
+    priority: "high",
+    override: true
+  })
+  client.middlewareStack.remove("loggerMiddleware")
 
   const tally = new CallTally()
   const pacer = yield* makeRequestPacer({ ...settings.requestRate, window: settings.maxInFlight ?? settings.maxSockets })
@@ -208,27 +255,27 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     timeout: Duration.Duration = settings.callTimeout
   ): Effect.Effect<A, IamError> => {
     let attempt = 0
+    const timeoutMs = Duration.toMillis(timeout)
+    const timedOut = () =>
+      new IamError({
+        action,
+        ...(userName === undefined ? {} : { userName }),
+        reason: new Unavailable({
+          code: "Timeout",
+          message: `no answer within ${Duration.format(timeout)}`
+        })
+      })
     const once = Effect.suspend(() => {
       attempt += 1
-      return Effect.tryPromise({ try: send, catch: (e) => classify(action, userName, e) }).pipe(
-        Effect.timeoutOrElse({
-          duration: timeout,
-          orElse: () =>
-            Effect.fail(
-              new IamError({
-                action,
-                ...(userName === undefined ? {} : { userName }),
-                reason: new Unavailable({
-                  code: "Timeout",
-                  message: `no answer within ${Duration.format(timeout)}`
-                })
-              })
-            )
-        }),
+      return Effect.tryPromise({
+        try: (signal) => withDeadline(send, signal, timeoutMs),
+        catch: (e) => e === DEADLINE ? timedOut() : classify(action, userName, e)
+      }).pipe(
         observeAttempt(tally, action, attempt),
         Effect.withSpan(`IAM ${action}`, {
           attributes: { "aws.iam.action": action, "aws.iam.user": userName ?? "", "retry.attempt": attempt }
-        }),
+          // Thousands of attempts a second: where each was made is known, and a stack trace each is not free.
+        }, { captureStackTrace: false }),
         // In its turn: a place among the calls in flight, and the account's request rate.
         (attemptInTurn) => pacer.paced(attemptInTurn, answerOf)
       )

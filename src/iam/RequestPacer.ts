@@ -48,8 +48,15 @@ class Window {
     this.size = size
   }
 
-  readonly acquire: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.active < this.size && this.calls.length === 0) {
+  /** A place, at once when one is free and nobody waits (most of the time: no allocation then). */
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() => {
+    if (!this.hasRoom()) return this.waitForPlace
+    this.active += 1
+    return Effect.void
+  })
+
+  private readonly waitForPlace: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.hasRoom()) {
       this.active += 1
       return resume(Effect.void)
     }
@@ -92,26 +99,41 @@ class Window {
 }
 
 export const makeRequestPacer = Effect.fnUntraced(function*(options: AdaptiveRateOptions & { readonly window: number }) {
-  const startedAt = yield* Clock.currentTimeMillis
-  const control = new AdaptiveRate(startedAt, options)
+  const clock = yield* Clock.Clock
+  const control = new AdaptiveRate(clock.currentTimeMillisUnsafe(), options)
   const window = new Window(Math.max(1, options.window))
   const waiting = yield* Queue.unbounded<Deferred.Deferred<number>>()
+  /** When the next turn is due, and how many turns are waiting for the fiber that hands them out. */
   let nextAt = 0
+  let pending = 0
 
-  yield* Effect.gen(function*() {
-    const next = yield* Queue.take(waiting)
-    const now = yield* Clock.currentTimeMillis
+  /** The turn going out at `now`, or at `nextAt` when that is later: its tag for `answered`. */
+  const take = (now: number): number => {
     // An idle bucket lends no more than a short burst: it must not release a flood after a pause.
     nextAt = Math.max(nextAt, now - BURST_MS)
-    if (nextAt > now) yield* Effect.sleep(nextAt - now)
     // Tagged with when it goes out: throttles are judged against the rate it was sent at.
     const tag = control.sent(Math.max(now, nextAt))
     nextAt += 1000 / control.rate
-    yield* Deferred.succeed(next, tag)
+    return tag
+  }
+
+  yield* Effect.gen(function*() {
+    const next = yield* Queue.take(waiting)
+    const now = clock.currentTimeMillisUnsafe()
+    const due = Math.max(nextAt, now - BURST_MS)
+    if (due > now) yield* Effect.sleep(due - now)
+    pending -= 1
+    yield* Deferred.succeed(next, take(now))
   }).pipe(Effect.forever, Effect.forkScoped)
 
-  const turn = Effect.flatMap(Deferred.make<number>(), (ticket) =>
-    Queue.offer(waiting, ticket).pipe(Effect.andThen(Deferred.await(ticket))))
+  const turn = Effect.suspend(() => {
+    const now = clock.currentTimeMillisUnsafe()
+    // Due now and nobody ahead: taken at once, without the fiber (most turns when the rate is not what holds a run back).
+    if (pending === 0 && nextAt <= now) return Effect.succeed(take(now))
+    pending += 1
+    return Effect.flatMap(Deferred.make<number>(), (ticket) =>
+      Queue.offer(waiting, ticket).pipe(Effect.andThen(Deferred.await(ticket))))
+  })
 
   const pacer: RequestPacer = {
     paced: (send, answer) =>
@@ -120,12 +142,12 @@ export const makeRequestPacer = Effect.fnUntraced(function*(options: AdaptiveRat
           restore(window.acquire),
           Effect.flatMap(restore(turn), (tag) =>
             restore(send).pipe(
-              Effect.onExit((exit) => {
-                const how = answer(exit)
-                return how === "none"
-                  ? Effect.void
-                  : Effect.map(Clock.currentTimeMillis, (now) => control.answered(now, tag, how === "throttled"))
-              })
+              Effect.onExit((exit) =>
+                Effect.sync(() => {
+                  const how = answer(exit)
+                  if (how !== "none") control.answered(clock.currentTimeMillisUnsafe(), tag, how === "throttled")
+                })
+              )
             )).pipe(Effect.ensuring(Effect.sync(() => window.release())))
         )
       ),
