@@ -7,7 +7,7 @@
  * - per-user, 2,000 users, 20 ms a call: 20% random throttling within 1.5× the clean run's
  *   time, 50% within 3×; a budget of 100 requests/s at least 90% used with under 1% of calls
  *   throttled; a budget of 100 requests/s and 10% random throttling at least 80% used;
- * - bulk under 20% random throttling within 2× its clean time;
+ * - bulk under 20% random throttling within 2× its clean time (medians of five runs each);
  * - CPU (user + system seconds of the collector's process, per AWS call) at 0 ms a call,
  *   per-user, 10,000 users: at most 1.0 ms.
  * Each run has a process of its own and so does the emulator (`emulatorProcess.ts`); the
@@ -169,10 +169,17 @@ export const throttlingBench = async (options: ThrottlingBenchOptions) => {
   const random50 = await perUser("per-user, 50% random", { latencyMs: 20, throttleRate: 0.5 })
   const budget = await perUser("per-user, budget 100/s", { latencyMs: 20, budget: 100 })
   const both = await perUser("per-user, budget 100/s + 10% random", { latencyMs: 20, budget: 100, throttleRate: 0.1 })
-  const bulkClean = await run("bulk, clean", "bulk", users, { latencyMs: 20 }, flags)
-  const bulk20 = await run("bulk, 20% random", "bulk", users, { latencyMs: 20, throttleRate: 0.2 }, flags)
+  // A bulk run is a dozen calls, mostly one after another: whether two or five of them are
+  // throttled decides its time. Several runs each, and the medians compared.
+  const bulkRuns = async (name: string, account: Account) => {
+    const runs: Array<ThrottlingRun> = []
+    for (let i = 0; i < BULK_REPEATS; i++) runs.push(await run(`${name} #${i + 1}`, "bulk", users, account, flags))
+    return runs
+  }
+  const bulkClean = await bulkRuns("bulk, clean", { latencyMs: 20 })
+  const bulk20 = await bulkRuns("bulk, 20% random", { latencyMs: 20, throttleRate: 0.2 })
   const cpu = await run(`per-user, ${options.cpuUsers} users, 0 ms`, "per-user", options.cpuUsers, { latencyMs: 0 }, flags)
-  const runs = [clean, random20, random50, budget, both, bulkClean, bulk20, cpu]
+  const runs = [clean, random20, random50, budget, both, ...bulkClean, ...bulk20, cpu]
 
   // What the budget let through: answered calls, and the random throttles among what it admitted.
   const budgetUsed = (r: ThrottlingRun, throttleRate: number) => r.answeredPerSecond / (1 - throttleRate) / 100
@@ -188,7 +195,7 @@ export const throttlingBench = async (options: ThrottlingBenchOptions) => {
     atLeast("budget 100/s: % used", 100 * budgetUsed(budget, 0), 90),
     atMost("budget 100/s: % throttled", (100 * budget.throttled) / Math.max(1, budget.awsCalls), 1, "%"),
     atLeast("budget 100/s + 10% random: % used", 100 * budgetUsed(both, 0.1), 80),
-    atMost("bulk, 20% random: time vs clean", bulk20.seconds / bulkClean.seconds, 2),
+    atMost(`bulk, 20% random: median time vs clean (${BULK_REPEATS} runs each)`, median(bulk20) / median(bulkClean), 2),
     atMost("CPU per AWS call, ms", cpu.cpuMsPerCall, 1.0, " ms")
   ]
   return { runs, targets }
@@ -200,6 +207,9 @@ export const printThrottling = (f: Awaited<ReturnType<typeof throttlingBench>>):
   const missed = f.targets.filter((t) => !(t.ratio <= 1))
   console.log(missed.length === 0 ? "every target met" : `targets missed: ${missed.map((t) => t.figure).join("; ")}`)
 }
+
+const BULK_REPEATS = 5
+const median = (runs: ReadonlyArray<ThrottlingRun>) => [...runs].map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
 

@@ -43,6 +43,14 @@ describe("AdaptiveRate against simulated accounts", () => {
     }
   })
 
+  it("a budget below where the rate starts (20 requests/s): found, not taken for noise", () => {
+    for (const latencyMs of [20, 150]) {
+      const f = figures({ seconds: 120, budget: () => 20, latencyMs }, 10)
+      assert.isAtLeast(f.goodput, 0.95 * 20, `latency ${latencyMs}: ${JSON.stringify(f)}`)
+      assert.isBelow(f.throttled, 0.05, `latency ${latencyMs}: ${JSON.stringify(f)}`)
+    }
+  })
+
   it("random throttling that does not depend on the rate (5%, 20%, 50%): the rate does not collapse", () => {
     for (const noise of [0.05, 0.2, 0.5]) {
       for (const seed of SEEDS) {

@@ -19,14 +19,15 @@
  *   significantly above the noise is congestion; a glaring one is judged before its end.
  * - One decrease per round of feedback: congestion cuts the rate once, to a little under what
  *   the budget let through (r·(1 − f)/(1 − noise) over the round, or over the whole cycle
- *   since the last cut when that is less), by at most half. Answers to requests sent before
- *   the cut, or just after it while the bucket is still empty, are not judged.
+ *   since the last cut when that is less), by at most half; out of slow start, by half, as TCP
+ *   leaves it. Answers to requests sent before the cut, or just after it while the bucket is
+ *   still empty, are not judged.
  * - The round after a cut checks it, against the round that led to it:
  *   throttles fell and are back at the noise level: it was our rate, a budget; the cut stays
  *   and the budget is remembered. Fell but still above the noise, or more frequent (the bucket
  *   ran dry during the round judged): still over the budget, cut again. As frequent at the
- *   lower rate and above the noise (after looking `LOOKS` times lower): the noise rose; it is
- *   learned and the cut undone. Not clearer at the lower rate: a fluke of the noise, and the
+ *   lower rate and above the noise: look lower (up to `LOOKS` times); gone there, it was the
+ *   budget; still there, the noise rose, and it is learned and the cut undone. Not clearer at the lower rate: a fluke of the noise, and the
  *   cut is undone (TCP's undo of a spurious reduction, RFC 4015); its rounds are added to the
  *   next check's, so that a budget touched lightly again and again still shows. The round
  *   that led to a cut was picked for its many throttles, so it must stand out more, unless
@@ -75,8 +76,6 @@ const MAX_CUT = 0.5
 const CUBIC_C = 0.004
 /** How many more cuts a check may make when it cannot tell a budget not yet got under from a rise of the noise. */
 const LOOKS = 2
-/** Such a cut is gentler: it may be noise. */
-const LOOK = 0.7
 /** How many quiet rounds a check that could not tell is kept for, to add to the next. */
 const UNSETTLED_ROUNDS = 5
 /** After a cut, requests sent within this long (or two request intervals) are not judged. */
@@ -292,9 +291,12 @@ export class AdaptiveRate {
     this.origin = { rate: this.current, climb: this.climb }
     this.rateBound = false
     // Without a noise level learned yet, a check that cannot tell is noise: nothing says it rose.
-    this.looks = this.noiseAnswers > 0 ? 0 : LOOKS
+    this.looks = 0
+    // Out of slow start, as TCP leaves it: at least to half, the rate of a second ago, which the
+    // account admitted (the round itself says too little: the bucket ran dry within it).
+    const atMost = this.phase === "startup" ? Math.min(overCycle, (this.current * MAX_CUT) / BETA) : overCycle
     this.phase = "check"
-    this.cut(now, MAX_CUT, overCycle)
+    this.cut(now, MAX_CUT, atMost)
   }
 
   /** To a little under what the budget admitted in the round just judged, by at most half. */
@@ -326,7 +328,11 @@ export class AdaptiveRate {
     const picked = { throttled: ref.throttled + (u?.picked.throttled ?? 0), answers: ref.answers + (u?.picked.answers ?? 0) }
     const checked = { throttled: throttled + (u?.checked.throttled ?? 0), answers: answers + (u?.checked.answers ?? 0) }
     // The round that led to the first cut was picked for its many throttles: it must stand out more.
-    if (strong || differ(picked.throttled, picked.answers, checked.throttled, checked.answers, first ? ALPHA_PICKED : ALPHA)) {
+    if (
+      strong || differ(picked.throttled, picked.answers, checked.throttled, checked.answers, first ? ALPHA_PICKED : ALPHA) ||
+      // Looked lower for throttles that did not fall, and found them gone: they depended on the rate.
+      (this.looks > 0 && !aboveNoise)
+    ) {
       // Throttles fell with the rate: our rate was to blame.
       this.rateBound = true
       if (aboveNoise) {
@@ -341,11 +347,11 @@ export class AdaptiveRate {
       // before, which therefore saw too few throttles. Still over the budget.
       this.rateBound = true
       this.cut(now)
-    } else if (aboveNoise && this.looks < LOOKS) {
+    } else if (aboveNoise && this.looks < LOOKS && (this.noiseAnswers > 0 || throttled / answers > ref.throttled / ref.answers)) {
       // Neither clearly rarer nor more frequent, and above the noise: a budget that the cut did
       // not get under, or noise that rose. Look again lower, with both rounds as the reference.
       this.looks += 1
-      this.cut(now, LOOK)
+      this.cut(now)
       this.ref = { rate: ref.rate, answers: ref.answers + answers, throttled: ref.throttled + throttled }
     } else {
       if (aboveNoise) {
