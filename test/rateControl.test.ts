@@ -93,6 +93,17 @@ describe("AdaptiveRate against simulated accounts", () => {
     assert.isBelow(figures(scenario, 30, 33).throttled, 0.1)
   })
 
+  it("a collector slower than the budget for a while does not forget it, and does not overrun it when it speeds up", () => {
+    const scenario: Scenario = { seconds: 90, budget: () => 100, demand: (t) => t >= 20 && t < 60 ? 70 : DEMAND }
+    const slow = simulate(scenario)
+    // While it sends 70 requests/s, its rate stays where the budget was found: no climb it never
+    // tried (which would end with the budget forgotten, and overrun when the collector speeds up).
+    assert.isBelow(slow.rates[59]!, 1.1 * 100)
+    const after = figures(scenario, 60, 90)
+    assert.isAtLeast(after.goodput, 0.95 * 100, JSON.stringify(after))
+    assert.isBelow(after.throttled, 0.02, JSON.stringify(after))
+  })
+
   it("a budget that grows: found again", () => {
     const f = figures({ seconds: 90, budget: (t) => t < 30 ? 100 : 400 }, 45)
     assert.isAtLeast(f.goodput, 0.95 * 400, JSON.stringify(f))

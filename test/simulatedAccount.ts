@@ -14,8 +14,8 @@ export interface Scenario {
   readonly budget?: (t: number) => number | undefined
   /** Fraction of the requests the budget admitted that are throttled anyway. */
   readonly noise?: number
-  /** Requests per second the collector can send at most. */
-  readonly demand?: number
+  /** Requests per second the collector can send at most (at `t` seconds). */
+  readonly demand?: number | ((t: number) => number)
   readonly latencyMs?: number
   readonly seed?: number
   readonly options?: AdaptiveRateOptions
@@ -56,7 +56,7 @@ interface Answer {
 export const simulate = (s: Scenario): Simulation => {
   const random = prng(s.seed ?? 1)
   const latency = s.latencyMs ?? 20
-  const demand = s.demand ?? 2_000
+  const demand = typeof s.demand === "function" ? s.demand : ((d: number) => () => d)(s.demand ?? 2_000)
   const noise = s.noise ?? 0
   const rate = new AdaptiveRate(0, s.options)
   const end = s.seconds * 1000
@@ -104,7 +104,7 @@ export const simulate = (s: Scenario): Simulation => {
       second[throttled ? 2 : 1]! += 1
       slow.push({ at: now + latency, tag, throttled })
     }
-    nextSend = now + 1000 / Math.min(rate.rate, demand)
+    nextSend = now + 1000 / Math.min(rate.rate, demand(now / 1000))
   }
   return {
     rate,

@@ -80,8 +80,13 @@ const LOOKS = 2
 const UNSETTLED_ROUNDS = 5
 /** After a cut, requests sent within this long (or two request intervals) are not judged. */
 const HOLD_MS = 100
-/** A round counts as using its rate when it took at least this fraction of its turns. */
-const USED = 0.5
+/**
+ * A round uses its rate when it took at least this fraction of its turns: in slow start, half
+ * (the rate keeps ahead of a collector that speeds up); around a budget, most of them (the rate
+ * climbs above the budget, and finds it gone, only with requests that really go out).
+ */
+const USED_STARTUP = 0.5
+const USED = 0.8
 
 type Phase = "startup" | "probe" | "check"
 
@@ -397,7 +402,7 @@ export class AdaptiveRate {
     }
     if (this.unsettled !== undefined && ++this.unsettled.quietRounds > UNSETTLED_ROUNDS) this.unsettled = undefined
     const seconds = (now - startedAt) / 1000
-    if (sent >= USED * this.current * seconds) {
+    if (sent >= (this.climb.phase === "startup" ? USED_STARTUP : USED) * this.current * seconds) {
       this.peakRate = Math.max(this.peakRate, this.current)
       const c = this.climb
       if (c.phase === "startup") {

@@ -71,8 +71,9 @@ class Window {
     this.calls.push(waiter)
     // Interrupted while waiting: leave the line, or give back a place granted meanwhile.
     return Effect.sync(() => {
-      if (waiter.granted) this.release()
-      else this.calls.splice(this.calls.indexOf(waiter), 1)
+      if (waiter.granted) return this.release()
+      this.calls.splice(this.calls.indexOf(waiter), 1)
+      this.wake()
     })
   })
 
@@ -88,6 +89,10 @@ class Window {
 
   release(): void {
     this.active -= 1
+    this.wake()
+  }
+
+  private wake(): void {
     while (this.active < this.size && this.calls.length > 0) this.calls.shift()!.grant()
     // One collector at a time: the calls of the one let in take the room before the next looks.
     if (this.hasRoom()) this.starts.shift()?.()
