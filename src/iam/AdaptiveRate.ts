@@ -27,13 +27,14 @@
  *   and the budget is remembered. Fell but still above the noise, or more frequent (the bucket
  *   ran dry during the round judged): still over the budget, cut again. As frequent at the
  *   lower rate and above the noise: look lower (up to `LOOKS` times); gone there, it was the
- *   budget; still there, the noise rose, and it is learned and the cut undone. Not clearer at the lower rate: a fluke of the noise, and the
- *   cut is undone (TCP's undo of a spurious reduction, RFC 4015); its rounds are added to the
- *   next check's, so that a budget touched lightly again and again still shows. The round
- *   that led to a cut was picked for its many throttles, so it must stand out more, unless
- *   the noise level was learned from so many answers that no fluke explains it.
- * - Between cuts the rate climbs, and only while it is used (at least half of its turns
- *   taken): doubling every second until a budget is found (slow start), then as TCP CUBIC does:
+ *   budget; still there, the noise rose, and it is learned and the cut undone. Not clearer at
+ *   the lower rate: a fluke of the noise, and the cut is undone (TCP's undo of a spurious
+ *   reduction, RFC 4015); its rounds are added to the next check's, so that a budget touched
+ *   lightly again and again still shows. The round that led to a cut was picked for its many
+ *   throttles, so it must stand out more, unless the noise level was learned from so many
+ *   answers that no fluke explains it.
+ * - Between cuts the rate climbs, and only while it is used (`USED_STARTUP`, `USED` of its
+ *   turns taken): doubling every second until a budget is found (slow start), then as TCP CUBIC does:
  *   back to the budget within seconds, a plateau around it, then faster and faster above it,
  *   so that a run sits just under the budget and touches it about once per cycle. Twice the
  *   budget without a throttle: it is gone, and the search starts over.
@@ -64,7 +65,7 @@ const ALPHA = 0.01
 const ALPHA_EARLY = 0.0001
 /** How much fewer a check round's throttles must be than those of the round picked for its many throttles. */
 const ALPHA_PICKED = 0.001
-/** The noise level used in tests is at least this, so that a lone throttle is no verdict. */
+/** The noise level the tests assume is at least this, so that a lone throttle is no verdict. */
 const NOISE_FLOOR = 0.002
 const NOISE_CEILING = 0.95
 /** How many answers the learned noise level remembers (weight of a round: n / (n + this)). */
