@@ -272,9 +272,9 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
         catch: (e) => e === DEADLINE ? timedOut() : classify(action, userName, e)
       }).pipe(
         observeAttempt(tally, action, attempt),
+        // Thousands of attempts a second: where each was made is known, and a stack trace each is not free.
         Effect.withSpan(`IAM ${action}`, {
           attributes: { "aws.iam.action": action, "aws.iam.user": userName ?? "", "retry.attempt": attempt }
-          // Thousands of attempts a second: where each was made is known, and a stack trace each is not free.
         }, { captureStackTrace: false }),
         // In its turn: a place among the calls in flight, and the account's request rate.
         (attemptInTurn) => pacer.paced(attemptInTurn, answerOf)
