@@ -3,6 +3,7 @@
  * them, and the teardown that gives a stop on a signal and a refused command line their codes.
  */
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
@@ -31,6 +32,16 @@ export const teardown: Runtime.Teardown = (exit, onExit) => {
   }
   return Runtime.defaultTeardown(exit, onExit)
 }
+
+/**
+ * A failure no one has reported yet (a defect, a crash in a fiber), logged with its stack trace.
+ * NodeRuntime.runMain would report it itself, but outside the program, where the logger still
+ * writes to stdout, among the stdout sink's events: so main.ts turns that report off and
+ * reports here, inside, where every log goes to stderr.
+ */
+export const reportFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tapCause(self, (cause) =>
+    Cause.hasInterruptsOnly(cause) || !Runtime.getErrorReported(Cause.squash(cause)) ? Effect.void : Effect.logError(cause))
 
 /** A bad command line or config file: the message says what to fix; exit code 2. */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", { message: Schema.String }) {
