@@ -11,12 +11,12 @@ import * as vm from "node:vm"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import * as Ref from "effect/Ref"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { lastingIamRuns, runLoop } from "../src/run/Daemon.ts"
+import { makeStopper, StopSignal } from "../src/run/StopSignal.ts"
 import { DaemonHealth } from "../src/ops/health.ts"
 import { resolveTelemetry } from "../src/telemetry/settings.ts"
 import { Telemetry } from "../src/telemetry/Telemetry.ts"
@@ -77,7 +77,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
     const started = performance.now()
     const program = Effect.gen(function*() {
       const { scrape } = yield* Telemetry
-      const stop = yield* Latch.make()
+      const stopper = yield* makeStopper
       const daemonRun = yield* lastingIamRuns
       const run = (c: typeof config) =>
         daemonRun(c).pipe(
@@ -92,13 +92,13 @@ export const soakBench = async (options: { readonly runs: number; readonly users
               if (completed === Math.ceil(options.runs / 2)) halfWay = sample()
               if (completed === options.runs) {
                 atEnd = sample()
-                yield* stop.open
+                yield* stopper.request
               }
             })
           )
         )
-      const loop = yield* runLoop({ current: yield* Ref.make(config), health: new DaemonHealth(config.schedule.interval), run, stop })
-        .pipe(Effect.forkChild)
+      const loop = yield* runLoop({ current: yield* Ref.make(config), health: new DaemonHealth(config.schedule.interval), run })
+        .pipe(Effect.provideService(StopSignal, stopper.signal), Effect.forkChild)
       yield* Fiber.join(loop)
     }).pipe(
       Effect.scoped,

@@ -10,6 +10,8 @@ export class RunStats {
   failed = 0
   /** Users deleted while the run was looking at them. */
   vanished = 0
+  /** The collection was cut short by a stop (SIGTERM/SIGINT): the snapshot is partial. */
+  stopped = false
   readonly sinks: Map<string, SinkCounts>
   readonly startedAt = Date.now()
 
@@ -25,7 +27,7 @@ export class RunStats {
 
   /** Every user collected and every event delivered to every sink. */
   get complete(): boolean {
-    return this.failed === 0 && [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
+    return !this.stopped && this.failed === 0 && [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
   }
 
   summary(): RunSummary {
@@ -34,6 +36,7 @@ export class RunStats {
       collected: this.collected,
       failed: this.failed,
       vanished: this.vanished,
+      stopped: this.stopped,
       sinks: Object.fromEntries([...this.sinks].map(([name, c]) => [name, { ...c }])),
       durationMs: Date.now() - this.startedAt,
       complete: this.complete
@@ -46,6 +49,8 @@ export interface RunSummary {
   readonly collected: number
   readonly failed: number
   readonly vanished: number
+  /** Cut short by SIGTERM/SIGINT: not every user was collected. */
+  readonly stopped?: boolean
   readonly sinks: Readonly<Record<string, SinkCounts>>
   readonly durationMs: number
   readonly complete: boolean
