@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Option from "effect/Option"
 import { causeText } from "../common/causeText.ts"
@@ -52,7 +53,8 @@ export const deliverySettings = (defaults: DeliveryConfig, entry: Overrides): De
 })
 
 /**
- * One write of `batch`, retried while the sink says the failure is retryable. An attempt may be
+ * One write of `batch`, retried while the sink says the failure is retryable; each retry is
+ * logged with its wait (a `Retry-After` the destination asked for included). An attempt may be
  * cancelled by the shutdown deadline (`StopSignal.ts`): a sink whose write must not stop half
  * way (the file sink) protects it itself.
  */
@@ -66,15 +68,19 @@ export const writeWithRetry = (
   const attempt = Effect.suspend(() => {
     attempts += 1
     if (attempts > 1) onRetry()
-    return sink.write(batch).pipe(
-      Effect.tapError((error) =>
-        error.retryable && attempts < retry.maxAttempts
-          ? Effect.logWarning(`sink ${sink.name}: attempt ${attempts} of ${retry.maxAttempts} failed, will retry: ${error.message}`)
-          : Effect.void
-      )
-    )
+    return sink.write(batch)
   })
-  return Effect.retry(attempt, retryPolicy<SinkError>(retry))
+  const policy = retryPolicy<SinkError>(retry).pipe(
+    Schedule.tap(({ duration, input }) => {
+      const delay = Duration.millis(Math.round(Duration.toMillis(duration)))
+      const asked = input.retryAfter === undefined ? "" : ` (the destination asked to wait ${Duration.format(input.retryAfter)})`
+      return Effect.logWarning(
+        `sink ${sink.name}: attempt ${attempts} of ${retry.maxAttempts} failed, next attempt in ${Duration.format(delay)}${asked}: ` +
+          input.message
+      ).pipe(Effect.annotateLogs({ sink: sink.name, attempt: attempts, delayMs: Duration.toMillis(delay) }))
+    })
+  )
+  return Effect.retry(attempt, policy)
 }
 
 /**
