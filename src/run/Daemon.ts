@@ -21,7 +21,8 @@ import * as Scope from "effect/Scope"
 import { type AppConfig, loadConfig } from "./AppConfig.ts"
 import type { ConfigError } from "../config/index.ts"
 import { configJson } from "./describeConfig.ts"
-import { DeadLetter } from "../delivery/DeadLetter.ts"
+import { checkWritable, DeadLetter } from "../delivery/DeadLetter.ts"
+import { RunFailed } from "../common/exit.ts"
 import { Iam } from "../iam/Iam.ts"
 import { DaemonHealth } from "../ops/health.ts"
 import { opsServer } from "../ops/OpsServer.ts"
@@ -170,6 +171,10 @@ export const daemon = (options: DaemonOptions) =>
         metrics: telemetry.scrape ?? Effect.succeed("")
       })
     }
+    // A dead-letter file that cannot be written is a config to fix, found now rather than at the first record.
+    yield* checkWritable(config.deadLetter.path).pipe(
+      Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
+    )
     if (options.configFile !== undefined) yield* reloadOnSighup(options.configFile, current)
     yield* Effect.logInfo(`daemon started; a run now, then every ${Duration.format(config.schedule.interval)}`)
 
