@@ -289,6 +289,7 @@ describe("start-up checks and exit codes", () => {
       const result = await runCli(args)
       expect(result.code).toBe(1)
       expect(result.stderr).toContain(`the dead-letter file ${deadLetter} cannot be written: EISDIR`)
+      expect(result.stderr).not.toMatch(/\n\s+at /)
       expect(result.stdout).toBe("")
       expect(emulator.counters().total).toBe(0)
     }

@@ -27,13 +27,14 @@ export class DeadLetterError extends Schema.TaggedError<DeadLetterError>()("Dead
 
 export interface DeadLetterService {
   readonly path: string
+  /** Fails when records could not be written (`checkWritable`): a run starts with it. */
+  readonly check: Effect.Effect<void, DeadLetterError>
   readonly user: (userName: string, arn: string | undefined, error: IamError) => Effect.Effect<void, DeadLetterError>
   readonly batch: (sink: string, error: SinkError, batch: ReadonlyArray<Envelope>) => Effect.Effect<void, DeadLetterError>
 }
 
 export class DeadLetter extends Context.Service<DeadLetter, DeadLetterService>()("iam-ocsf/DeadLetter") {
-  /** Fails with `DeadLetterError` when the file cannot be written (see `checkWritable`). */
-  static readonly layer = (path: string) => Layer.effect(DeadLetter, checkWritable(path).pipe(Effect.andThen(make(path))))
+  static readonly layer = (path: string) => Layer.effect(DeadLetter, make(path))
 }
 
 /**
@@ -85,6 +86,7 @@ const make = Effect.fnUntraced(function*(filePath: string) {
 
   return DeadLetter.of({
     path: filePath,
+    check: checkWritable(filePath).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path)),
     user: (userName, arn, error) =>
       append(JSON.stringify({
         kind: "user",

@@ -76,10 +76,14 @@ export const runSettings = (config: AppConfig): RunSettings => ({
 export const runLayer = (config: AppConfig) =>
   Layer.mergeAll(Iam.layer(iamSettings(config)), DeadLetter.layer(config.deadLetter.path))
 
-/** One run from start to summary; sinks are released when it ends. */
+/**
+ * One run from start to summary; sinks are released when it ends. A dead-letter file that could
+ * not be written fails the run before the sinks are opened and the first AWS call is made.
+ */
 export const runOnce = (config: AppConfig) =>
   Effect.scoped(
     Effect.gen(function*() {
+      yield* (yield* DeadLetter).check
       const targets = yield* acquireSinks(config)
       yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
       const summary = yield* runCollection(runSettings(config), targets)
