@@ -24,14 +24,15 @@ const { values } = parseArgs({
     "bulk-sizes": { type: "string", default: defaultStrategiesBench.bulkSizes.join(",") },
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     "sink-events": { type: "string", default: "50000" },
-    "soak-runs": { type: "string", default: "200" },
+    "soak-runs": { type: "string", default: "500" },
+    "soak-users": { type: "string", default: "50" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
   console.log(
     "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]"
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N] [--soak-users N]"
   )
   process.exit(0)
 }
@@ -75,7 +76,13 @@ if (sections.has("sinks")) {
 
 if (sections.has("soak")) {
   const runs = Number(values["soak-runs"])
-  console.log(`\n## daemon soak: ${runs} runs of 50 users`)
-  console.table([await soakBench({ runs, users: 50 })])
+  const users = Number(values["soak-users"])
+  console.log(`\n## daemon soak: ${runs} runs of ${users} users`)
+  const soak = await soakBench({ runs, users })
+  console.table([soak])
+  console.log(
+    `RSS at run 10: ${soak.rssMbAtRun10} MB, at run ${soak.runs}: ${soak.rssMbAtEnd} MB: ratio ${soak.rssRatio.toFixed(3)} ` +
+      `(target: at most 1.05)`
+  )
 }
 process.exit(0)

@@ -27,13 +27,13 @@ export interface SoakFigures {
   readonly users: number
   readonly seconds: number
   /**
-   * Resident set size at run 10, half way and at the last run. Between run 10 and half way V8
-   * grows its young generation to its working size (a one-time step of tens of MB); from half
-   * way on, growth would be a leak.
+   * Resident set size at run 10, half way and at the last run, and the last over run 10: what
+   * the daemon's memory did over its runs once warmed up (target: at most 1.05).
    */
   readonly rssMbAtRun10: number
   readonly rssMbHalfWay: number
   readonly rssMbAtEnd: number
+  readonly rssRatio: number
   /** Live heap after a full garbage collection, at run 10 and at the last run. */
   readonly heapMbAtRun10: number
   readonly heapMbAtEnd: number
@@ -113,6 +113,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
       rssMbAtRun10: mb(atRun10.rss),
       rssMbHalfWay: mb(halfWay.rss),
       rssMbAtEnd: mb(atEnd.rss),
+      rssRatio: Math.round((atEnd.rss / atRun10.rss) * 1000) / 1000,
       heapMbAtRun10: mb(atRun10.heap),
       heapMbAtEnd: mb(atEnd.heap)
     }
@@ -124,6 +125,6 @@ export const soakBench = async (options: { readonly runs: number; readonly users
 
 // `npx node bench/soak.ts [runs] [users]` on its own; `npm run bench` imports `soakBench`.
 if (import.meta.main) {
-  const [runs = "200", users = "50"] = process.argv.slice(2)
+  const [runs = "500", users = "50"] = process.argv.slice(2)
   console.table([await soakBench({ runs: Number(runs), users: Number(users) })])
 }

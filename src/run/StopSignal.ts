@@ -11,7 +11,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
 import { abandonedAfterStop, endedAfterStop } from "../common/exit.ts"
 
 export interface StopSignalService {
@@ -42,22 +41,38 @@ export interface Stopper {
   readonly signal: StopSignalService
   readonly request: Effect.Effect<void>
   readonly passDeadline: Effect.Effect<void>
+  /** Notes a signal: the first names the stop, a second means "now" (the deadline passes at once). */
+  readonly noteSignal: (name: string) => void
 }
 
-/** Notes which signal arrives while the scope is open. */
-export const makeStopper: Effect.Effect<Stopper, never, Scope.Scope> = Effect.gen(function*() {
+export const makeStopper: Effect.Effect<Stopper> = Effect.gen(function*() {
   const requested = yield* Latch.make()
   const deadline = yield* Latch.make()
   let signal: string | undefined
-  // Only noted here: NodeRuntime.runMain's own listeners turn the signal into the interruption
-  // that `stopGracefully` answers. A second signal means "now": the deadline passes at once.
-  const note = (name: string) => () => {
-    if (signal === undefined) signal = name
-    else deadline.openUnsafe()
+  return {
+    signal: {
+      requested: requested.await,
+      isRequested: () => requested.isOpen(),
+      deadline: deadline.await,
+      signal: () => signal
+    },
+    request: requested.open,
+    passDeadline: deadline.open,
+    noteSignal: (name) => {
+      if (signal === undefined) signal = name
+      else deadline.openUnsafe()
+    }
   }
-  const onTerm = note("SIGTERM")
-  const onInt = note("SIGINT")
-  yield* Effect.acquireRelease(
+})
+
+/**
+ * SIGTERM and SIGINT noted while the scope is open. Only noted: NodeRuntime.runMain's own
+ * listeners turn the signal into the interruption that `stopGracefully` answers.
+ */
+const noteSignals = (stopper: Stopper) => {
+  const onTerm = () => stopper.noteSignal("SIGTERM")
+  const onInt = () => stopper.noteSignal("SIGINT")
+  return Effect.acquireRelease(
     Effect.sync(() => {
       // First, so that the signal is known when runMain's listener interrupts.
       process.prependListener("SIGTERM", onTerm)
@@ -69,17 +84,7 @@ export const makeStopper: Effect.Effect<Stopper, never, Scope.Scope> = Effect.ge
         process.off("SIGINT", onInt)
       })
   )
-  return {
-    signal: {
-      requested: requested.await,
-      isRequested: () => requested.isOpen(),
-      deadline: deadline.await,
-      signal: () => signal
-    },
-    request: requested.open,
-    passDeadline: deadline.open
-  }
-})
+}
 
 /**
  * After the deadline, how long the cancelled work may take to dead-letter what it holds (a local
@@ -103,6 +108,7 @@ export const stopGracefully = <A, E, R>(
   Effect.scoped(Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const stopper = yield* makeStopper
+      yield* noteSignals(stopper)
       // Detached: past the deadline and its grace the process exits without waiting for it.
       const fiber = yield* restore(work).pipe(Effect.provideService(StopSignal, stopper.signal), Effect.forkDetach)
       const first = yield* restore(Fiber.await(fiber)).pipe(Effect.exit)
