@@ -239,6 +239,37 @@ describe("run --once under a signal", () => {
     }
   })
 
+  it("a second SIGTERM brings the deadline forward: a shutdownTimeout of an hour does not hold the stop up", async () => {
+    const emulator = await startEmulator({ users: 8 })
+    const webhook = await startWebhook(() => "hang")
+    try {
+      const dir = tempDir()
+      const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir, {
+        schedule: { shutdownTimeout: "1h" },
+        sinks: [{ type: "http", url: webhook.url, timeout: "5m" }]
+      }))
+      const run = start(["run", "--config", config, "--once"])
+      let stderr = ""
+      run.child.stderr!.on("data", (d) => (stderr += d))
+      await until("a request at the webhook", () => webhook.received.length > 0)
+      run.child.kill("SIGTERM")
+      await until("the stop to begin", () => stderr.includes("SIGTERM: stopping"))
+      run.child.kill("SIGTERM")
+      const result = await run.done
+      // 3 when the collection had ended by the first signal, 143 when the signal cut it short.
+      expect([3, 143]).toContain(result.code)
+      const summary = logsOf(result.stderr).find((l) => /^collection (finished|stopped by SIGTERM)/.test(l.message))
+      const collected = Number(/(\d+) users collected/.exec(summary.message)![1])
+      const records = deadLetteredBatches(path.join(dir, "dead-letter.ndjson"), "http")
+      const dead = uids(records.flatMap((r) => r.events))
+      expect(dead).toHaveLength(collected)
+      expect(new Set(dead).size).toBe(collected)
+    } finally {
+      await webhook.close()
+      await emulator.close()
+    }
+  })
+
   it("SIGINT during the collection: no new user, every collected one delivered, the summary line, exit 130", async () => {
     const slow = await startEmulator({ users: 300, faults: { "*": { latencyMs: 20 } } })
     try {
