@@ -190,7 +190,7 @@ describe("the http sink", () => {
     expect(result.code).toBe(0)
     expect(server.received.every((r) => r.headers["authorization"] === `Bearer ${token}`)).toBe(true)
     expect(server.received.every((r) => r.headers["x-tenant"] === "acme")).toBe(true)
-    expect(result.stderr).toMatch(/attempt 1 of \d+ failed, will retry: POST http:\/\/127\.0\.0\.1:\d+\/ingest answered 500: rejected Authorization: <redacted>/)
+    expect(result.stderr).toMatch(/attempt 1 of \d+ failed, next attempt in \d+ms: POST http:\/\/127\.0\.0\.1:\d+\/ingest answered 500: rejected Authorization: <redacted>/)
     expect(result.stderr).toMatch(/answered 503: unknown token=<redacted>/)
     expect(result.stdout + result.stderr).not.toContain(token)
 

@@ -45,7 +45,6 @@ const lastLineStart = (file: FileSystem.File, size: number) =>
  */
 const repairPartialLine = (fs: FileSystem.FileSystem, filePath: string) =>
   Effect.gen(function*() {
-    if (!(yield* fs.exists(filePath))) return undefined
     const found = yield* Effect.scoped(Effect.gen(function*() {
       const file = yield* fs.open(filePath, { flag: "r" })
       const size = Number((yield* file.stat).size)
@@ -90,8 +89,14 @@ export default defineSink({
     yield* fs.makeDirectory(path.dirname(config.path), { recursive: true }).pipe(
       Effect.mapError(fail("cannot create the folder of"))
     )
-    const repaired = yield* repairPartialLine(fs, config.path).pipe(Effect.mapError(fail("cannot repair the last line of")))
-    if (repaired !== undefined) yield* Effect.logWarning(`sink ${name}: ${repaired}`)
+    // Only a regular file keeps what was written: a device or a pipe (/dev/stdout) has no last
+    // line to repair and nothing to cut back.
+    const existing = yield* fs.stat(config.path).pipe(Effect.option)
+    const regular = existing._tag === "None" || existing.value.type === "File"
+    if (existing._tag === "Some" && regular) {
+      const repaired = yield* repairPartialLine(fs, config.path).pipe(Effect.mapError(fail("cannot repair the last line of")))
+      if (repaired !== undefined) yield* Effect.logWarning(`sink ${name}: ${repaired}`)
+    }
     const file = yield* fs.open(config.path, { flag: "a" }).pipe(Effect.mapError(fail("cannot open")))
     const sync = config.fsync ?? true
     // Set when a failed write could not be cut back: the size to cut the file to before the next
@@ -105,17 +110,17 @@ export default defineSink({
         Effect.tapError(() => Effect.sync(() => void (cutBackTo = size)))
       )
 
+    const writeAndSync = (bytes: Uint8Array) =>
+      file.writeAll(bytes).pipe(Effect.andThen(sync ? file.sync : Effect.void), Effect.mapError(fail("cannot write")))
+
     const write = (bytes: Uint8Array) =>
       Effect.gen(function*() {
+        if (!regular) return yield* writeAndSync(bytes)
         if (cutBackTo !== undefined) {
           yield* cutBack(cutBackTo).pipe(Effect.mapError(fail("cannot cut back the partial last line of")))
         }
         const before = Number((yield* file.stat.pipe(Effect.mapError(fail("cannot stat")))).size)
-        const written = yield* file.writeAll(bytes).pipe(
-          Effect.andThen(sync ? file.sync : Effect.void),
-          Effect.mapError(fail("cannot write")),
-          Effect.exit
-        )
+        const written = yield* writeAndSync(bytes).pipe(Effect.exit)
         if (written._tag === "Success") return
         // The batch is retried or dead-lettered: none of it may stay, whole or half.
         yield* cutBack(before).pipe(
