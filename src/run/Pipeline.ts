@@ -112,12 +112,13 @@ export const runCollection = Effect.fn("collection run")(function*(
   yield* deliverStream(
     collect({ ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile) }).pipe(
       // On SIGTERM no new user is taken; the events already made are still delivered.
-      Stream.interruptWhen(stop.requested),
+      Stream.interruptWhen(stop.requested.pipe(Effect.andThen(Effect.sync(() => void (stats.stopped = true))))),
       Stream.mapEffect(toEnvelope),
       Stream.filter((e): e is Envelope => e !== undefined)
     ),
     targets,
-    stats
+    stats,
+    stop.deadline
   )
   yield* Fiber.interrupt(progress)
 

@@ -24,6 +24,8 @@ export class RunStats {
   vanished = 0
   /** The run's AWS figures so far (the collection sets it; delivery alone makes no AWS call). */
   aws: () => AwsFigures = () => noAwsCalls
+  /** The collection was cut short by a stop (SIGTERM/SIGINT): the snapshot is partial. */
+  stopped = false
   readonly sinks: Map<string, SinkCounts>
   readonly startedAt = Date.now()
 
@@ -39,7 +41,7 @@ export class RunStats {
 
   /** Every user collected and every event delivered to every sink. */
   get complete(): boolean {
-    return this.failed === 0 && [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
+    return !this.stopped && this.failed === 0 && [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
   }
 
   summary(): RunSummary {
@@ -48,6 +50,7 @@ export class RunStats {
       collected: this.collected,
       failed: this.failed,
       vanished: this.vanished,
+      stopped: this.stopped,
       sinks: Object.fromEntries([...this.sinks].map(([name, c]) => [name, { ...c }])),
       aws: this.aws(),
       durationMs: Date.now() - this.startedAt,
@@ -61,6 +64,8 @@ export interface RunSummary {
   readonly collected: number
   readonly failed: number
   readonly vanished: number
+  /** Cut short by SIGTERM/SIGINT: not every user was collected. */
+  readonly stopped?: boolean
   readonly sinks: Readonly<Record<string, SinkCounts>>
   readonly aws: AwsFigures
   readonly durationMs: number
