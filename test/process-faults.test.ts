@@ -239,13 +239,13 @@ describe("run --once under a signal", () => {
     }
   })
 
-  it("a second SIGTERM brings the deadline forward: a shutdownTimeout of an hour does not hold the stop up", async () => {
+  it("a second SIGTERM brings the deadline forward: a shutdownTimeout of ten minutes does not hold the stop up", async () => {
     const emulator = await startEmulator({ users: 8 })
     const webhook = await startWebhook(() => "hang")
     try {
       const dir = tempDir()
       const config = writeJson(path.join(dir, "config.json"), configFor(emulator, dir, {
-        schedule: { shutdownTimeout: "1h" },
+        schedule: { shutdownTimeout: "10m" },
         sinks: [{ type: "http", url: webhook.url, timeout: "5m" }]
       }))
       const run = start(["run", "--config", config, "--once"])

@@ -156,7 +156,7 @@ describe("secrets go where they belong and nowhere else", () => {
       expect(webhook.received.length).toBeGreaterThan(3)
       expect(webhook.received.map((r) => r.headers["authorization"])).toEqual(webhook.received.map(() => `Bearer ${token}`))
       expect(webhook.received.map((r) => r.headers["x-tenant-key"])).toEqual(webhook.received.map(() => tenantKey))
-      expect(result.stderr).toMatch(/attempt 1 of \d+ failed, will retry: POST http:\/\/127\.0\.0\.1:\d+\/ingest answered 500: rejected Authorization: <redacted>/)
+      expect(result.stderr).toMatch(/attempt 1 of \d+ failed, next attempt in \d+ms: POST http:\/\/127\.0\.0\.1:\d+\/ingest answered 500: rejected Authorization: <redacted>/)
       expect(result.stderr).toMatch(/answered 503: unknown token=<redacted>/)
       const [deadBatch] = readNdjson(path.join(dir, "dead-letter.ndjson"))
       expect(deadBatch).toMatchObject({ kind: "batch", sink: "http" })
