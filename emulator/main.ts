@@ -255,6 +255,16 @@ const main = async (): Promise<void> => {
     stopping = true
     const c = emulator.counters()
     process.stdout.write(`\n${signal}: stopping after ${c.total} requests ${JSON.stringify(c.byOutcome)}\n`)
+    if (org !== undefined) {
+      for (const a of org.accounts.slice(1)) {
+        const ac = a.counters()
+        process.stdout.write(`  ${a.id}: ${ac.total} IAM requests ${JSON.stringify(ac.byOutcome)}, ${a.sessionsIssued()} sessions\n`)
+      }
+      const overlapped = org.overlappedAccounts()
+      process.stdout.write(`  STS ${JSON.stringify(emulator.serviceCounters("sts").byOutcome)}, ` +
+        `Organizations ${JSON.stringify(emulator.serviceCounters("organizations").byOutcome)}, ` +
+        `accounts read by two collectors at once: ${overlapped.length === 0 ? "none" : overlapped.join(", ")}\n`)
+    }
     emulator.close().then(() => process.exit(0), () => process.exit(1))
   }
   process.on("SIGINT", () => stop("SIGINT"))

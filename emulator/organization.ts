@@ -259,8 +259,19 @@ export const makeStructure = (options: OrganizationOptions, seed: number): OrgSt
   const accounts = [managementAccountId, ...memberIds].map(makeOrgAccount)
   const byId = new Map(accounts.map((a) => [a.id, a] as const))
   const parents = new Set([rootId, ...units.map((u) => u.id)])
-  const accountsIn = (parentId: string) => accounts.filter((a) => a.parentId === parentId)
-  const unitsIn = (parentId: string) => units.filter((u) => u.parentId === parentId)
+  const group = <A extends { readonly parentId: string }>(items: ReadonlyArray<A>): Map<string, Array<A>> => {
+    const m = new Map<string, Array<A>>()
+    for (const item of items) {
+      const list = m.get(item.parentId)
+      if (list === undefined) m.set(item.parentId, [item])
+      else list.push(item)
+    }
+    return m
+  }
+  const accountsByParent = group(accounts)
+  const unitsByParent = group(units)
+  const accountsIn = (parentId: string): ReadonlyArray<OrgAccount> => accountsByParent.get(parentId) ?? []
+  const unitsIn = (parentId: string): ReadonlyArray<OrgUnit> => unitsByParent.get(parentId) ?? []
   const accountsUnder = (parentId: string): ReadonlyArray<string> => [
     ...accountsIn(parentId).map((a) => a.id),
     ...unitsIn(parentId).flatMap((u) => accountsUnder(u.id))

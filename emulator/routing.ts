@@ -226,7 +226,7 @@ export const makeRouter = (init: {
     const who = identify(signer, true)
     const target = who.runtime ?? accounts.get(ACCOUNT_ID)!
     const collector = who._tag === "Known" ? who.identity.collector : who.check._tag === "Expired" ? who.check.session.collector : undefined
-    if (recorder !== undefined && who.runtime !== undefined && collector !== undefined) {
+    if (recorder !== undefined && signer !== undefined && who.runtime !== undefined && collector !== undefined) {
       res.once("close", recorder.begin(who.runtime.id, collector))
     }
     let caller: Caller

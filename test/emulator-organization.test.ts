@@ -19,7 +19,7 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers"
 import { describe, expect, it } from "vitest"
-import { type Emulator, type EmulatorOptions, memberAccountId, startEmulator } from "../emulator/index.ts"
+import { type Emulator, type EmulatorOptions, makeAccount, memberAccountId, startEmulator, type UserRecord } from "../emulator/index.ts"
 
 const BASE = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }
 type Credentials = { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
@@ -234,6 +234,12 @@ describe("emulated organization: the credentials decide the account", () => {
       expect(new Set(ids).size).toBe(ids.length)
       expect(new Set(keys).size).toBe(keys.length)
       expect([...org.account(memberAccountId(1)).account.users()].some((u) => u.UserName === "lambda-execution-role")).toBe(false)
+      // Even from one seed, two accounts' users share no UserId, access key id or ARN: ids carry the account.
+      const twins = [memberAccountId(1), memberAccountId(2), "123456789012"].map((accountId) => [...makeAccount({ users: 300, seed: 7, accountId, specExamples: false }).users()])
+      for (const field of [(u: UserRecord) => u.UserId, (u: UserRecord) => u.Arn, (u: UserRecord) => u.AccessKeys.map((k) => k.AccessKeyId).join()]) {
+        const values = twins.flat().map(field).filter((v) => v !== "")
+        expect(new Set(values).size).toBe(values.length)
+      }
     }))
 
   it("the SDK's fromTemporaryCredentials assumes the role once and signs with the session", () =>
