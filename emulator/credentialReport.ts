@@ -5,7 +5,7 @@
  * GetCredentialReport as base64 CSV with AWS's columns and its special values: `N/A` (not
  * applicable), `no_information` (never used), `not_supported` (the root account's password).
  */
-import { type Account, ACCOUNT_ID, type UserRecord } from "./account.ts"
+import type { Account, UserRecord } from "./account.ts"
 
 /** The columns of AWS's report, in AWS's order. */
 export const REPORT_COLUMNS = [
@@ -38,8 +38,8 @@ const reportTime = (iso: string): string => iso.replace(/(\.\d+)?Z$/, "+00:00")
 
 const csvField = (s: string): string => /[",\r\n]/.test(s) ? `"${s.replaceAll("\"", "\"\"")}"` : s
 
-const ROOT_ROW = [
-  "<root_account>", `arn:aws:iam::${ACCOUNT_ID}:root`, "2015-01-01T00:00:00+00:00",
+const rootRow = (accountId: string): string => [
+  "<root_account>", `arn:aws:iam::${accountId}:root`, "2015-01-01T00:00:00+00:00",
   "not_supported", "2025-08-01T12:00:00+00:00", "not_supported", "not_supported", "true",
   "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"
 ].join(",")
@@ -72,7 +72,7 @@ export const reportContent = (account: Account, omit: ReadonlySet<string> = new 
   // Encoded in slices of whole 3-byte groups, so the pieces concatenate to one valid base64.
   const parts: Array<string> = []
   let pending = Buffer.alloc(0)
-  let text = REPORT_COLUMNS.join(",") + "\n" + ROOT_ROW + "\n"
+  let text = REPORT_COLUMNS.join(",") + "\n" + rootRow(account.accountId) + "\n"
   const flush = (final: boolean) => {
     const bytes = Buffer.concat([pending, Buffer.from(text, "utf8")])
     text = ""
