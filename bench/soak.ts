@@ -18,7 +18,7 @@ import * as Ref from "effect/Ref"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { lastingIamRuns, runLoop } from "../src/run/Daemon.ts"
 import { DaemonHealth } from "../src/ops/health.ts"
-import { resolveTelemetry } from "../src/telemetry/settings.ts"
+import { noOtelVariables, resolveTelemetry } from "../src/telemetry/settings.ts"
 import { Telemetry } from "../src/telemetry/Telemetry.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
@@ -68,7 +68,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
     })
     // Below the file's 1s minimum: 200 runs should take seconds, not minutes.
     const config = { ...decoded, schedule: { ...decoded.schedule, interval: Duration.millis(20) } }
-    const telemetry = resolveTelemetry(config.telemetry, { env: {}, version: "soak", prometheus: true })
+    const telemetry = resolveTelemetry(config.telemetry, { env: noOtelVariables, version: "soak", prometheus: true })
 
     let completed = 0
     let atRun10 = sample()

@@ -69,6 +69,7 @@ describe("collectUsers", () => {
         { users: 40, faults: { "*": { throttleRate: 0.3 }, ListAccessKeys: { errorRate: 0.3 } } },
         10
       )
+      assert.strictEqual(outcomes.length, 42)
       assert.isTrue(outcomes.every((o) => o._tag === "Collected"))
       for (const o of outcomes) assert.deepStrictEqual(asJson(o), emulator.account.expected(asJson(o).UserName))
       assert.isAbove(emulator.counters().byOutcome.throttled, 0)
@@ -120,6 +121,7 @@ describe("collectUsers", () => {
         100,
         { callTimeout: Duration.millis(50), retry: { maxAttempts: 2, baseDelay: Duration.millis(1), maxDelay: Duration.millis(2) } }
       )
+      assert.strictEqual(outcomes.length, 2)
       for (const o of outcomes) {
         assert.strictEqual(o._tag, "Failed")
         const error = (o as Extract<UserOutcome, { _tag: "Failed" }>).error

@@ -3,14 +3,24 @@
  * several sinks, appends across runs, and a sink that cannot write.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { emulatorScoped } from "../emulator/index.ts"
+import { emulatorScoped, SPEC_USERS } from "../emulator/index.ts"
 import { SpecEvent } from "../src/ocsf/index.ts"
+import { specEvent } from "./expectedOcsf.ts"
 import { configFor, expectedEvents, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
 
 const decodeEvent = Schema.decodeUnknownSync(SpecEvent)
+
+describe("the events the end-to-end tests expect", () => {
+  it("are the spec's example event for its first user (with the table's CreateDate, not the example's slip)", () => {
+    const vendor = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "fixtures/ocsf/vendor-example.json"), "utf8"))
+    const corrected = { ...vendor, time: 1591264800, user: { ...vendor.user, created_time: 1591264800 } }
+    assert.strictEqual(JSON.stringify(specEvent(SPEC_USERS[0]!)), JSON.stringify(corrected))
+  })
+})
 
 describe("one collection run", () => {
   it.live("one page: every user reaches the file sink, decodable as the spec's event", () =>
@@ -21,7 +31,13 @@ describe("one collection run", () => {
       const events = readNdjson(path.join(dir, "events.ndjson"))
       assert.strictEqual(events.length, 5)
       for (const e of events) decodeEvent(e)
-      assert.deepStrictEqual(sortBy(events, (e) => e.user.uid), expectedEvents(emulator))
+      const expected = expectedEvents(emulator)
+      assert.deepStrictEqual(sortBy(events, (e) => e.user.uid), expected)
+      // Byte for byte: the spec's key order too.
+      assert.deepStrictEqual(
+        sortBy(readLines(path.join(dir, "events.ndjson")), (l) => JSON.parse(l).user.uid),
+        expected.map((e) => JSON.stringify(e))
+      )
       assert.strictEqual(emulator.counters().byAction["ListUsers"]!.ok, 1)
       assert.isTrue(summary.complete)
       assert.deepStrictEqual(readLines(path.join(dir, "dead-letter.ndjson")), [])

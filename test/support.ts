@@ -9,19 +9,18 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import { inject } from "vitest"
 import { type ConfigInput, defaultConfig } from "../src/run/defaultConfig.ts"
-import type { Emulator } from "../emulator/index.ts"
-import { IamUser } from "../src/iam/IamUser.ts"
-import { mapperFor, type OcsfProfile } from "../src/ocsf/index.ts"
+import type { Emulator, UserRecord } from "../emulator/index.ts"
+import type { OcsfProfile } from "../src/ocsf/index.ts"
 import { DeadLetter } from "../src/delivery/DeadLetter.ts"
 import { deliverStream } from "../src/delivery/Delivery.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { acquireSinks } from "../src/sinks/acquire.ts"
 import { RunStats } from "../src/run/RunStats.ts"
 import type { Envelope } from "../src/delivery/Sink.ts"
+import { specEvent, strictCloudEvent, strictEvent } from "./expectedOcsf.ts"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..")
 
@@ -123,16 +122,17 @@ export const kafkaBootstrap = (): string => {
 /** The `user.uid` of each event, in order. */
 export const uidsOf = (events: ReadonlyArray<any>): Array<string> => events.map((e) => e.user.uid)
 
-const decodeUser = Schema.decodeUnknownSync(IamUser)
-
-/** The events a complete, fault-free collection of the account must produce (the emulator's truth, mapped), by user.uid. */
+/**
+ * The events a complete, fault-free collection of the account must produce, by user.uid: the
+ * emulator's users mapped by the test's own reading of the mapping (`expectedOcsf.ts`), never by
+ * the product's mapper. `time` of the strict profiles is now (when collected).
+ */
 export const expectedEvents = (emulator: Emulator, profile: OcsfProfile = "spec"): Array<any> => {
-  const map = mapperFor(profile)
   const collectedAt = new Date()
-  return sortBy(
-    [...emulator.account.userNames()].map((name) =>
-      JSON.parse(JSON.stringify(map(decodeUser(emulator.account.expected(name)), { collectedAt })))
-    ),
-    (e) => e.user.uid
-  )
+  const event: Record<OcsfProfile, (u: UserRecord) => any> = {
+    spec: specEvent,
+    strict: (u) => strictEvent(u, collectedAt),
+    "strict-cloud": (u) => strictCloudEvent(u, collectedAt)
+  }
+  return sortBy([...emulator.account.users()].map((u) => event[profile](u)), (e) => e.user.uid)
 }

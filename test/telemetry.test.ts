@@ -5,15 +5,16 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import { afterEach, vi } from "vitest"
 import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { emulatorScoped } from "../emulator/index.ts"
-import { resolveTelemetry } from "../src/telemetry/settings.ts"
+import { noOtelVariables, otelEnvironment, resolveTelemetry } from "../src/telemetry/settings.ts"
+import { processOtelEnv } from "../src/telemetry/otelEnv.ts"
+import { type Answer, attributes, metricsOf, type Receiver, spansOf, startReceiver, sumValue } from "./otlpReceiver.ts"
 import { configFor, readLines, runCli, runInProcess, tempDir, writeJson } from "./support.ts"
 
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId
@@ -107,94 +108,167 @@ describe("traces of a collection run", () => {
     }))
 })
 
-interface Received {
-  readonly path: string
-  readonly body: any
+const otlpTrafficOf = (receiver: Receiver) => {
+  const spans = spansOf(receiver.received)
+  const metrics = metricsOf(receiver.received)
+  return { spans, metrics, metric: (name: string) => metrics.filter((m) => m.name === name) }
 }
 
-/** An OTLP/HTTP (JSON) receiver on 127.0.0.1 that keeps every request. */
-const startReceiver = (): Promise<{ url: string; received: Array<Received>; close: () => Promise<void> }> =>
-  new Promise((resolve) => {
-    const received: Array<Received> = []
-    const server = http.createServer((req, res) => {
-      const chunks: Array<Buffer> = []
-      req.on("data", (c: Buffer) => chunks.push(c))
-      req.on("end", () => {
-        received.push({ path: req.url ?? "", body: JSON.parse(Buffer.concat(chunks).toString("utf8")) })
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end("{}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        received,
-        close: () =>
-          new Promise((done) => {
-            server.closeAllConnections()
-            server.close(() => done())
-          })
-      }))
-  })
-
-const attributes = (list: ReadonlyArray<{ key: string; value: Record<string, unknown> }>) =>
-  Object.fromEntries(list.map((a) => [a.key, Object.values(a.value)[0]]))
+/** stdout holds one OCSF event per line and nothing else. */
+const assertOnlyEvents = (stdout: string, count: number) => {
+  const lines = stdout.split("\n").filter((l) => l !== "")
+  assert.strictEqual(lines.length, count, stdout.slice(0, 2000))
+  for (const line of lines) assert.strictEqual(JSON.parse(line).class_uid, 5003, line)
+}
 
 describe("export by the standard OpenTelemetry variables", () => {
-  it.live("OTEL_EXPORTER_OTLP_ENDPOINT: a receiver gets the run's spans and its metrics", () =>
+  for (const protocol of ["http/protobuf", "http/json"] as const) {
+    it.live(`OTEL_EXPORTER_OTLP_ENDPOINT, ${protocol}: a receiver gets the run's spans and its metrics`, () =>
+      Effect.gen(function*() {
+        const emulator = yield* emulatorScoped({ users: 10 })
+        const receiver = yield* Effect.acquireRelease(Effect.promise(() => startReceiver()), (r) => Effect.promise(r.close))
+        const dir = tempDir()
+        const config = writeJson(
+          path.join(dir, "config.json"),
+          configFor(emulator, dir, { collection: { strategy: "per-user" } })
+        )
+        const result = yield* Effect.promise(() =>
+          runCli(["run", "--config", config, "--once"], {
+            env: {
+              OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+              OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+              OTEL_SERVICE_NAME: "iam-ocsf-under-test",
+              OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test,team=identity%20platform",
+              OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=collector-secret-value"
+            }
+          })
+        )
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.notInclude(result.stderr, "collector-secret-value")
+        assert.include(result.stderr, `(${protocol})`)
+
+        const contentType = protocol === "http/json" ? "application/json" : "application/x-protobuf"
+        assert.isNotEmpty(receiver.received)
+        for (const request of receiver.received) {
+          assert.strictEqual(request.contentType, contentType)
+          assert.strictEqual(request.headers["x-api-key"], "collector-secret-value")
+          assert.notProperty(request.body, "undecodable")
+        }
+        const traces = receiver.received.filter((r) => r.path === "/v1/traces")
+        assert.isNotEmpty(traces)
+        for (const rs of traces.flatMap((t) => t.body.resourceSpans)) {
+          assert.deepInclude(attributes(rs.resource.attributes), {
+            "service.name": "iam-ocsf-under-test",
+            "service.version": "0.1.0",
+            "deployment.environment": "test",
+            "team": "identity platform"
+          })
+        }
+        const { metric, spans } = otlpTrafficOf(receiver)
+        const run = spans.filter((s: any) => s.name === "collection run")
+        assert.strictEqual(run.length, 1)
+        assert.isNotOk(run[0].parentSpanId, "the run is a root span")
+        assert.deepStrictEqual(new Set(spans.map((s: any) => s.traceId)), new Set([run[0].traceId]))
+        const users = spans.filter((s: any) => s.name === "enrichUser")
+        assert.strictEqual(users.length, 12)
+        for (const user of users) assert.strictEqual(user.parentSpanId, run[0].spanId)
+        assert.isAbove(spans.filter((s: any) => s.name === "sink.batch").length, 0)
+        assert.strictEqual(Number(attributes(run[0].attributes)["users.collected"]), 12)
+
+        // The last metrics are pushed when the process ends, once.
+        const collected = metric("iam_ocsf.users.collected")
+        assert.strictEqual(collected.length, 1)
+        assert.strictEqual(sumValue(collected[0]), 12)
+        assert.isNotEmpty(metric("iam_ocsf.aws.calls"))
+      }))
+  }
+
+  it.live("`npm start` (bin/iam-ocsf demo, compiled) exports the run's spans and metrics", () =>
     Effect.gen(function*() {
-      const emulator = yield* emulatorScoped({ users: 10 })
-      const receiver = yield* Effect.acquireRelease(Effect.promise(startReceiver), (r) => Effect.promise(r.close))
-      const dir = tempDir()
-      const config = writeJson(
-        path.join(dir, "config.json"),
-        configFor(emulator, dir, { collection: { strategy: "per-user" } })
-      )
+      const receiver = yield* Effect.acquireRelease(Effect.promise(() => startReceiver()), (r) => Effect.promise(r.close))
       const result = yield* Effect.promise(() =>
-        runCli(["run", "--config", config, "--once"], {
-          env: {
-            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-            OTEL_SERVICE_NAME: "iam-ocsf-under-test",
-            OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test,team=identity%20platform",
-            OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=collector-secret-value"
-          }
-        })
+        runCli(["demo", "--users", "4"], { installed: true, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
       )
       assert.strictEqual(result.code, 0, result.stderr)
-      assert.notInclude(result.stderr, "collector-secret-value")
+      // The spec's two example users and four generated ones.
+      assertOnlyEvents(result.stdout, 6)
+      assert.include(result.stderr, "embedded IAM emulator listening")
 
-      const traces = receiver.received.filter((r) => r.path === "/v1/traces")
-      assert.isNotEmpty(traces)
-      const resourceSpans = traces.flatMap((t) => t.body.resourceSpans)
-      for (const rs of resourceSpans) {
-        assert.deepInclude(attributes(rs.resource.attributes), {
-          "service.name": "iam-ocsf-under-test",
-          "service.version": "0.1.0",
-          "deployment.environment": "test",
-          "team": "identity platform"
-        })
-      }
-      const spans = resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans))
+      const { metric, spans } = otlpTrafficOf(receiver)
       const run = spans.filter((s: any) => s.name === "collection run")
       assert.strictEqual(run.length, 1)
+      assert.isNotOk(run[0].parentSpanId, "the run is a root span")
       assert.deepStrictEqual(new Set(spans.map((s: any) => s.traceId)), new Set([run[0].traceId]))
-      assert.strictEqual(spans.filter((s: any) => s.name === "enrichUser").length, 12)
-      assert.isAbove(spans.filter((s: any) => s.name === "sink.batch").length, 0)
+      const childrenOfRun = (name: string) => spans.filter((s: any) => s.name === name && s.parentSpanId === run[0].spanId)
+      assert.strictEqual(childrenOfRun("ocsf.map").length, 6)
+      assert.isNotEmpty(childrenOfRun("sink.batch"))
+      assert.isNotEmpty(spans.filter((s: any) => s.name.startsWith("IAM ")))
 
-      // The last metrics are pushed when the process ends.
-      const metrics = receiver.received.filter((r) => r.path === "/v1/metrics")
-        .flatMap((m) => m.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics)))
-      const collected = metrics.filter((m: any) => m.name === "iam_ocsf.users.collected")
-      assert.isNotEmpty(collected)
-      assert.strictEqual(Number(collected.at(-1).sum.dataPoints[0].asDouble ?? collected.at(-1).sum.dataPoints[0].asInt), 12)
-      assert.isTrue(metrics.some((m: any) => m.name === "iam_ocsf.aws.calls"))
+      assert.strictEqual(sumValue(metric("iam_ocsf.users.collected").at(-1)), 6)
+      assert.isNotEmpty(metric("iam_ocsf.runs"))
+      assert.isNotEmpty(metric("iam_ocsf.events.delivered"))
+      assert.isTrue(metricsOf(receiver.received).every((m) => m.name.startsWith("iam_ocsf.")))
     }))
+})
+
+describe("telemetry never decides a run's outcome", () => {
+  /** A closed port: connections are refused. */
+  const downUrl = Effect.promise(async () => {
+    const receiver = await startReceiver()
+    await receiver.close()
+    return receiver.url
+  })
+
+  const cases = [
+    { name: "a collector answering 400", answer: 400 as Answer, reason: "HTTP 400 Bad Request" },
+    { name: "a collector that never answers", answer: "never" as Answer, reason: "Request timed out" },
+    { name: "a collector that is down", answer: undefined, reason: "ECONNREFUSED" }
+  ]
+  for (const { answer, name, reason } of cases) {
+    it.live(`${name}: --once delivers everything, exits 0, warns on stderr; stdout holds only events`, () =>
+      Effect.gen(function*() {
+        const emulator = yield* emulatorScoped({ users: 10 })
+        const receiver = answer === undefined
+          ? undefined
+          : yield* Effect.acquireRelease(Effect.promise(() => startReceiver(answer)), (r) => Effect.promise(r.close))
+        const endpoint = receiver?.url ?? (yield* downUrl)
+        const dir = tempDir()
+        const config = writeJson(
+          path.join(dir, "config.json"),
+          // The export timeout bounds what a collector can cost: small here, for a fast test.
+          configFor(emulator, dir, { sinks: [{ type: "stdout" }], telemetry: { timeout: "1s" } })
+        )
+        const result = yield* Effect.promise(() =>
+          runCli(["run", "--config", config, "--once"], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } })
+        )
+        assert.strictEqual(result.code, 0, result.stderr)
+        assertOnlyEvents(result.stdout, 12)
+        const warnings = result.stderr.split("\n").filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l)).filter((l) => l.level === "warn").map((l) => l.message)
+        for (const signal of ["traces", "metrics"]) {
+          const warning = warnings.find((w) => w.startsWith(`telemetry: ${signal} to ${endpoint}/v1/${signal} not exported`))
+          assert.isDefined(warning, `${signal}: ${JSON.stringify(warnings)}`)
+          assert.include(warning, reason)
+        }
+        if (receiver !== undefined) {
+          // The last metrics were attempted once: after a failed last export nothing is sent again at shutdown.
+          assert.strictEqual(receiver.received.filter((r) => r.path === "/v1/metrics").length, 1)
+          assert.isNotEmpty(receiver.received.filter((r) => r.path === "/v1/traces"))
+        }
+      }))
+  }
 })
 
 describe("telemetry settings", () => {
   const config = defaultConfig().telemetry
-  const resolve = (env: Record<string, string>, file = config, prometheus = false) =>
-    resolveTelemetry(file, { env, version: "9.9.9", prometheus })
+  /** Settings from the file and these OTEL_* variables alone, read from the process's environment by @opentelemetry/core. */
+  const resolve = (env: Record<string, string>, file = config, prometheus = false) => {
+    vi.unstubAllEnvs()
+    for (const name of Object.keys(process.env)) if (name.startsWith("OTEL_")) vi.stubEnv(name, undefined)
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value)
+    return resolveTelemetry(file, { env: processOtelEnv, version: "9.9.9", prometheus })
+  }
+  afterEach(() => void vi.unstubAllEnvs())
 
   it("nothing is exported when no variable and no telemetry section says so", () => {
     const settings = resolve({})
@@ -203,6 +277,13 @@ describe("telemetry settings", () => {
     assert.isFalse(settings.prometheus)
     assert.strictEqual(settings.resource.serviceName, "iam-ocsf")
     assert.deepStrictEqual(settings.warnings, [])
+  })
+
+  it("without any OTEL_* variable set, they are not read (nor @opentelemetry/core loaded)", async () => {
+    resolve({ OTEL_SERVICE_NAME: " " })
+    assert.strictEqual(await Effect.runPromise(otelEnvironment), noOtelVariables)
+    vi.stubEnv("OTEL_SERVICE_NAME", "x")
+    assert.strictEqual(await Effect.runPromise(otelEnvironment), processOtelEnv)
   })
 
   it("an endpoint turns both signals on; a variable wins over the file, per signal too", () => {
@@ -217,9 +298,10 @@ describe("telemetry settings", () => {
     const fromEnv = resolve({
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318/",
       OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://metrics:9999/custom",
-      OTEL_SERVICE_NAME: "from-env",
+      OTEL_SERVICE_NAME: " from-env ",
       OTEL_METRIC_EXPORT_INTERVAL: "5000",
-      OTEL_EXPORTER_OTLP_HEADERS: "a=2,b=x%3Dy"
+      OTEL_EXPORTER_OTLP_HEADERS: "a=2,b=x%3Dy",
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: "b=only-metrics"
     }, file)
     assert.strictEqual(fromEnv.traces?.url, "http://env:4318/v1/traces")
     assert.strictEqual(fromEnv.metrics?.url, "http://metrics:9999/custom")
@@ -229,29 +311,77 @@ describe("telemetry settings", () => {
     assert.deepStrictEqual(Object.keys(headers).sort(), ["a", "b"])
     assert.strictEqual(Redacted.value(headers["a"]!), "2")
     assert.strictEqual(Redacted.value(headers["b"]!), "x=y")
+    assert.strictEqual(Redacted.value(fromEnv.metrics!.headers["b"]!), "only-metrics")
     assert.notInclude(JSON.stringify(fromEnv), "x=y")
   })
 
-  it("OTEL_*_EXPORTER=none, OTEL_SDK_DISABLED and unsupported exporters", () => {
+  it("OTEL_*_EXPORTER=none, OTEL_SDK_DISABLED, unsupported exporters and endpoints that are not URLs", () => {
     const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }
     const noTraces = resolve({ ...endpoint, OTEL_TRACES_EXPORTER: "none" })
     assert.isUndefined(noTraces.traces)
     assert.isDefined(noTraces.metrics)
     assert.isUndefined(resolve({ ...endpoint, OTEL_METRICS_EXPORTER: "prometheus" }).metrics)
-    const disabled = resolve({ ...endpoint, OTEL_SDK_DISABLED: "true" }, config, true)
+    const disabled = resolve({ ...endpoint, OTEL_SDK_DISABLED: "TRUE" }, config, true)
     assert.isUndefined(disabled.traces)
     assert.isUndefined(disabled.metrics)
     assert.isTrue(disabled.prometheus, "the /metrics endpoint is ours, not the SDK's export")
     // "otlp" alone, without an endpoint: the specification's default receiver.
-    assert.strictEqual(resolve({ OTEL_TRACES_EXPORTER: "otlp" }).traces?.url, "http://localhost:4318/v1/traces")
-    const zipkin = resolve({ ...endpoint, OTEL_TRACES_EXPORTER: "zipkin", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })
+    assert.strictEqual(resolve({ OTEL_TRACES_EXPORTER: " OTLP " }).traces?.url, "http://localhost:4318/v1/traces")
+    const zipkin = resolve({ ...endpoint, OTEL_TRACES_EXPORTER: "zipkin" })
     assert.isUndefined(zipkin.traces)
-    assert.deepStrictEqual(zipkin.warnings, [
-      "OTEL_EXPORTER_OTLP_PROTOCOL=grpc not supported; OTLP is sent as http/json",
-      "OTEL_TRACES_EXPORTER: zipkin not supported; only otlp and none are"
-    ])
+    assert.deepStrictEqual(zipkin.warnings, ["OTEL_TRACES_EXPORTER: zipkin not supported; only otlp and none are"])
     // Empty means unset.
-    assert.isUndefined(resolve({ OTEL_EXPORTER_OTLP_ENDPOINT: "" }).traces)
+    assert.isUndefined(resolve({ OTEL_EXPORTER_OTLP_ENDPOINT: " " }).traces)
+    const notUrl = resolve({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m:1/x" })
+    assert.isUndefined(notUrl.traces)
+    assert.strictEqual(notUrl.metrics?.url, "http://m:1/x")
+    assert.deepStrictEqual(notUrl.warnings, ["OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL; traces are not exported"])
+  })
+
+  it("protocol: http/protobuf by default; the file's, then OTEL_EXPORTER_OTLP_PROTOCOL, then its per-signal form", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }
+    const byDefault = resolve(endpoint)
+    assert.strictEqual(byDefault.traces?.protocol, "http/protobuf")
+    assert.strictEqual(byDefault.metrics?.protocol, "http/protobuf")
+    const json = defaultConfig({ telemetry: { protocol: "http/json" } }).telemetry
+    assert.strictEqual(resolve(endpoint, json).traces?.protocol, "http/json")
+    const mixed = resolve({
+      ...endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json"
+    }, json)
+    assert.strictEqual(mixed.traces?.protocol, "http/protobuf")
+    assert.strictEqual(mixed.metrics?.protocol, "http/json")
+    assert.deepStrictEqual(mixed.warnings, [])
+  })
+
+  it("protocol grpc is refused: the signal is not exported, and a warning says what to set", () => {
+    const grpc = resolve({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })
+    assert.isUndefined(grpc.traces)
+    assert.isUndefined(grpc.metrics)
+    assert.deepStrictEqual(grpc.warnings, ["traces", "metrics"].map((signal) =>
+      "OTEL_EXPORTER_OTLP_PROTOCOL=grpc not supported: OTLP is exported over HTTP only (http/protobuf or http/json, " +
+      `a collector's port 4318); ${signal} are not exported`
+    ))
+    const tracesOnly = resolve({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc" })
+    assert.isUndefined(tracesOnly.traces)
+    assert.strictEqual(tracesOnly.metrics?.protocol, "http/protobuf")
+    // In the file, grpc is not a value: the config is refused.
+    assert.throws(() => defaultConfig({ telemetry: { protocol: "grpc" as any } }), /telemetry\.protocol/)
+  })
+
+  it("export timeout: 10s by default; the file's, then OTEL_EXPORTER_OTLP_TIMEOUT, then its per-signal form", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }
+    assert.strictEqual(Duration.toMillis(resolve(endpoint).traces!.timeout), 10_000)
+    const file = defaultConfig({ telemetry: { timeout: "3s" } }).telemetry
+    assert.strictEqual(Duration.toMillis(resolve(endpoint, file).metrics!.timeout), 3000)
+    const fromEnv = resolve({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: "2500", OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: "700" }, file)
+    assert.strictEqual(Duration.toMillis(fromEnv.traces!.timeout), 2500)
+    assert.strictEqual(Duration.toMillis(fromEnv.metrics!.timeout), 700)
+    const invalid = resolve({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: "-1" }, file)
+    assert.strictEqual(Duration.toMillis(invalid.traces!.timeout), 3000)
+    assert.deepStrictEqual(invalid.warnings, ["OTEL_EXPORTER_OTLP_TIMEOUT=-1 ignored: expected milliseconds above 0"])
+    assert.throws(() => defaultConfig({ telemetry: { timeout: "1h" } }), /telemetry\.timeout: expected a duration of at most 1m/)
   })
 
   it("resource attributes: the file's, then OTEL_RESOURCE_ATTRIBUTES' (percent-decoded) over them", () => {

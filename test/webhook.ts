@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net"
 import { gunzipSync } from "node:zlib"
 
 export interface Received {
-  readonly at: number
   readonly status: number | "hang"
   readonly headers: http.IncomingHttpHeaders
   /** The body as sent: gzipped bytes are kept to compare sizes. */
@@ -42,7 +41,7 @@ const decode = (headers: http.IncomingHttpHeaders, raw: Buffer): Array<any> => {
 }
 
 export const startWebhook = (
-  answer: (n: number, received: Omit<Received, "status" | "at">) => Answer = () => ({ status: 200 }),
+  answer: (n: number, received: Omit<Received, "status">) => Answer = () => ({ status: 200 }),
   options: { readonly port?: number } = {}
 ): Promise<Webhook> =>
   new Promise((resolve, reject) => {
@@ -60,13 +59,13 @@ export const startWebhook = (
           events = decode(req.headers, raw)
         } catch {
           // A body we cannot read is a failed test, not a hung one.
-          received.push({ headers: req.headers, bytes: raw.length, events: [], at: Date.now(), status: 415 })
+          received.push({ headers: req.headers, bytes: raw.length, events: [], status: 415 })
           res.writeHead(415).end("undecodable body")
           return
         }
         const request = { headers: req.headers, bytes: raw.length, events }
         const reply = answer(received.length, request)
-        received.push({ ...request, at: Date.now(), status: reply === "hang" ? "hang" : reply.status })
+        received.push({ ...request, status: reply === "hang" ? "hang" : reply.status })
         inFlight += 1
         mostInFlight = Math.max(mostInFlight, inFlight)
         res.once("close", () => void (inFlight -= 1))

@@ -6,11 +6,12 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { LogLevel } from "effect/LogLevel"
 import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import type { ConfigError } from "../config/index.ts"
 import { defaultConfig } from "../run/defaultConfig.ts"
 import { describeConfig } from "../run/describeConfig.ts"
-import { loadConfig } from "../run/AppConfig.ts"
+import { type AppConfig, loadConfig } from "../run/AppConfig.ts"
 import { InvalidInput, RunFailed } from "../common/exit.ts"
 import { formatReplay, replay, type ReplayError, ReplayIncomplete } from "../delivery/Replay.ts"
 import { sinkDefinitions } from "../sinks/index.ts"
@@ -35,6 +36,20 @@ const failed = (error: { readonly message: string }) =>
     Effect.andThen(Effect.fail(new RunFailed({ message: error.message })))
   )
 
+/**
+ * `run --once` from a config: the run with its logs, telemetry, live progress and exit codes.
+ * `demo` runs through here too, so that `npm start` shows the product as it ships. `prelude`
+ * runs first, inside the same logging and telemetry.
+ */
+const runOnceCommand = (config: AppConfig, logLevel: Option.Option<LogLevel>, prelude: Effect.Effect<void> = Effect.void) =>
+  prelude.pipe(
+    Effect.andThen(runOnceStrict(config)),
+    Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
+    Effect.provide(runLayer(config)),
+    withTerminalProgress,
+    Effect.provide(observabilityLayer(config, { daemon: false, logLevel }))
+  )
+
 const configFlag = Flag.String("config").pipe(
   Flag.withAlias("c"),
   Flag.withDescription("Path of the JSON config file (see config.example.json). ${ENV_VAR} in it is replaced from the environment.")
@@ -51,19 +66,14 @@ const run = Command.make(
   },
   Effect.fn(function*({ config: file, once }) {
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
-    const observability = observabilityLayer(config, { daemon: !once, logLevel: yield* GlobalFlag.LogLevel })
+    const logLevel = yield* GlobalFlag.LogLevel
     if (once) {
-      yield* runOnceStrict(config).pipe(
-        Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
-        Effect.provide(runLayer(config)),
-        withTerminalProgress,
-        Effect.provide(observability)
-      )
+      yield* runOnceCommand(config, logLevel)
     } else {
       yield* daemon({ config, configFile: file }).pipe(
         Effect.catchTag("OpsServerError", (error) =>
           Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
-        Effect.provide(observability)
+        Effect.provide(observabilityLayer(config, { daemon: true, logLevel }))
       )
     }
   })
@@ -149,18 +159,22 @@ const demo = Command.make(
     // The emulator is tooling, not the product: loaded only by this command.
     const { emulatorScoped } = yield* Effect.promise(() => import("../../emulator/index.ts"))
     const emulator = yield* emulatorScoped({ users })
-    yield* Effect.logInfo(`embedded IAM emulator listening on ${emulator.url}; events follow on stdout`)
     const config = defaultConfig({
       aws: { endpoint: emulator.url, accessKeyId: "AKIAEMULATOR", secretAccessKey: "emulator-secret" },
       delivery: { batchWindow: "100ms" },
       deadLetter: { path: "out/demo-dead-letter.ndjson" }
     })
-    yield* Effect.provide(runOnceStrict(config), runLayer(config))
+    yield* runOnceCommand(
+      config,
+      yield* GlobalFlag.LogLevel,
+      Effect.logInfo(`embedded IAM emulator listening on ${emulator.url}; events follow on stdout`)
+    )
   }, Effect.scoped)
 ).pipe(
   Command.withDescription(
     "Run once against an embedded IAM emulator (no AWS account or credentials needed) and print the events " +
-      "to stdout. This is what `npm start` does."
+      "to stdout, as `run --once` would with a stdout sink: the same logs on stderr, the same exit codes, and " +
+      "traces and metrics to OTEL_EXPORTER_OTLP_ENDPOINT when set. This is what `npm start` does."
   )
 )
 

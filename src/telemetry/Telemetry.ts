@@ -9,17 +9,11 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { needsSdk, type TelemetrySettings } from "./settings.ts"
+import { needsSdk, shownUrl, type TelemetrySettings } from "./settings.ts"
 
 export interface TelemetryService {
   /** Every metric in the Prometheus text format; undefined when no scrape reader is installed. */
   readonly scrape: Effect.Effect<string> | undefined
-}
-
-/** A URL as it may be logged: credentials in its user info or query stay out. */
-const shown = (url: string) => {
-  const parsed = new URL(url)
-  return `${parsed.origin}${parsed.pathname}`
 }
 
 export class Telemetry extends Context.Service<Telemetry, TelemetryService>()("iam-ocsf/Telemetry") {
@@ -32,9 +26,11 @@ export class Telemetry extends Context.Service<Telemetry, TelemetryService>()("i
         for (const warning of settings.warnings) yield* Effect.logWarning(`telemetry: ${warning}`)
         if (!needsSdk(settings)) return Telemetry.none
         const exported = [
-          settings.traces && `traces to ${shown(settings.traces.url)}`,
+          settings.traces && `traces to ${shownUrl(settings.traces.url)} (${settings.traces.protocol})`,
           settings.metrics &&
-          `metrics to ${shown(settings.metrics.url)} every ${Duration.format(settings.metrics.interval)}`
+          `metrics to ${shownUrl(settings.metrics.url)} (${settings.metrics.protocol}) every ${
+            Duration.format(settings.metrics.interval)
+          }`
         ].filter(Boolean)
         if (exported.length > 0) {
           yield* Effect.logInfo(`telemetry: exporting ${exported.join(", ")} as ${settings.resource.serviceName}`)

@@ -3,8 +3,9 @@
  * deployments that prefer one file. A variable that is set wins over the file (operators
  * override a baked-in file from the environment), and with neither nothing is exported.
  */
+import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { durationField } from "../config/durations.ts"
+import { durationAtLeast, durationField } from "../config/durations.ts"
 import { httpUrl, withDefault } from "../config/fields.ts"
 
 const OtlpEndpoint = httpUrl("http://otel-collector:4318")
@@ -18,6 +19,18 @@ export const TelemetryConfig = Schema.Struct({
   traces: Schema.optionalKey(Schema.Literals(["otlp", "none"])),
   /** OTEL_METRICS_EXPORTER. Default: "otlp" when an endpoint is set, else "none". */
   metrics: Schema.optionalKey(Schema.Literals(["otlp", "none"])),
+  /**
+   * "http/protobuf" (default, the OpenTelemetry default) or "http/json"; OTEL_EXPORTER_OTLP_PROTOCOL
+   * and its _TRACES_/_METRICS_ forms. gRPC is not supported (see `settings.ts`).
+   */
+  protocol: Schema.optionalKey(Schema.Literals(["http/protobuf", "http/json"])),
+  /**
+   * Deadline of each export, its retries included, and the longest a finished run waits for its
+   * last spans and metrics to leave (default 10s); OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds).
+   */
+  timeout: Schema.optionalKey(durationAtLeast("100ms").check(
+    Schema.makeFilter((duration) => Duration.toMillis(duration) <= 60_000, { expected: "a duration of at most 1m" })
+  )),
   /** Extra resource attributes; OTEL_RESOURCE_ATTRIBUTES (its keys win). */
   resourceAttributes: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   /** Headers of every OTLP request, such as a collector's API key; OTEL_EXPORTER_OTLP_HEADERS (its keys win). */
