@@ -18,6 +18,7 @@ import { AwsConfig } from "../iam/AwsConfig.ts"
 import { OcsfConfig } from "../ocsf/OcsfConfig.ts"
 import { ServerConfig } from "../ops/ServerConfig.ts"
 import { Sinks } from "../sinks/SinksConfig.ts"
+import { StateConfig } from "../state/StateConfig.ts"
 import { LogConfig } from "../telemetry/LogConfig.ts"
 import { TelemetryConfig } from "../telemetry/TelemetryConfig.ts"
 
@@ -40,6 +41,8 @@ export const AppConfig = Schema.Struct({
   /** At least one; names resolved and unique. */
   sinks: Sinks,
   deadLetter: DeadLetterConfig.pipe(section),
+  /** Where each account's state is kept between runs (`ocsf.emit` "changes" or "both"). */
+  state: StateConfig.pipe(section),
   telemetry: TelemetryConfig.pipe(section),
   server: ServerConfig.pipe(section),
   log: LogConfig.pipe(section)
