@@ -35,7 +35,7 @@ export type AwsAccount = typeof AwsAccount.Type
 
 export const awsAccount = (accountId: string): AwsAccount => ({ uid: accountId, type_id: 10, type: "AWS Account" })
 
-const StrictUser = Schema.Struct({
+export const StrictUser = Schema.Struct({
   // OCSF: uid is "the AWS user ARN", uid_alt "the AWS user Principal ID"
   uid: Schema.NonEmptyString,
   uid_alt: Schema.NonEmptyString,
@@ -87,6 +87,7 @@ export const StrictEvent = Schema.Struct({
   unmapped: Schema.Struct({ user: UnmappedUser })
 })
 export type StrictEvent = typeof StrictEvent.Type
+export type StrictUser = typeof StrictUser.Type
 
 const metadata = { version: OCSF_VERSION, product: { name: "IAM", vendor_name: "AWS" } } as const
 
@@ -106,17 +107,7 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
   ...header,
   time: ctx.collectedAt,
   metadata,
-  user: {
-    uid: u.Arn,
-    uid_alt: u.UserId,
-    name: u.UserName,
-    type_id: 1,
-    type: "User",
-    has_mfa: hasMfa(u),
-    account: awsAccount(parseUserArn(u.Arn).accountId),
-    ...(u.Groups && { groups: u.Groups.map((g) => ({ name: g.GroupName, uid: g.GroupId })) }),
-    programmatic_credentials: keys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
-  },
+  user: strictUser({ Arn: u.Arn, UserId: u.UserId, UserName: u.UserName, hasMfa: hasMfa(u), Groups: u.Groups, AccessKeys: keys }),
   unmapped: {
     user: {
       path: u.Path,
@@ -132,4 +123,27 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
       ...(u.InlinePolicyNames && { inline_policy_names: u.InlinePolicyNames })
     }
   }
+})
+
+/** What the strict `user` object is made of: a collected user, or the stored snapshot of one (change events). */
+export interface StrictUserFacts {
+  readonly Arn: string
+  readonly UserId: string
+  readonly UserName: string
+  readonly hasMfa: boolean
+  /** undefined: not collected */
+  readonly Groups: ReadonlyArray<{ readonly GroupName: string; readonly GroupId: string }> | undefined
+  readonly AccessKeys: ReadonlyArray<{ readonly AccessKeyId: string }>
+}
+
+export const strictUser = (u: StrictUserFacts): StrictUser => ({
+  uid: u.Arn,
+  uid_alt: u.UserId,
+  name: u.UserName,
+  type_id: 1,
+  type: "User",
+  has_mfa: u.hasMfa,
+  account: awsAccount(parseUserArn(u.Arn).accountId),
+  ...(u.Groups && { groups: u.Groups.map((g) => ({ name: g.GroupName, uid: g.GroupId })) }),
+  programmatic_credentials: u.AccessKeys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
 })
