@@ -1,5 +1,5 @@
 /**
- * The command line: `run`, `validate-config`, `replay` and `demo`, their flags and help texts, and
+ * The command line: `run`, `validate-config`, `replay`, `demo` and `state`, their flags and help texts, and
  * how their failures become exit codes. The work itself is done elsewhere: a command loads the
  * config and hands it on.
  */
@@ -178,10 +178,66 @@ const demo = Command.make(
   )
 )
 
+const stateShow = Command.make(
+  "show",
+  {
+    config: configFlag,
+    format: Flag.Literals("format", ["table", "json"]).pipe(
+      Flag.withDescription("table (default) or json (one object: the store's path and its accounts)."),
+      Flag.withDefault("table")
+    )
+  },
+  Effect.fn(function*({ config: file, format }) {
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    // SQLite and the store load only for the commands that use them.
+    const { showState } = yield* Effect.promise(() => import("../state/commands.ts"))
+    yield* showState(config, format)
+  })
+).pipe(
+  Command.withDescription(
+    "Show what the state store (state.path) holds: each account with its users tracked, its last complete run, " +
+      "its last run and the last time its full snapshot was sent. Exit codes: 0 shown (also when there is no " +
+      "store yet); 1 the store cannot be read (e.g. written by a newer iam-ocsf); 2 invalid command line or config."
+  )
+)
+
+const stateReset = Command.make(
+  "reset",
+  {
+    config: configFlag,
+    account: Flag.String("account").pipe(
+      Flag.withDescription("Forget only this account (12-digit id); default: every account."),
+      Flag.optional
+    )
+  },
+  Effect.fn(function*({ config: file, account }) {
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    const { resetState } = yield* Effect.promise(() => import("../state/commands.ts"))
+    yield* resetState(config, Option.getOrUndefined(account))
+  })
+).pipe(
+  Command.withDescription(
+    "Forget the state of every account (or of --account): its next run records a new baseline and sends its " +
+      "full snapshot instead of changes. Exit codes: 0 done; 1 the store cannot be written; 2 invalid command " +
+      "line or config, or --account is not in the store."
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf state reset --config config.json --account 123456789012", description: "Re-baseline one account" }
+  ])
+)
+
+const state = Command.make("state").pipe(
+  Command.withDescription(
+    "The state kept between runs for ocsf.emit \"changes\" and \"both\" (state.path): what the last complete run of " +
+      "each account saw of its users."
+  ),
+  Command.withSubcommands([stateShow, stateReset])
+)
+
 export const cli = Command.make("iam-ocsf").pipe(
   Command.withDescription(
     "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
       `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
   ),
-  Command.withSubcommands([run, validateConfig, replayCommand, demo])
+  Command.withSubcommands([run, validateConfig, replayCommand, demo, state])
 )
