@@ -4,6 +4,11 @@
  * generated users, so an account of 100,000 users costs no memory, and a generated user's
  * name ends in `-<index>` so that a lookup by name is O(1). An organization's member account
  * (any id but `ACCOUNT_ID`) generates users whose names, ids, keys and ARNs carry its id.
+ *
+ * An account can be changed (`emulator/writes.ts`, the IAM write actions): the changes sit in
+ * an overlay over the generator (users replaced, deleted or created, by position), so an
+ * account's memory grows with its changes only, and every read (ListUsers, the per-user calls,
+ * GetAccountAuthorizationDetails, the credential report) sees them.
  */
 
 export const ACCOUNT_ID = "123456789012"
@@ -105,12 +110,16 @@ export interface AccountOptions {
 
 export interface Account {
   readonly accountId: string
-  /** Total number of users (spec examples + generated). */
+  /** Number of users: spec examples + generated, plus created, minus deleted ones. */
   readonly size: number
+  /** Positions in ListUsers order: `size` plus the deleted users' (empty) positions. */
+  readonly slots: number
   readonly seed: number
   /** ARN of the identity the emulator pretends is calling. */
   readonly callerArn: string
-  /** The user at position `index` (0 ≤ index < size) in ListUsers order. */
+  /** The user at position `slot` (0 ≤ slot < slots), or undefined when it was deleted. */
+  at(slot: number): UserRecord | undefined
+  /** The user at position `index` (0 ≤ index < slots) in ListUsers order; a RangeError when it was deleted. */
   userAt(index: number): UserRecord
   /** The user named `name`, in O(1); undefined when there is none. */
   user(name: string): UserRecord | undefined
@@ -126,6 +135,14 @@ export interface Account {
   summary(): ReadonlyArray<readonly [string, number]>
   /** Every group of the account (users are members of some of them). */
   readonly groups: ReadonlyArray<GroupRecord>
+  /** The managed policies a user of the account can be attached to (AWS managed and the account's own). */
+  readonly policies: ReadonlyArray<AttachedPolicyRecord>
+  /** Replaces the user named `name` (which must exist) by `next`, in its position; a rename when the names differ. */
+  replaceUser(name: string, next: UserRecord): void
+  /** Adds a user after the last position (its name must be free). */
+  addUser(user: UserRecord): void
+  /** Deletes the user named `name` (which must exist); its position stays, empty. */
+  removeUser(name: string): void
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,15 +501,39 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
   const spec = (options.specExamples ?? !member) ? SPEC_USERS : []
   const groups = member ? scope.groups : ALL_GROUPS
   const offset = spec.length
-  const size = offset + generated
+  const baseSize = offset + generated
   const specByName = new Map(spec.map((u, i) => [u.UserName, i] as const))
   let summaryCache: ReadonlyArray<readonly [string, number]> | undefined
 
+  // The overlay: what was written since the account was made, by position.
+  /** Base positions whose user was replaced (a record) or deleted (null). */
+  const edits = new Map<number, UserRecord | null>()
+  /** Users created, at positions baseSize, baseSize + 1, …; null once deleted. */
+  const created: Array<UserRecord | null> = []
+  /** Names given by a creation or a rename → their position (they win over the generator's names). */
+  const names = new Map<string, number>()
+  /** Generator names that no longer name their user (renamed or deleted). */
+  const retired = new Set<string>()
+  let deleted = 0
+  const slots = () => baseSize + created.length
+
+  const baseAt = (index: number): UserRecord =>
+    index < offset ? spec[index] as UserRecord : generateScopedUser(seed, index - offset, scope)
+  const at = (slot: number): UserRecord | undefined => {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= slots()) return undefined
+    if (slot >= baseSize) return created[slot - baseSize] ?? undefined
+    const edit = edits.get(slot)
+    return edit === undefined ? baseAt(slot) : edit ?? undefined
+  }
   const userAt = (index: number): UserRecord => {
-    if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no user at index ${index}`)
-    return index < offset ? spec[index] as UserRecord : generateScopedUser(seed, index - offset, scope)
+    const u = at(index)
+    if (u === undefined) throw new RangeError(`no user at index ${index}`)
+    return u
   }
   const indexOf = (name: string): number => {
+    const given = names.get(name)
+    if (given !== undefined) return given
+    if (retired.has(name)) return -1
     const s = specByName.get(name)
     if (s !== undefined) return s
     const j = generatedIndexOf(name)
@@ -501,13 +542,51 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
   }
   const user = (name: string): UserRecord | undefined => {
     const i = indexOf(name)
-    return i < 0 ? undefined : userAt(i)
+    return i < 0 ? undefined : at(i)
   }
   function* users(): Generator<UserRecord, void, undefined> {
-    for (let i = 0; i < size; i++) yield userAt(i)
+    for (let i = 0; i < slots(); i++) {
+      const u = at(i)
+      if (u !== undefined) yield u
+    }
   }
   function* userNames(): Generator<string, void, undefined> {
-    for (let i = 0; i < size; i++) yield userAt(i).UserName
+    for (const u of users()) yield u.UserName
+  }
+  const existing = (name: string): number => {
+    const i = indexOf(name)
+    if (i < 0 || at(i) === undefined) throw new RangeError(`no user named ${name}`)
+    return i
+  }
+  const forget = (name: string): void => {
+    if (names.delete(name)) return
+    retired.add(name)
+  }
+  const put = (slot: number, u: UserRecord | null): void => {
+    if (slot >= baseSize) created[slot - baseSize] = u
+    else edits.set(slot, u)
+    summaryCache = undefined
+  }
+  const replaceUser = (name: string, next: UserRecord): void => {
+    const slot = existing(name)
+    if (next.UserName !== name) {
+      if (user(next.UserName) !== undefined) throw new RangeError(`a user named ${next.UserName} exists`)
+      forget(name)
+      names.set(next.UserName, slot)
+    }
+    put(slot, next)
+  }
+  const addUser = (u: UserRecord): void => {
+    if (user(u.UserName) !== undefined) throw new RangeError(`a user named ${u.UserName} exists`)
+    created.push(u)
+    names.set(u.UserName, slots() - 1)
+    summaryCache = undefined
+  }
+  const removeUser = (name: string): void => {
+    const slot = existing(name)
+    forget(name)
+    put(slot, null)
+    deleted += 1
   }
   const summary = (): ReadonlyArray<readonly [string, number]> => {
     if (summaryCache !== undefined) return summaryCache
@@ -519,6 +598,7 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
       if (u.MFADevices.length > 0) mfaInUse += 1
       keys += u.AccessKeys.length
     }
+    const size = slots() - deleted
     summaryCache = [
       ["Users", size],
       ["UsersQuota", Math.max(5000, size)],
@@ -558,9 +638,15 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
 
   return {
     accountId: scope.accountId,
-    size,
+    get size() {
+      return slots() - deleted
+    },
+    get slots() {
+      return slots()
+    },
     seed,
     callerArn: `arn:aws:iam::${scope.accountId}:user/${CALLER_USER_NAME}`,
+    at,
     userAt,
     user,
     indexOf,
@@ -571,7 +657,11 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
       return u === undefined ? undefined : toExpectedJson(u)
     },
     summary,
-    groups
+    groups,
+    policies: scope.policies,
+    replaceUser,
+    addUser,
+    removeUser
   }
 }
 

@@ -118,6 +118,11 @@ export interface CredentialReportState {
   get(now: number): GetAnswer
   /** Replaces the account's report as if the emulator had just started with `options`. */
   set(options: CredentialReportOptions, now: number): void
+  /**
+   * Renders the report generated so far, if not yet rendered: called before the account is
+   * changed, so that the report says what the account was when it was generated, as AWS's does.
+   */
+  freeze(now: number): void
 }
 
 export const makeCredentialReportState = (
@@ -160,8 +165,18 @@ export const makeCredentialReportState = (
     }
   }
 
+  const render = (at: number): string => {
+    if (content?.at === at) return content.text
+    content = { at, text: reportContent(account, omit) }
+    return content.text
+  }
+
   return {
     set,
+    freeze: (at) => {
+      settle(at)
+      if (generatedAt !== undefined && !expired) render(generatedAt)
+    },
     generate: (at) => {
       settle(at)
       if (limitExceeded > 0) {
@@ -187,8 +202,7 @@ export const makeCredentialReportState = (
       if (readyAt !== undefined) return { _tag: "ReportInProgress" }
       if (generatedAt === undefined) return { _tag: "ReportNotPresent" }
       if (expired) return { _tag: "ReportExpired" }
-      if (content?.at !== generatedAt) content = { at: generatedAt, text: reportContent(account, omit) }
-      return { _tag: "Report", content: content.text, generatedAt }
+      return { _tag: "Report", content: render(generatedAt), generatedAt }
     }
   }
 }

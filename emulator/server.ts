@@ -27,6 +27,7 @@ import {
 } from "./faults.ts"
 import type { OrganizationOptions } from "./organization.ts"
 import { type EmulatorOrganization, makeRouter, type Service } from "./routing.ts"
+import { type AccountWrites, isWriteAction, makeAccountWrites } from "./writes.ts"
 import { el, list, xmlEscape } from "./xml.ts"
 
 
@@ -247,22 +248,24 @@ const listUsers = (ctx: Context, params: URLSearchParams): Reply => {
   const p = paging(action, params, ctx.shortPages)
   if (isReply(p)) return p
   const { account } = ctx
-  const matches = (u: UserRecord) => prefix === "" || u.Path.startsWith(prefix)
+  const listed = (u: UserRecord | undefined): u is UserRecord =>
+    u !== undefined && (prefix === "" || u.Path.startsWith(prefix)) && !ctx.deleted.has(u.UserName)
+  const slots = account.slots
   let i = p.cursor.index
-  if (i > account.size) return validation("Invalid Marker.")
+  if (i > slots) return validation("Invalid Marker.")
   let members = ""
   let n = 0
-  while (i < account.size && n < p.limit) {
-    const u = account.userAt(i++)
-    if (matches(u) && !ctx.deleted.has(u.UserName)) {
+  while (i < slots && n < p.limit) {
+    const u = account.at(i++)
+    if (listed(u)) {
       members += `<member>${userFields(u)}</member>`
       n++
       if (ctx.faults.deletedAfterListing(u.UserName)) ctx.deleted.add(u.UserName)
     }
   }
-  // Is there one more matching user? (Without a prefix every remaining user matches.)
-  if (prefix !== "") while (i < account.size && !matches(account.userAt(i))) i++
-  const next = i < account.size ? { index: i, page: p.cursor.page + 1 } : undefined
+  // Is there one more user to list? (Positions of deleted users are skipped.)
+  while (i < slots && !listed(account.at(i))) i++
+  const next = i < slots ? { index: i, page: p.cursor.page + 1 } : undefined
   const users = n === 0 ? "<Users/>" : `<Users>${members}</Users>`
   return ok(action, users + truncation(action, next))
 }
@@ -278,7 +281,7 @@ const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
     }
   }
   const all = filters.size === 0
-  const users = all || filters.has("User") ? ctx.account.size : 0
+  const users = all || filters.has("User") ? ctx.account.slots : 0
   const groups = all || filters.has("Group") ? ctx.account.groups : []
   const total = users + groups.length
   const p = paging(action, params, ctx.shortPages)
@@ -289,8 +292,8 @@ const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
   let groupXml = ""
   for (let i = p.cursor.index; i < end; i++) {
     if (i < users) {
-      const u = ctx.account.userAt(i)
-      if (!ctx.deleted.has(u.UserName)) userXml += `<member>${userDetailXml(u)}</member>`
+      const u = ctx.account.at(i)
+      if (u !== undefined && !ctx.deleted.has(u.UserName)) userXml += `<member>${userDetailXml(u)}</member>`
     }
     else groupXml += `<member>${groupDetailXml(groups[i - users]!)}</member>`
   }
@@ -422,6 +425,7 @@ export const makeIamHandler = (options: IamHandlerOptions, later: Later): IamHan
     deleted: new Set()
   }
   const counters = makeCounters()
+  const writes: AccountWrites = makeAccountWrites(account)
   const baseCaller: Caller = { arn: account.callerArn, user: account.accountId === ACCOUNT_ID ? CALLER_USER : undefined }
 
   const send = (res: ServerResponse, counterKey: string, reply: Reply): void => {
@@ -445,6 +449,12 @@ export const makeIamHandler = (options: IamHandlerOptions, later: Later): IamHan
     }
     if (caller.refused !== undefined) {
       return send(res, actionName ?? "(none)", fail(caller.refused.status, caller.refused.code, caller.refused.message, "rejected"))
+    }
+    if (actionName !== null && isWriteAction(actionName)) {
+      // the report generated before this write keeps the account as it was then
+      ctx.report.freeze(Date.now())
+      const answer = writes.apply(actionName, params, new Date())
+      return send(res, actionName, answer._tag === "Ok" ? ok(actionName, answer.result) : fail(answer.status, answer.code, answer.message, answer.outcome))
     }
     if (actionName === null || actionName === "") {
       return send(res, "(none)", fail(400, "MissingAction", "Missing Action", "rejected"))
