@@ -4,6 +4,7 @@
  *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
+ *   state       the state store alone: a baseline of N users, then a run with 1% changed
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -11,6 +12,7 @@ import { parseArgs } from "node:util"
 import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
+import { stateBench } from "./state.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 
 const { values } = parseArgs({
@@ -25,13 +27,15 @@ const { values } = parseArgs({
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "200" },
+    "state-users": { type: "string", default: "100000" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
   console.log(
     "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]"
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]\n" +
+      "  [--state-users N]   (state is not in the default set)"
   )
   process.exit(0)
 }
@@ -77,5 +81,10 @@ if (sections.has("soak")) {
   const runs = Number(values["soak-runs"])
   console.log(`\n## daemon soak: ${runs} runs of 50 users`)
   console.table([await soakBench({ runs, users: 50 })])
+}
+if (sections.has("state")) {
+  const users = Number(values["state-users"])
+  console.log(`\n## state store: ${users} users, then a run with 1% changed, 0.1% deleted, 0.1% new`)
+  console.table([await stateBench({ users })])
 }
 process.exit(0)
