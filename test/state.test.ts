@@ -186,6 +186,22 @@ describe("state store", () => {
       assert.deepStrictEqual(yield* previousOf(store, ACCOUNT, userId(0)), Option.none())
     }))
 
+  it.effect("an account reset while a run goes on: that run's commit is no complete state, so the next run is a baseline", () =>
+    Effect.gen(function*() {
+      const { store } = yield* freshStore()
+      yield* commitRun(store, ACCOUNT, range(0, 3))
+      const summary = yield* Effect.scoped(Effect.gen(function*() {
+        const run = yield* store.beginRun(ACCOUNT)
+        for (const u of range(0, 3)) yield* run.stage(u)
+        yield* store.reset(ACCOUNT)
+        return yield* run.commit({ complete: true, at: new Date(), snapshot: false })
+      }))
+      assert.deepStrictEqual(summary, { written: 0, removed: 0 })
+      const [account] = yield* store.show
+      assert.isUndefined(account?.lastCompleteRun)
+      assert.isDefined(account?.lastRun)
+    }))
+
   it.effect("a store written by a newer version is refused with a message that says what to do, and left as it was", () =>
     Effect.gen(function*() {
       const file = path.join(tempDir(), "state.sqlite")

@@ -1,6 +1,7 @@
 /**
  * The OCSF mapping as the rest of the program uses it: the profiles, a mapper for each that encodes
- * every event through its profile's Schema, and the key that events are partitioned by.
+ * every event through its profile's Schema, the change (class 3001) mappers of the strict
+ * profiles, and the key that events are partitioned by.
  */
 import * as Schema from "effect/Schema"
 import type { Change } from "../changes/diff.ts"

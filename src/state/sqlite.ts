@@ -41,7 +41,8 @@ const APPLICATION_ID = 0x69616d6f
 
 const SCHEMA = `
 CREATE TABLE accounts (
-  id INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id is never reused, so a run can tell its account was reset meanwhile
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   account_id TEXT NOT NULL UNIQUE,
   last_run INTEGER,
   last_complete_run INTEGER,
@@ -361,6 +362,9 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
           const summary = transaction("BEGIN IMMEDIATE", () => {
             run("INSERT INTO accounts (account_id) VALUES (?) ON CONFLICT (account_id) DO NOTHING", accountId)
             const id = Number(accountRow(accountId)!.id)
+            // The account was reset while this run went on: what it staged as unchanged is no
+            // longer stored, so it is no complete state (the next run records a new baseline).
+            const complete = options.complete && (account === undefined || account === id)
             const written = run(
               "INSERT INTO users (account, user_id, hash, body) SELECT ?, user_id, hash, body FROM temp.seen " +
                 "WHERE run = ? AND body IS NOT NULL " +
@@ -368,7 +372,7 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
               id,
               runId
             ).changes
-            const removed = options.complete
+            const removed = complete
               ? run(
                 "DELETE FROM users WHERE account = ? AND NOT EXISTS " +
                   "(SELECT 1 FROM temp.seen s WHERE s.run = ? AND s.user_id = users.user_id)",
@@ -381,7 +385,7 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
                 "last_complete_run = CASE WHEN ?2 THEN ?1 ELSE last_complete_run END, " +
                 "last_snapshot = CASE WHEN ?3 THEN ?1 ELSE last_snapshot END WHERE id = ?4",
               at,
-              options.complete ? 1 : 0,
+              complete ? 1 : 0,
               options.snapshot ? 1 : 0,
               id
             )
