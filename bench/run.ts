@@ -5,6 +5,7 @@
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
  *   state       the state store alone: a baseline of N users, then a run with 1% changed
+ *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -13,11 +14,12 @@ import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
 import { stateBench } from "./state.ts"
+import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,startup" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -28,13 +30,19 @@ const { values } = parseArgs({
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "200" },
     "state-users": { type: "string", default: "100000" },
+    "startup-runs": { type: "string", default: String(defaultStartupBench.runs) },
+    "startup-users": { type: "string", default: String(defaultStartupBench.users) },
+    "startup-root": { type: "string" },
+    "startup-node-flags": { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+    "npm run bench -- [--only collect,strategies,sinks,soak,startup] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
       "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]\n" +
+      "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
+      "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
       "  [--state-users N]   (state is not in the default set)"
   )
   process.exit(0)
@@ -86,5 +94,16 @@ if (sections.has("state")) {
   const users = Number(values["state-users"])
   console.log(`\n## state store: ${users} users, then a run with 1% changed, 0.1% deleted, 0.1% new`)
   console.table([await stateBench({ users })])
+}
+if (sections.has("startup")) {
+  const options = {
+    runs: Number(values["startup-runs"]),
+    users: Number(values["startup-users"]),
+    latencyMs,
+    ...(values["startup-root"] === undefined ? {} : { root: values["startup-root"] }),
+    ...(values["startup-node-flags"] === undefined ? {} : { nodeFlags: values["startup-node-flags"] })
+  }
+  console.log(`\n## start-up: the shipped CLI (bin/iam-ocsf) from start to exit${options.root === undefined ? "" : ` in ${options.root}`}`)
+  printStartup(await startupBench(options), options)
 }
 process.exit(0)

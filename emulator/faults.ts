@@ -33,6 +33,31 @@ export const ACCOUNT_ACTIONS: ReadonlySet<IamAction> = new Set([
   "GetCredentialReport"
 ])
 
+/**
+ * How an answer with HTTP status 200 is corrupted, as a proxy or a broken server might:
+ * - `html`: an HTML error page (a proxy's "502 Bad Gateway", sent with status 200);
+ * - `empty`: no body at all;
+ * - `cut`: the answer cut off halfway (a corrupt page);
+ * - `truncated-without-marker`: `IsTruncated` true, and no `Marker`;
+ * - `marker-loop`: the request's `Marker` is ignored, so the first page comes back with the
+ *   first page's `Marker` again, and again;
+ * - `doctype`: a DOCTYPE defining an entity before the answer;
+ * - `cdata`: every value written as a CDATA section followed by a comment (valid XML: the
+ *   values must read the same);
+ * - `inject`: `text`, as raw XML, at the start of every tag value (`<Value>`), e.g. a character
+ *   reference out of range (`&#x110000;`), `&#0;`, a lone surrogate (`&#xD800;`) or `&nbsp;`.
+ */
+export const CORRUPTIONS = ["html", "empty", "cut", "truncated-without-marker", "marker-loop", "doctype", "cdata", "inject"] as const
+export type CorruptionKind = (typeof CORRUPTIONS)[number]
+
+export const isCorruption = (s: string): s is CorruptionKind => (CORRUPTIONS as ReadonlyArray<string>).includes(s)
+
+export interface Corruption {
+  readonly kind: CorruptionKind
+  /** `inject`: the raw XML put at the start of every tag value. */
+  readonly text?: string
+}
+
 /** Faults of one action (or of every action, under the key `"*"`). */
 export interface ActionFaults {
   /** Fixed delay in milliseconds before the answer (any answer but a `requestsPerSecond` throttle). */
@@ -43,6 +68,12 @@ export interface ActionFaults {
   readonly errorRate?: number
   /** `true`: every call is denied; a list of user names: calls about those users are denied (HTTP 403 `AccessDenied`). */
   readonly accessDenied?: boolean | ReadonlyArray<string>
+  /** Answers that would be 200 are corrupted (status 200 still); see `Corruption`. */
+  readonly corrupt?: Corruption
+  /** Only the first N answers of the action that can be corrupted are (default: every one). */
+  readonly corruptTimes?: number
+  /** Only answers about these users are corrupted (default: every answer). */
+  readonly corruptUsers?: ReadonlyArray<string>
 }
 
 /**
@@ -61,8 +92,8 @@ export type Faults = { readonly [A in IamAction | "*"]?: ActionFaults } & {
   readonly deletedAfterListing?: ReadonlyArray<string>
 }
 
-export type Outcome = "ok" | "throttled" | "error" | "denied" | "notFound" | "rejected"
-export const OUTCOMES: ReadonlyArray<Outcome> = ["ok", "throttled", "error", "denied", "notFound", "rejected"]
+export type Outcome = "ok" | "throttled" | "error" | "denied" | "notFound" | "rejected" | "corrupted"
+export const OUTCOMES: ReadonlyArray<Outcome> = ["ok", "throttled", "error", "denied", "notFound", "rejected", "corrupted"]
 export type OutcomeCounts = { readonly [O in Outcome]: number }
 
 /**
@@ -114,6 +145,15 @@ export const validateFaults = (faults: Faults): void => {
     }
     checkRate(key, "throttleRate", f.throttleRate)
     checkRate(key, "errorRate", f.errorRate)
+    if (f.corrupt !== undefined && !isCorruption(f.corrupt.kind)) {
+      throw new RangeError(`faults.${key}.corrupt.kind must be one of ${CORRUPTIONS.join(", ")}, got ${String(f.corrupt.kind)}`)
+    }
+    if (f.corrupt?.kind === "inject" && typeof f.corrupt.text !== "string") {
+      throw new RangeError(`faults.${key}.corrupt: inject needs a text`)
+    }
+    if (f.corruptTimes !== undefined && !(Number.isInteger(f.corruptTimes) && f.corruptTimes >= 0)) {
+      throw new RangeError(`faults.${key}.corruptTimes must be an integer >= 0, got ${f.corruptTimes}`)
+    }
   }
 }
 
@@ -125,6 +165,8 @@ export interface FaultEngine {
   decide(action: IamAction, userName: string | undefined): FaultDecision
   /** Whether the user is to be deleted once ListUsers has listed it (`deletedAfterListing`). */
   deletedAfterListing(userName: string): boolean
+  /** The corruption `action`'s answer about `userName` gets, if any (counted against `corruptTimes`). */
+  corruption(action: IamAction, userName: string | undefined, kinds?: ReadonlySet<CorruptionKind>): Corruption | undefined
 }
 
 export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
@@ -133,6 +175,8 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
   let rps: number | undefined
   let tokens = 0
   let last = 0
+  /** Answers corrupted so far, by action, against `corruptTimes`. */
+  let corrupted = new Map<IamAction, number>()
 
   const field = <K extends keyof ActionFaults>(action: IamAction, k: K): ActionFaults[K] | undefined => {
     const own = faults[action]?.[k]
@@ -144,6 +188,7 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
   const set = (f: Faults): void => {
     validateFaults(f)
     faults = f
+    corrupted = new Map()
     if (f.requestsPerSecond !== rps) {
       rps = f.requestsPerSecond
       tokens = rps ?? 0
@@ -166,6 +211,17 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
     },
     latencyMs: (action) => field(action, "latencyMs") ?? 0,
     deletedAfterListing: (userName) => faults.deletedAfterListing?.includes(userName) ?? false,
+    corruption: (action, userName, kinds) => {
+      const c = field(action, "corrupt")
+      if (c === undefined || (kinds !== undefined && !kinds.has(c.kind))) return undefined
+      const users = field(action, "corruptUsers")
+      if (users !== undefined && (userName === undefined || !users.includes(userName))) return undefined
+      const done = corrupted.get(action) ?? 0
+      const times = field(action, "corruptTimes")
+      if (times !== undefined && done >= times) return undefined
+      corrupted.set(action, done + 1)
+      return c
+    },
     decide: (action, userName) => {
       if (roll(field(action, "throttleRate"))) return throttle
       const d = field(action, "accessDenied")
@@ -177,7 +233,7 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
 }
 
 type MutableCounts = { [O in Outcome]: number }
-const zero = (): MutableCounts => ({ ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 })
+const zero = (): MutableCounts => ({ ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 })
 
 export interface CounterStore {
   count(action: string, outcome: Outcome): void

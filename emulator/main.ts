@@ -3,7 +3,7 @@
  * accounts with STS and Organizations: `npm run emulator -- --accounts 5 --users 200`.
  */
 import { parseArgs } from "node:util"
-import type { ActionFaults, Faults } from "./faults.ts"
+import { ACTIONS, CORRUPTIONS, type ActionFaults, type Corruption, type Faults, isAction, isCorruption } from "./faults.ts"
 import type { AccountSettings, OrganizationOptions, OrganizationsFaults } from "./organization.ts"
 import { memberAccountId } from "./organization.ts"
 import { startEmulator } from "./server.ts"
@@ -33,6 +33,22 @@ Options:
   --short-pages       every other page of every list call is about half of MaxItems
                       while IsTruncated is true (clients must follow Marker); the same
                       for Organizations' MaxResults and NextToken
+  --corrupt ACTION=KIND[:TEXT]
+                      corrupt the answers of ACTION (* for every action) that would be
+                      HTTP 200, still with status 200; repeat for several actions. KIND:
+                        html          a proxy's HTML error page
+                        empty         no body
+                        cut           the answer cut off halfway
+                        truncated-without-marker
+                                      IsTruncated true, and no Marker
+                        marker-loop   the request's Marker is ignored: the first page,
+                                      with the same Marker, comes back again and again
+                        doctype       a DOCTYPE defining an entity before the answer
+                        cdata         every value as a CDATA section and a comment
+                                      (valid XML: the values read the same)
+                        inject:TEXT   TEXT, as raw XML, at the start of every tag value,
+                                      e.g. inject:&#x110000; or inject:&#0;
+  --corrupt-times N   corrupt only the first N such answers of each action (default: all)
   --no-spec-examples  leave out the spec's two example users
   -h, --help          show this help
 
@@ -72,6 +88,7 @@ so an IAM call signed with account A's session lists account A's users.
 
 Examples:
   npm run emulator -- --users 1000 --port 4566 --latency-ms 20 --rps 200
+  npm run emulator -- --corrupt ListMFADevices=html --corrupt GetAccountAuthorizationDetails=cut --corrupt-times 1
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
     aws iam list-users --endpoint-url http://127.0.0.1:4566 --region us-east-1
   // @aws-sdk/client-iam
@@ -109,7 +126,7 @@ const durationMs = (raw: string): number => {
 
 const isInt = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max
 
-type Values = { readonly [flag: string]: string | boolean | undefined }
+type Values = { readonly [flag: string]: string | boolean | ReadonlyArray<string> | undefined }
 
 /** The organization the flags ask for, or undefined when none of them is given. */
 const organizationOf = (values: Values, users: number, faults: Faults, shortPages: boolean): OrganizationOptions | undefined => {
@@ -175,6 +192,8 @@ const main = async (): Promise<void> => {
         "report-age": { type: "string" },
         "report-generation-ms": { type: "string" },
         "short-pages": { type: "boolean" },
+        corrupt: { type: "string", multiple: true },
+        "corrupt-times": { type: "string" },
         "no-spec-examples": { type: "boolean" },
         accounts: { type: "string" },
         "users-per-account": { type: "string" },
@@ -215,8 +234,26 @@ const main = async (): Promise<void> => {
     ...(throttleRate === undefined ? {} : { throttleRate }),
     ...(errorRate === undefined ? {} : { errorRate })
   }
+  const corruptTimes = number("corrupt-times", values["corrupt-times"], isInt(0, 1e9), "an integer ≥ 0")
+  const corruptions = new Map<string, Corruption>()
+  for (const raw of values.corrupt ?? []) {
+    const eq = raw.indexOf("=")
+    const action = raw.slice(0, eq)
+    const [kind = "", ...text] = raw.slice(eq + 1).split(":")
+    if (eq < 0 || (action !== "*" && !isAction(action))) {
+      fail(`--corrupt wants ACTION=KIND with ACTION one of *, ${ACTIONS.join(", ")}; got '${raw}'`)
+    }
+    if (!isCorruption(kind)) fail(`--corrupt: KIND must be one of ${CORRUPTIONS.join(", ")}; got '${kind}'`)
+    if (kind === "inject" && text.length === 0) fail("--corrupt ACTION=inject:TEXT needs a TEXT, e.g. inject:&#x110000;")
+    corruptions.set(action, kind === "inject" ? { kind, text: text.join(":") } : { kind: kind as Corruption["kind"] })
+  }
+  const corrupting = (action: string): ActionFaults => {
+    const corrupt = corruptions.get(action)
+    return corrupt === undefined ? {} : { corrupt, ...(corruptTimes === undefined ? {} : { corruptTimes }) }
+  }
   const faults: Faults = {
-    ...(Object.keys(all).length > 0 ? { "*": all } : {}),
+    ...(Object.keys(all).length > 0 || corruptions.has("*") ? { "*": { ...all, ...corrupting("*") } } : {}),
+    ...Object.fromEntries([...corruptions.keys()].filter((a) => a !== "*").map((a) => [a, corrupting(a)])),
     ...(rps === undefined ? {} : { requestsPerSecond: rps })
   }
   const organization = organizationOf(values, users, faults, values["short-pages"] === true)

@@ -135,7 +135,8 @@ export const makeRouter = (init: {
       seed: memberSeed(seed, i),
       ...(options.shortPages === undefined ? {} : { shortPages: options.shortPages }),
       faults: perAccount[a.id]?.faults ?? orgOptions?.memberFaults ?? {},
-      ...(options.credentialReport === undefined ? {} : { credentialReport: options.credentialReport })
+      ...(options.credentialReport === undefined ? {} : { credentialReport: options.credentialReport }),
+      ...(options.onAnswer === undefined ? {} : { onAnswer: options.onAnswer })
     }, later)
     accounts.set(a.id, runtime(a.id, handler))
   }

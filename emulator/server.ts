@@ -15,6 +15,8 @@ import {
 } from "./credentialReport.ts"
 import {
   ACCOUNT_ACTIONS,
+  type Corruption,
+  type CorruptionKind,
   type Counters,
   type CounterStore,
   type FaultEngine,
@@ -53,6 +55,8 @@ export interface EmulatorOptions {
    * and STS knows the one account.
    */
   readonly organization?: OrganizationOptions
+  /** Told of every answer as it is sent, with the user it was about and the time (epoch ms). */
+  readonly onAnswer?: (answer: { readonly action: string; readonly userName: string | undefined; readonly outcome: Outcome; readonly atMs: number }) => void
 }
 
 export interface Emulator {
@@ -85,6 +89,8 @@ interface Reply {
   readonly body: string
   readonly outcome: Outcome
   readonly requestId: string
+  /** Default `text/xml`. */
+  readonly contentType?: string
 }
 
 const ok = (action: string, result: string): Reply => {
@@ -172,6 +178,48 @@ const paging = (
 }
 
 const isReply = (x: Paging | Reply): x is Reply => "status" in x
+
+// ---------------------------------------------------------------------------------------
+// Corrupted answers (`Faults`' `corrupt`): still HTTP 200.
+
+const PROXY_PAGE = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>" +
+  "<body><h1>502 Bad Gateway</h1><p>The upstream server sent an invalid response.</p></body></html>\n"
+
+const UNESCAPES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" }
+const xmlUnescape = (s: string): string => s.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => UNESCAPES[e]!)
+
+/** The corruptions made to the answer's body; `marker-loop` is made to the request instead. */
+const BODY_CORRUPTIONS: ReadonlySet<CorruptionKind> = new Set(["html", "empty", "cut", "truncated-without-marker", "doctype", "cdata", "inject"])
+const REQUEST_CORRUPTIONS: ReadonlySet<CorruptionKind> = new Set(["marker-loop"])
+
+const corruptBody = (body: string, c: Corruption): string => {
+  switch (c.kind) {
+    case "html":
+      return PROXY_PAGE
+    case "empty":
+      return ""
+    case "cut":
+      return body.slice(0, Math.floor(body.length / 2))
+    case "truncated-without-marker":
+      return body.replace("<IsTruncated>false</IsTruncated>", "<IsTruncated>true</IsTruncated>").replace(/<Marker>[^<]*<\/Marker>/, "")
+    case "doctype":
+      return `<!DOCTYPE answer [<!ENTITY corrupt "corrupt">]>${body}`
+    case "cdata":
+      return body.replace(/<([A-Za-z]+)>([^<]+)<\/\1>/g, (_, name: string, text: string) =>
+        `<${name}><![CDATA[${xmlUnescape(text).replaceAll("]]>", "]]]]><![CDATA[>")}]]><!-- corrupt: cdata --></${name}>`)
+    case "inject":
+      return body.replaceAll("<Value>", `<Value>${c.text ?? ""}`)
+    case "marker-loop":
+      return body
+  }
+}
+
+const corrupted = (reply: Reply, c: Corruption): Reply => ({
+  ...reply,
+  body: corruptBody(reply.body, c),
+  outcome: "corrupted",
+  ...(c.kind === "html" ? { contentType: "text/html; charset=utf-8" } : {})
+})
 
 const truncation = (action: string, next: Cursor | undefined): string =>
   next === undefined
@@ -409,6 +457,7 @@ export interface IamHandlerOptions {
   readonly shortPages?: boolean
   readonly faults?: Faults
   readonly credentialReport?: CredentialReportOptions
+  readonly onAnswer?: EmulatorOptions["onAnswer"]
 }
 
 /** Delays `f` by `ms`, with a timer the emulator clears when it closes. */
@@ -428,11 +477,12 @@ export const makeIamHandler = (options: IamHandlerOptions, later: Later): IamHan
   const writes: AccountWrites = makeAccountWrites(account)
   const baseCaller: Caller = { arn: account.callerArn, user: account.accountId === ACCOUNT_ID ? CALLER_USER : undefined }
 
-  const send = (res: ServerResponse, counterKey: string, reply: Reply): void => {
+  const send = (res: ServerResponse, counterKey: string, reply: Reply, userName?: string | null): void => {
     counters.count(counterKey, reply.outcome)
+    options.onAnswer?.({ action: counterKey, userName: userName ?? undefined, outcome: reply.outcome, atMs: Date.now() })
     if (res.destroyed || res.writableEnded) return
     res.writeHead(reply.status, {
-      "Content-Type": "text/xml",
+      "Content-Type": reply.contentType ?? "text/xml",
       "Content-Length": Buffer.byteLength(reply.body),
       "x-amzn-RequestId": reply.requestId
     })
@@ -468,23 +518,29 @@ export const makeIamHandler = (options: IamHandlerOptions, later: Later): IamHan
       const needsUser = !ACCOUNT_ACTIONS.has(action)
       const userName = params.get("UserName")
       const decision = faults.decide(action, userName ?? undefined)
-      if (decision._tag === "throttle") return send(res, action, throttled())
+      if (decision._tag === "throttle") return send(res, action, throttled(), userName)
       const resolved = needsUser ? resolveUser(ctx, action, params, caller) : undefined
       const user = resolved !== undefined && !("status" in resolved) ? resolved : undefined
       if (decision._tag === "denied") {
-        return send(res, action, fail(403, "AccessDenied", deniedMessage(caller, account, action, user, userName), "denied"))
+        return send(res, action, fail(403, "AccessDenied", deniedMessage(caller, account, action, user, userName), "denied"), userName)
       }
       if (decision._tag === "error") {
-        return send(res, action, fail(500, "ServiceFailure", "The request processing has failed because of an unknown error, exception or failure.", "error"))
+        return send(res, action, fail(500, "ServiceFailure", "The request processing has failed because of an unknown error, exception or failure.", "error"), userName)
       }
-      if (resolved !== undefined && "status" in resolved) return send(res, action, resolved)
+      if (resolved !== undefined && "status" in resolved) return send(res, action, resolved, userName)
+      const loop = params.has("Marker") ? faults.corruption(action, userName ?? undefined, REQUEST_CORRUPTIONS) : undefined
+      if (loop !== undefined) params.delete("Marker")
       let reply: Reply
       try {
         reply = handle(ctx, action, params, user)
       } catch (e) {
         reply = fail(500, "ServiceFailure", `Emulator bug: ${e instanceof Error ? e.message : String(e)}`, "error")
       }
-      send(res, action, reply)
+      if (reply.status === 200) {
+        const c = loop ?? faults.corruption(action, userName ?? undefined, BODY_CORRUPTIONS)
+        if (c !== undefined) reply = corrupted(reply, c)
+      }
+      send(res, action, reply, userName)
     })
   }
 
@@ -511,7 +567,8 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     seed,
     ...(options.shortPages === undefined ? {} : { shortPages: options.shortPages }),
     faults: options.organization?.perAccount?.[ACCOUNT_ID]?.faults ?? options.faults ?? {},
-    ...(options.credentialReport === undefined ? {} : { credentialReport: options.credentialReport })
+    ...(options.credentialReport === undefined ? {} : { credentialReport: options.credentialReport }),
+    ...(options.onAnswer === undefined ? {} : { onAnswer: options.onAnswer })
   }, later)
   const { account, counters, faults, report } = management
   const router = makeRouter({ options, seed, management, makeIamHandler, later })

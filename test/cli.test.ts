@@ -35,18 +35,51 @@ describe("the iam-ocsf command", () => {
     expect(version.stdout).toMatch(/^iam-ocsf v\d+\.\d+\.\d+/)
   })
 
-  it("bin/iam-ocsf starts node with bin/node-flags; without a build it says to build, exit 1", async () => {
+
+  it("--version and -v, answered before the command line loads, print effect/cli's own line, colours included", async () => {
+    // `--log-level info --version` is not a bare `--version`: effect/cli answers it.
+    const terminals: Array<Record<string, string>> = [
+      {},
+      { FORCE_COLOR: "1" },
+      { FORCE_COLOR: "true" },
+      { FORCE_COLOR: "0" },
+      { FORCE_COLOR: "False" },
+      { FORCE_COLOR: "1", NO_COLOR: "1" },
+      { FORCE_COLOR: "1", TERM: "dumb" }
+    ]
+    const coloured: Array<boolean> = []
+    for (const terminal of terminals) {
+      const env = { NO_COLOR: "", FORCE_COLOR: "", TERM: "xterm", ...terminal }
+      const [version, alias, reference] = await Promise.all([
+        runCli(["--version"], { installed: true, env }),
+        runCli(["-v"], { installed: true, env }),
+        runCli(["--log-level", "info", "--version"], { installed: true, env })
+      ])
+      expect(reference.code).toBe(0)
+      expect(reference.stdout).toMatch(/^(\x1b\[1m)?iam-ocsf\b/)
+      // (stderr may differ: with FORCE_COLOR and NO_COLOR both set, Node itself warns, when
+      // something asks it for the terminal's colours, that NO_COLOR is ignored)
+      for (const answer of [version, alias]) {
+        expect({ terminal, code: answer.code, stdout: answer.stdout, stderr: answer.stderr })
+          .toEqual({ terminal, code: 0, stdout: reference.stdout, stderr: "" })
+      }
+      coloured.push(reference.stdout.includes("\x1b["))
+    }
+    // both kinds of line were compared
+    expect(coloured).toEqual([false, true, true, false, false, false, false])
+  })
+  it("bin/iam-ocsf starts node with bin/node-flags, also through a symlink (npm's bin links); without a build it says to build, exit 1", async () => {
     // the launcher copied beside a dist/ of our own, whose main.js shows the flags node got
     const root = tempDir()
     const bin = path.join(root, "bin")
     fs.mkdirSync(bin)
     for (const f of ["iam-ocsf", "node-flags"]) fs.copyFileSync(path.join(repoRoot, "bin", f), path.join(bin, f))
     fs.chmodSync(path.join(bin, "iam-ocsf"), 0o755)
-    const launch = () =>
+    const launch = (launcher = path.join(bin, "iam-ocsf")) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` }
         delete env.IAM_OCSF_NODE_FLAGS
-        const child = spawn(path.join(bin, "iam-ocsf"), ["--version"], { env, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(launcher, ["--version"], { env, stdio: ["ignore", "pipe", "pipe"] })
         let [stdout, stderr] = ["", ""]
         child.stdout.on("data", (d) => (stdout += d))
         child.stderr.on("data", (d) => (stderr += d))
@@ -62,6 +95,12 @@ describe("the iam-ocsf command", () => {
     expect(built.code).toBe(0)
     const flags = fs.readFileSync(path.join(repoRoot, "bin/node-flags"), "utf8").trim().split(/\s+/)
     expect(JSON.parse(built.stdout)).toEqual([flags, ["--version"]])
+    const links = path.join(root, "node_modules/.bin")
+    fs.mkdirSync(links, { recursive: true })
+    fs.symlinkSync(path.join(bin, "iam-ocsf"), path.join(links, "iam-ocsf"))
+    const linked = await launch(path.join(links, "iam-ocsf"))
+    expect(linked.code).toBe(0)
+    expect(JSON.parse(linked.stdout)).toEqual([flags, ["--version"]])
   })
 
   it("run --once: every user delivered as the event the mapping table gives, exit 0", async () => {

@@ -9,6 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { inspect } from "node:util"
 import { AppConfig, loadConfig, parseConfig } from "../src/run/AppConfig.ts"
@@ -17,14 +19,21 @@ import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { describeConfig } from "../src/run/describeConfig.ts"
 import { sinkTypes } from "../src/sinks/SinksConfig.ts"
 import { issueProblems, renderProblem } from "../src/config/problems.ts"
+import { interpolate } from "../src/config/interpolate.ts"
+import { parseText } from "../src/config/parse.ts"
+import { runCli, tempDir } from "./support.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url))
 const exampleFile = fileURLToPath(new URL("../config.example.json", import.meta.url))
+const yamlExampleFile = fileURLToPath(new URL("../config.example.yaml", import.meta.url))
 
 type Env = Record<string, string | undefined>
 const parse = (text: string, env: Env = {}) => parseConfig(text, "config.json", env)
 const problems = (text: string, env: Env = {}) =>
   parse(text, env).pipe(Effect.flip, Effect.map((error) => error.problems))
+/** The problems of a YAML text (the format follows the name). */
+const yamlProblems = (text: string, env: Env = {}) =>
+  parseConfig(text, "config.yaml", env).pipe(Effect.flip, Effect.map((error) => error.problems))
 const load = (file: string, env: Env = {}) => loadConfig(file, env).pipe(Effect.provide(NodeFileSystem.layer))
 
 const stdoutOnly = `"sinks": [{ "type": "stdout" }]`
@@ -325,10 +334,10 @@ describe("config: problems people can act on", () => {
         `collection.callTimeout: expected a duration like "90s", "15m" or "1h"; found 10`,
         `collection.retry.baseDelay: expected a duration like "90s", "15m" or "1h"; found "1 s"`,
         `schedule.interval: expected a duration like "90s", "15m" or "1h"; found "hourly"`,
-        `delivery.batchWindow: expected a duration of at least 1ms; found "0s"`
+        `delivery.batchWindow: expected a duration between 1ms and 10m; found "0s"`
       ])
       assert.deepStrictEqual(yield* problems(`{ "schedule": { "interval": "500ms" }, ${stdoutOnly} }`), [
-        `schedule.interval: expected a duration of at least 1s; found "500ms"`
+        `schedule.interval: expected a duration between 1s and 7d; found "500ms"`
       ])
     }))
 
@@ -361,15 +370,53 @@ describe("config: problems people can act on", () => {
       const error = yield* Effect.flip(load(fixture("syntax-error.json")))
       assert.strictEqual(
         error.message,
-        `${fixture("syntax-error.json")}: invalid configuration\n  - invalid JSON at line 4, column 3: trailing comma before "]"`
+        `${fixture("syntax-error.json")}: invalid configuration\n  - invalid JSON at line 3, column 25: trailing comma before "]"`
       )
       assert.deepStrictEqual(yield* problems(`{\n  "sinks" [] }`), [
-        `invalid JSON at line 2, column 11: expected ":" after the property name, found "["`
+        `invalid JSON at line 2, column 11: expected ":" after the property name`
       ])
-      assert.deepStrictEqual(yield* problems(`{ "a": tru }`), [`invalid JSON at line 1, column 8: expected a value, found "t"`])
-      assert.deepStrictEqual(yield* problems(`{ "a": "x`), ["invalid JSON at line 1, column 8: unterminated string"])
-      assert.deepStrictEqual(yield* problems(`{} {}`), [`invalid JSON at line 1, column 4: unexpected "{" after the end of the JSON value`])
+      assert.deepStrictEqual(yield* problems(`{ "a": tru }`), [
+        `invalid JSON at line 1, column 8: expected a value (a "string", a number, true, false or null)`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": "x`), [`invalid JSON at line 1, column 10: missing closing "quote`])
+      assert.deepStrictEqual(yield* problems(`{} {}`), ["invalid JSON at line 1, column 4: unexpected text after the end of the JSON value"])
       assert.deepStrictEqual(yield* problems(`  \n`), ["invalid JSON at line 1, column 1: the file is empty"])
+      assert.deepStrictEqual(yield* problems(`{ "a": {}, }`), [`invalid JSON at line 1, column 10: trailing comma before "}"`])
+      assert.deepStrictEqual(yield* problems(`{ "a": "x\ty" }`), [
+        "invalid JSON at line 1, column 10: control character in a string (write it as an escape such as \\n)"
+      ])
+    }))
+
+  it.effect("a .json file is JSON: YAML's extras are refused where they stand", () =>
+    Effect.gen(function*() {
+      const yaml = "(a file named .yaml or .yml may use YAML)"
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": "stdout" }] } // done`), [
+        "invalid JSON at line 1, column 37: unexpected text after the end of the JSON value"
+      ])
+      assert.deepStrictEqual(yield* problems(`{\n  # the sinks\n  ${stdoutOnly} }`), [
+        "invalid JSON at line 2, column 3: comments are not JSON (a file named .yaml or .yml may have them)"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ sinks: [{ "type": "stdout" }] }`), [
+        "invalid JSON at line 1, column 3: property names take double quotes in JSON"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": 'stdout' }] }`), [
+        "invalid JSON at line 1, column 23: strings take double quotes in JSON"
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": stdout }] }`), [
+        `invalid JSON at line 1, column 23: expected a value (a "string", a number, true, false or null)`
+      ])
+      assert.deepStrictEqual(yield* problems(`sinks:\n  - type: stdout\n`), [
+        `invalid JSON at line 1, column 1: indented blocks (key: value on lines of their own) are YAML, not JSON ${yaml}`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": &x 1, "b": *x, ${stdoutOnly} }`), [
+        `invalid JSON at line 1, column 8: anchors (&name) are YAML, not JSON ${yaml}`
+      ])
+      assert.deepStrictEqual(yield* problems(`{ "a": "\\x41", ${stdoutOnly} }`), [
+        `invalid JSON at line 1, column 9: invalid escape in a string (JSON has \\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)`
+      ])
+      assert.deepStrictEqual(yield* problems(`---\n{ ${stdoutOnly} }`), [
+        `invalid JSON at line 1, column 1: document markers (---) are YAML, not JSON ${yaml}`
+      ])
     }))
 
   it.effect("a key given twice is a problem", () =>
@@ -416,8 +463,8 @@ describe("config: problems people can act on", () => {
       assert.deepStrictEqual(lines, [
         "collection.concurrency: expected an integer between 1 and 256; found 0",
         `collection.pageSize: expected an integer between 1 and 1000; found "x"`,
-        `collection.callTimeout: expected a duration of at least 1ms; found "0s"`,
-        "collection.retry.maxAttempts: expected an integer of at least 1; found 0",
+        `collection.callTimeout: expected a duration between 1ms and 10m; found "0s"`,
+        "collection.retry.maxAttempts: expected an integer between 1 and 100; found 0",
         `collection.retry.maxDelay: expected a duration like "90s", "15m" or "1h"; found "1"`
       ])
     }))
@@ -495,4 +542,301 @@ describe("config: defaultConfig", () => {
       "defaultConfig: invalid configuration\n  - collection.concurrency: expected an integer between 1 and 256; found 0"
     )
   })
+})
+
+describe("config: YAML files", () => {
+  it.effect("config.example.yaml is config.example.json in YAML: the same config, with and without environment", () =>
+    Effect.gen(function*() {
+      for (const env of [{}, { AWS_REGION: "eu-central-1", IAM_OCSF_OUT_DIR: "/var/lib/iam-ocsf" }]) {
+        const fromYaml = yield* load(yamlExampleFile, env)
+        const fromJson = yield* load(exampleFile, env)
+        assert.strictEqual(describeConfig(fromYaml), describeConfig(fromJson))
+      }
+      const withEnv = yield* load(yamlExampleFile, { IAM_OCSF_OUT_DIR: "/var/lib/iam-ocsf" })
+      assert.strictEqual(withEnv.deadLetter.path, "/var/lib/iam-ocsf/dead-letter.ndjson")
+      assert.deepStrictEqual(withEnv.sinks.map((s) => [s.type, s.name]), [["stdout", "stdout"], ["file", "archive"]])
+    }))
+
+  it.effect("the format follows the extension: .yaml and .yml are YAML, anything else JSON", () =>
+    Effect.gen(function*() {
+      const text = "sinks:\n  - type: stdout\n"
+      for (const source of ["config.yaml", "config.yml", "CONFIG.YML"]) {
+        const config = yield* parseConfig(text, source, {})
+        assert.deepStrictEqual(config.sinks, [{ type: "stdout", name: "stdout" }])
+      }
+      for (const source of ["config.json", "config", "config.yaml.json"]) {
+        const error = yield* Effect.flip(parseConfig(text, source, {}))
+        assert.match(error.problems[0] ?? "", /^invalid JSON at line 1, column 1: indented blocks/)
+      }
+    }))
+
+  it.effect("the same problems as in JSON, naming the same paths", () =>
+    Effect.gen(function*() {
+      const yaml = `
+aws: { accessKeyId: AKIA1 }
+collection:
+  concurrency: "8"
+schedule:
+  interval: hourly
+sinks:
+  - type: stdout
+  - type: kafak
+deadLetter:
+  pth: x
+`
+      assert.deepStrictEqual(yield* yamlProblems(yaml), [
+        "aws: accessKeyId and secretAccessKey go together; found only accessKeyId",
+        `collection.concurrency: expected an integer between 1 and 256; found "8"`,
+        `schedule.interval: expected a duration like "90s", "15m" or "1h"; found "hourly"`,
+        `sinks[1].type: expected one of ${knownTypes}; found "kafak"`,
+        "deadLetter.pth: unknown key (expected one of: path)"
+      ])
+      // YAML 1.2: `yes` is a string, not true (no "Norway problem").
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: file, path: x, fsync: yes }]`), [
+        `sinks[0].fsync: expected true or false; found "yes"`
+      ])
+    }))
+
+  it.effect("syntax errors name the line and column", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* yamlProblems(`sinks:\n  - type: stdout\n - type: file\n`), [
+        "invalid YAML at line 3, column 1: a block sequence may not be used as an implicit map key"
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }\nlog: {}\n`), [
+        "invalid YAML at line 2, column 1: flow sequence in block collection must be sufficiently indented and end with a ]"
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`deadLetter:\n  path: "out/dead.ndjson\n`), [
+        `invalid YAML at line 3, column 1: missing closing "quote`
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`# nothing but a comment\n`), ["invalid YAML at line 1, column 1: the file is empty"])
+    }))
+
+  it.effect("a key given twice is a problem, with both places", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* yamlProblems(`sinks:\n  - type: stdout\nlog:\n  level: info\n  level: debug\n`), [
+        "log.level: duplicate key (at line 4, column 3 and line 5, column 3)"
+      ])
+    }))
+
+  it.effect("${VAR} works as in JSON: substituted, defaulted, and a missing one named", () =>
+    Effect.gen(function*() {
+      const yaml = `
+aws:
+  region: \${REGION}
+  endpoint: "http://\${HOST:-localhost}:\${PORT:-4566}"
+sinks:
+  - type: file
+    path: \${DIR:-out}/events-$\${date}.ndjson
+`
+      const config = yield* parseConfig(yaml, "config.yaml", { REGION: "ap-southeast-2", PORT: "8080" })
+      assert.strictEqual(config.aws.region, "ap-southeast-2")
+      assert.strictEqual(config.aws.endpoint, "http://localhost:8080")
+      const [sink] = config.sinks
+      assert.strictEqual(sink?.type === "file" ? sink.path : undefined, "out/events-${date}.ndjson")
+      assert.deepStrictEqual(yield* yamlProblems(yaml, {}), [
+        "aws.region: environment variable REGION is not set (write ${REGION:-default} to give a default)"
+      ])
+    }))
+
+  it.effect("no tags, one document; anchors and aliases repeat a block, within a bound", () =>
+    Effect.gen(function*() {
+      const noTags = "tags (!!str, !name) are not accepted in a config file; quote a value to make it a string"
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: !!str stdout }]`), [`invalid YAML at line 1, column 17: ${noTags}`])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: !custom [{ type: stdout }]`), [`invalid YAML at line 1, column 8: ${noTags}`])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }]\n---\nsinks: []\n`), [
+        "invalid YAML at line 2, column 1: a config file holds one document; a second one starts here"
+      ])
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: [{ type: stdout }]\n? [log]\n: { level: info }\n`), [
+        "invalid YAML at line 2, column 3: a key must be a string, not a list, an object or an alias"
+      ])
+      const shared = yield* parseConfig(
+        `collection:\n  retry: &retry { maxAttempts: 3, maxDelay: 5s }\ndelivery:\n  retry: *retry\nsinks: [{ type: stdout }]\n`,
+        "config.yaml",
+        {}
+      )
+      assert.strictEqual(shared.delivery.retry.maxAttempts, 3)
+      assert.strictEqual(ms(shared.delivery.retry.maxDelay), 5_000)
+      assert.deepStrictEqual(yield* yamlProblems(`sinks: &s [{ type: stdout }, *s]`), [
+        "invalid YAML at line 1, column 30: the alias *s is inside the anchor &s it repeats (a loop)"
+      ])
+      // A "billion laughs": nine levels of nine aliases each would be 387 million strings.
+      const laughs = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+      for (let i = 1; i <= 9; i++) laughs.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]`)
+      assert.deepStrictEqual(yield* yamlProblems(laughs.join("\n")), [
+        "aliases repeat too much: more than 100 uses of anchors, counting the aliases inside each anchor"
+      ])
+    }))
+})
+
+describe("config: nesting depth is bounded", () => {
+  const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels)
+
+  it("64 levels are read; 65 are a problem at the 65th, in JSON and YAML, however deep the file", () => {
+    assert.strictEqual(parseText(`{ "x": ${nested(63)} }`, "json")._tag, "Parsed")
+    for (const format of ["json", "yaml"] as const) {
+      const language = format.toUpperCase()
+      for (const levels of [64, 5_000, 100_000]) {
+        assert.deepStrictEqual(parseText(`{ "x": ${nested(levels)} }`, format), {
+          _tag: "Invalid",
+          problem: `invalid ${language} at line 1, column 71: nested more than 64 levels deep`
+        })
+      }
+    }
+    // YAML's indented blocks count as well.
+    const blocks = Array.from({ length: 70 }, (_, i) => `${" ".repeat(i)}k:`).join("\n") + " 1"
+    assert.deepStrictEqual(parseText(blocks, "yaml"), {
+      _tag: "Invalid",
+      problem: "invalid YAML at line 65, column 65: nested more than 64 levels deep"
+    })
+    // Aliases cannot get around the bound.
+    const deep = `a: &a ${nested(40)}\nb: [${"[".repeat(30)}*a${"]".repeat(30)}]`
+    assert.deepStrictEqual(parseText(deep, "yaml"), { _tag: "Invalid", problem: "nested more than 64 levels deep once its aliases are expanded" })
+    // So can compact YAML lists ("- - - x" nests on one line).
+    assert.deepStrictEqual(parseText(`${"- ".repeat(5_000)}x`, "yaml"), {
+      _tag: "Invalid",
+      problem: "invalid YAML at line 1, column 129: nested more than 64 levels deep"
+    })
+  })
+
+  it("interpolation refuses a value too deep for it, whoever passes it", () => {
+    const deep = JSON.parse(`{ "x": ${nested(100_000)} }`)
+    assert.deepStrictEqual(interpolate(deep, {}), { value: undefined, problems: [{ path: [], message: "nested more than 64 levels deep" }] })
+    assert.deepStrictEqual(interpolate(JSON.parse(`{ "x": ${nested(63)} }`), {}).problems, [])
+  })
+
+  it("a file longer than 256 Ki characters is refused before it is parsed", () => {
+    const sinks = Array.from({ length: 15_000 }, (_, i) => `{ "type": "file", "name": "f${i}", "path": "p" }`)
+    const text = `{ "sinks": [${sinks.join(", ")}] }`
+    assert.deepStrictEqual(parseText(text, "json"), {
+      _tag: "Invalid",
+      problem: `the file has ${text.length} characters, more than the 262144 a config file may have`
+    })
+  })
+
+  it("validate-config on a file nested 5,000 deep: exit 2, the problem on stderr, nothing on stdout", async () => {
+    const dir = tempDir()
+    for (const [name, text] of [
+      ["deep.json", `{ "sinks": [{ "type": "stdout" }], "x": ${nested(5_000)} }`],
+      ["deep.yaml", `sinks: [{ type: stdout }]\nx: ${nested(5_000)}\n`]
+    ] as const) {
+      const file = path.join(dir, name)
+      fs.writeFileSync(file, text)
+      const result = await runCli(["validate-config", file])
+      // The 64th "[" of x, whose object is the first level.
+      const where = name.endsWith(".json") ? "JSON at line 1, column 104" : "YAML at line 2, column 67"
+      assert.strictEqual(result.code, 2)
+      assert.strictEqual(result.stderr, `${file}: invalid configuration\n  - invalid ${where}: nested more than 64 levels deep\n`)
+      assert.strictEqual(result.stdout, "")
+    }
+  })
+})
+
+describe("config: every number has a bound, said in the message", () => {
+  it.effect("absurd rates and attempts: 1e400 (Infinity), 1e-300, 1e9", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(
+        yield* problems(`{ "collection": { "maxRequestsPerSecond": 1e400, "minRequestsPerSecond": 1e-300,
+          "retry": { "maxAttempts": 1e9 } }, ${stdoutOnly} }`),
+        [
+          "collection.retry.maxAttempts: expected an integer between 1 and 100; found 1000000000",
+          "collection.maxRequestsPerSecond: expected a number between 0.1 and 10000; found Infinity",
+          "collection.minRequestsPerSecond: expected a number between 0.1 and 10000; found 1e-300"
+        ]
+      )
+      // The same in YAML, where .inf is a number too.
+      assert.deepStrictEqual(yield* yamlProblems(`collection: { maxRequestsPerSecond: .inf }\nsinks: [{ type: stdout }]`), [
+        "collection.maxRequestsPerSecond: expected a number between 0.1 and 10000; found Infinity"
+      ])
+    }))
+
+  it.effect("every duration has a maximum, in every section", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "collection": { "callTimeout": "11m", "maxCredentialReportAge": "8d", "retry": { "baseDelay": "2h", "maxDelay": "2h" } },
+        "schedule": { "interval": "8d", "shutdownTimeout": "11m" },
+        "delivery": { "batchWindow": "11m", "retry": { "maxAttempts": 101 } },
+        "telemetry": { "metricInterval": "2h" },
+        "sinks": [
+          { "type": "http", "url": "https://h.test/", "timeout": "11m", "maxRetryAfter": "2h", "batchWindow": "11m" },
+          { "type": "kafka", "brokers": ["k:9092"], "topic": "t", "connectTimeout": "2m", "requestTimeout": "3m" }
+        ]
+      }`)
+      assert.sameMembers([...lines], [
+        `collection.callTimeout: expected a duration between 1ms and 10m; found "11m"`,
+        `collection.retry.baseDelay: expected a duration between 1ms and 1h; found "2h"`,
+        `collection.retry.maxDelay: expected a duration between 1ms and 1h; found "2h"`,
+        `collection.maxCredentialReportAge: expected a duration between 1s and 7d; found "8d"`,
+        `schedule.interval: expected a duration between 1s and 7d; found "8d"`,
+        `schedule.shutdownTimeout: expected a duration between 1s and 10m; found "11m"`,
+        `delivery.batchWindow: expected a duration between 1ms and 10m; found "11m"`,
+        "delivery.retry.maxAttempts: expected an integer between 1 and 100; found 101",
+        `telemetry.metricInterval: expected a duration between 1s and 1h; found "2h"`,
+        `sinks[0].batchWindow: expected a duration between 1ms and 10m; found "11m"`,
+        `sinks[0].timeout: expected a duration between 1ms and 10m; found "11m"`,
+        `sinks[0].maxRetryAfter: expected a duration between 1ms and 1h; found "2h"`,
+        `sinks[1].connectTimeout: expected a duration between 1ms and 1m; found "2m"`,
+        `sinks[1].requestTimeout: expected a duration between 1ms and 2m; found "3m"`
+      ])
+      // Digits enough to read as Infinity are a duration beyond the maximum, not a wait forever.
+      assert.deepStrictEqual(yield* problems(`{ "schedule": { "interval": "${"9".repeat(400)}d" }, ${stdoutOnly} }`), [
+        `schedule.interval: expected a duration between 1s and 7d; found "${"9".repeat(60)}…"`
+      ])
+    }))
+})
+
+describe("config: URLs", () => {
+  const password = "hunter2-never-shown"
+
+  it.effect("a user name or password in any URL field is refused, never shown, and the message says where the secret goes", () =>
+    Effect.gen(function*() {
+      const lines = yield* problems(`{
+        "aws": { "endpoint": "http://admin:${password}@127.0.0.1:4566" },
+        "telemetry": { "endpoint": "https://otel:${password}@collector.test:4318" },
+        "sinks": [
+          { "type": "http", "url": "https://siem:${password}@siem.test/ingest" },
+          { "type": "http", "name": "plain", "url": "siem:${password}@siem.test" }
+        ]
+      }`)
+      const header = `a header: "headers": { "Authorization": "\${TOKEN}" }`
+      assert.deepStrictEqual(lines, [
+        `aws.endpoint: expected a URL without a user name or password; found "http://<redacted>@127.0.0.1:4566" (put the secret in "accessKeyId" and "secretAccessKey")`,
+        `sinks[0].url: expected a URL without a user name or password; found "https://<redacted>@siem.test/ingest" (put the secret in ${header})`,
+        `sinks[1].url: expected an http(s) URL like "https://siem.example.com/ingest"; found "<redacted>@siem.test"`,
+        `telemetry.endpoint: expected a URL without a user name or password; found "https://<redacted>@collector.test:4318" (put the secret in ${header})`
+      ])
+      for (const line of lines) assert.notInclude(line, password)
+    }))
+
+  it("validate-config refuses a URL with credentials, exit 2, and prints the password nowhere", async () => {
+    const file = path.join(tempDir(), "config.yaml")
+    fs.writeFileSync(file, `sinks:\n  - type: http\n    url: "http://user:\${HOOK_PASSWORD}@hooks.test/in"\n`)
+    const result = await runCli(["validate-config", file], { env: { HOOK_PASSWORD: password } })
+    assert.strictEqual(result.code, 2)
+    assert.strictEqual(
+      result.stderr,
+      `${file}: invalid configuration\n  - sinks[0].url: expected a URL without a user name or password; found "http://<redacted>@hooks.test/in" (put the secret in a header: "headers": { "Authorization": "\${TOKEN}" })\n`
+    )
+    assert.strictEqual(result.stdout, "")
+  })
+
+  it.effect("ports fetch refuses are refused where fetch is used (the http sink), and only there", () =>
+    Effect.gen(function*() {
+      const badPort = (port: number) =>
+        `expected a URL on a port that fetch connects to; found "http://hooks.test:${port}/in" (fetch refuses port ${port}, one of the WHATWG "bad ports" such as 25, 6000 and 6665-6669)`
+      const lines = yield* problems(`{ "sinks": [
+        { "type": "http", "name": "x11", "url": "http://hooks.test:6000/in" },
+        { "type": "http", "name": "irc", "url": "http://hooks.test:6667/in" },
+        { "type": "http", "name": "smtp", "url": "http://hooks.test:25/in" },
+        { "type": "http", "name": "fine", "url": "http://hooks.test:6001/in" }
+      ] }`)
+      assert.deepStrictEqual(lines, [`sinks[0].url: ${badPort(6000)}`, `sinks[1].url: ${badPort(6667)}`, `sinks[2].url: ${badPort(25)}`])
+      // A query may hold a token: not shown either.
+      assert.deepStrictEqual(yield* problems(`{ "sinks": [{ "type": "http", "url": "http://hooks.test:6000/in?token=${password}" }] }`), [
+        `sinks[0].url: ${badPort(6000).replace("/in\"", "/in?<redacted>\"")}`
+      ])
+      // The AWS SDK and the OTLP exporters use Node's http module, which connects to any port.
+      const config = yield* parse(`{ "aws": { "endpoint": "http://127.0.0.1:6000" }, "telemetry": { "endpoint": "http://otel:6000" }, ${stdoutOnly} }`)
+      assert.strictEqual(config.aws.endpoint, "http://127.0.0.1:6000")
+      assert.strictEqual(config.telemetry.endpoint, "http://otel:6000")
+    }))
 })

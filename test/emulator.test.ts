@@ -361,7 +361,7 @@ describe("IAM emulator: per-user calls", () => {
 })
 
 describe("IAM emulator: account-wide calls", () => {
-  it("GetAccountAuthorizationDetails (Filter=User) gives each user's tags, group names and policies, paged", () =>
+  it("GetAccountAuthorizationDetails (Filter=User) gives each user's tags, group names and policies, paged, lists reversed", () =>
     withEmulator({ users: 48, shortPages: true }, async (e, iam) => {
       const seen: Array<string> = []
       let marker: string | undefined
@@ -377,10 +377,11 @@ describe("IAM emulator: account-wide calls", () => {
             UserId: truth.UserId,
             Arn: truth.Arn,
             CreateDate: d(truth.CreateDate),
-            UserPolicyList: truth.InlinePolicyNames.map((n) => ({ PolicyName: n, PolicyDocument: expect.stringMatching(/^%7B/) })),
-            GroupList: truth.Groups.map((g) => g.GroupName),
-            AttachedManagedPolicies: truth.AttachedPolicies,
-            Tags: truth.Tags
+            // In the reverse order of the per-user calls: AWS promises no order.
+            UserPolicyList: truth.InlinePolicyNames.toReversed().map((n) => ({ PolicyName: n, PolicyDocument: expect.stringMatching(/^%7B/) })),
+            GroupList: truth.Groups.toReversed().map((g) => g.GroupName),
+            AttachedManagedPolicies: truth.AttachedPolicies.toReversed(),
+            Tags: truth.Tags.toReversed()
           })
           seen.push(u.UserName!)
         }
@@ -607,17 +608,17 @@ describe("IAM emulator: protocol errors and faults", () => {
       await failure(iam.send(new GetLoginProfileCommand({ UserName: SPEC.programmatic.UserName })))
       expect(e.counters()).toEqual({
         total: 3,
-        byOutcome: { ok: 2, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0 },
+        byOutcome: { ok: 2, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0, corrupted: 0 },
         byAction: {
-          GetUser: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
-          ListUserTags: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
-          GetLoginProfile: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0 }
+          GetUser: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 },
+          ListUserTags: { ok: 1, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 },
+          GetLoginProfile: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 1, rejected: 0, corrupted: 0 }
         }
       })
       e.resetCounters()
       expect(e.counters()).toEqual({
         total: 0,
-        byOutcome: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0 },
+        byOutcome: { ok: 0, throttled: 0, error: 0, denied: 0, notFound: 0, rejected: 0, corrupted: 0 },
         byAction: {}
       })
       // Other actions do not wait: with GetUser held for an hour, ListUserTags still answers.
@@ -633,6 +634,50 @@ describe("IAM emulator: protocol errors and faults", () => {
       expect(() => e.setFaults({ ListUsers: { throttleRate: 2 } })).toThrow(RangeError)
       expect(() => e.setFaults({ requestsPerSecond: 0 })).toThrow(RangeError)
       expect(() => e.setFaults({ NoSuchAction: {} } as never)).toThrow(/unknown action/)
+      expect(() => e.setFaults({ ListUsers: { corrupt: { kind: "garbled" } } } as never)).toThrow(/corrupt.kind must be one of/)
+      expect(() => e.setFaults({ ListUserTags: { corrupt: { kind: "inject" } } })).toThrow(/inject needs a text/)
+      expect(() => e.setFaults({ ListUsers: { corrupt: { kind: "html" }, corruptTimes: -1 } })).toThrow(/corruptTimes/)
+    }))
+
+  it("corrupt: answers that would be 200 are corrupted, still 200; only corruptTimes of them, only about corruptUsers", () =>
+    withEmulator({ users: 20 }, async (e) => {
+      const raw = async (params: Record<string, string>) => {
+        const response = await fetch(e.url, {
+          method: "POST",
+          headers: { authorization: "AWS4-HMAC-SHA256 test", "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ Version: "2010-05-08", ...params })
+        })
+        return { status: response.status, type: response.headers.get("content-type"), body: await response.text() }
+      }
+      const tags = { Action: "ListUserTags", UserName: SPEC.console.UserName }
+      e.setFaults({ ListUserTags: { corrupt: { kind: "html" }, corruptTimes: 1 } })
+      expect(await raw(tags)).toMatchObject({ status: 200, type: "text/html; charset=utf-8", body: expect.stringMatching(/^<!DOCTYPE html>/) })
+      expect(await raw(tags)).toMatchObject({ status: 200, body: expect.stringMatching(/^<ListUserTagsResponse/) })
+      expect(e.counters().byAction["ListUserTags"]).toMatchObject({ corrupted: 1, ok: 1 })
+
+      e.setFaults({ ListUserTags: { corrupt: { kind: "inject", text: "&#x110000;" }, corruptUsers: [SPEC.console.UserName] } })
+      expect((await raw(tags)).body).toContain("<Value>&#x110000;Engineering</Value>")
+      expect((await raw({ ...tags, UserName: SPEC.programmatic.UserName })).body).not.toContain("&#x110000;")
+
+      e.setFaults({ "*": { corrupt: { kind: "cdata" } } })
+      expect((await raw(tags)).body).toContain("<Value><![CDATA[Engineering]]><!-- corrupt: cdata --></Value>")
+      e.setFaults({ ListUserTags: { corrupt: { kind: "empty" } } })
+      expect(await raw(tags)).toMatchObject({ status: 200, body: "" })
+      e.setFaults({ ListUserTags: { corrupt: { kind: "cut" } } })
+      expect((await raw(tags)).body).not.toMatch(/<\/ListUserTagsResponse>$/)
+      e.setFaults({ ListUserTags: { corrupt: { kind: "doctype" } } })
+      expect((await raw(tags)).body).toMatch(/^<!DOCTYPE answer \[<!ENTITY corrupt "corrupt">\]><ListUserTagsResponse/)
+
+      e.setFaults({ ListUsers: { corrupt: { kind: "truncated-without-marker" } } })
+      const last = await raw({ Action: "ListUsers", MaxItems: "100" })
+      expect(last.body).toContain("<IsTruncated>true</IsTruncated>")
+      expect(last.body).not.toContain("<Marker>")
+
+      e.setFaults({ ListUsers: { corrupt: { kind: "marker-loop" } } })
+      const first = await raw({ Action: "ListUsers", MaxItems: "5" })
+      const marker = /<Marker>([^<]+)<\/Marker>/.exec(first.body)![1]!
+      const again = await raw({ Action: "ListUsers", MaxItems: "5", Marker: marker })
+      expect(again.body.replace(/<RequestId>[^<]+/, "")).toBe(first.body.replace(/<RequestId>[^<]+/, ""))
     }))
 })
 

@@ -23,7 +23,20 @@ const header = {
 
 const millis = (iso: string): number => Date.parse(iso)
 const seconds = (iso: string): number => Date.parse(iso) / 1000
-const tags = (u: UserRecord): Record<string, string> => Object.fromEntries(u.Tags.map((t) => [t.Key, t.Value]))
+/** The README's one order for every list: by these keys, compared by UTF-16 code units (not locale). */
+const ordered = <A>(items: ReadonlyArray<A>, ...keys: ReadonlyArray<(a: A) => string>): Array<A> =>
+  [...items].sort((a, b) => {
+    for (const key of keys) {
+      const x = key(a)
+      const y = key(b)
+      if (x !== y) return x < y ? -1 : 1
+    }
+    return 0
+  })
+const tags = (u: UserRecord): Record<string, string> =>
+  Object.fromEntries(ordered(u.Tags, (t) => t.Key).map((t) => [t.Key, t.Value]))
+const groups = (u: UserRecord) => ordered(u.Groups, (g) => g.GroupName)
+const keys = (u: UserRecord) => ordered(u.AccessKeys, (k) => k.AccessKeyId)
 const activeKeys = (u: UserRecord): number => u.AccessKeys.filter((k) => k.Status === "Active").length
 /** `arn:<partition>:iam::<account>:user/...` */
 const arnParts = (arn: string) => {
@@ -64,8 +77,8 @@ export const strictEvent = (u: UserRecord, collectedAt: Date) => ({
     type: "User",
     has_mfa: u.MFADevices.length > 0,
     account: { uid: arnParts(u.Arn).account, type_id: 10, type: "AWS Account" },
-    groups: u.Groups.map((g) => ({ name: g.GroupName, uid: g.GroupId })),
-    programmatic_credentials: u.AccessKeys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
+    groups: groups(u).map((g) => ({ name: g.GroupName, uid: g.GroupId })),
+    programmatic_credentials: keys(u).map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
   },
   unmapped: {
     user: {
@@ -75,9 +88,9 @@ export const strictEvent = (u: UserRecord, collectedAt: Date) => ({
       password_last_used_time: u.PasswordLastUsed === undefined ? null : millis(u.PasswordLastUsed),
       created_time: millis(u.CreateDate),
       tags: tags(u),
-      access_keys: u.AccessKeys.map((k) => ({ uid: k.AccessKeyId, status: k.Status, created_time: millis(k.CreateDate) })),
-      attached_policies: u.AttachedPolicies.map((p) => ({ name: p.PolicyName, arn: p.PolicyArn })),
-      inline_policy_names: [...u.InlinePolicyNames]
+      access_keys: keys(u).map((k) => ({ uid: k.AccessKeyId, status: k.Status, created_time: millis(k.CreateDate) })),
+      attached_policies: ordered(u.AttachedPolicies, (p) => p.PolicyName, (p) => p.PolicyArn).map((p) => ({ name: p.PolicyName, arn: p.PolicyArn })),
+      inline_policy_names: ordered(u.InlinePolicyNames, (n) => n)
     }
   }
 })

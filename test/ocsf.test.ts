@@ -36,7 +36,9 @@ describe("spec profile", () => {
     // The table says time and created_time are CreateDate (2020-06-04T10:00:00Z) in Unix epoch
     // seconds: 1591264800. The spec's example shows 1591275600, which is 13:00Z: the example was
     // rendered with a UTC+3 offset. We follow the table, so those two values are overridden here.
-    const expected = { ...vendor, time: 1591264800, user: { ...vendor.user, created_time: 1591264800 } }
+    // Tags are in key order (README, "OCSF output"): the example lists them as IAM happened to.
+    const tags = { Environment: vendor.user.tags.Environment, Purpose: vendor.user.tags.Purpose }
+    const expected = { ...vendor, time: 1591264800, user: { ...vendor.user, created_time: 1591264800, tags } }
     const event = spec(programmatic, ctx)
     expect(event).toStrictEqual(expected)
     expect(JSON.stringify(event)).toBe(JSON.stringify(expected))
@@ -143,7 +145,8 @@ describe("strict profiles", () => {
       { name: "AdministratorAccess", arn: "arn:aws:iam::aws:policy/AdministratorAccess" },
       { name: "ReadOnlyAccess", arn: "arn:aws:iam::210987654321:policy/ReadOnlyAccess" }
     ])
-    expect(some.unmapped.user.inline_policy_names).toStrictEqual(["deny-billing", "allow-support"])
+    // Every list in the one canonical order (README, "OCSF output"), whatever order IAM gave.
+    expect(some.unmapped.user.inline_policy_names).toStrictEqual(["allow-support", "deny-billing"])
   })
 
   it("list every key as a credential and keep its status in unmapped", () => {

@@ -81,8 +81,10 @@ describe("config of the http and kafka sinks", () => {
       acks: "all",
       idempotent: true,
       compression: "none",
-      connectTimeout: 10_000,
-      requestTimeout: 30_000,
+      // A broker that accepts and never answers costs 10s per attempt (and 5s to find one that
+      // does not accept), not 30s.
+      connectTimeout: 5_000,
+      requestTimeout: 10_000,
       mockCompatible: false
     })
   })
@@ -110,6 +112,27 @@ describe("config of the http and kafka sinks", () => {
       ])
     expect(await problems(`{ "sinks": [{ "type": "kafka", "brokers": [], "topic": "t" }] }`)).toEqual([
       "sinks[0].brokers: expected a non-empty array; found an empty array"
+    ])
+  })
+
+  it("kafka: timeouts bounded (a minute to connect, two for an answer), broker ports 1 to 65535", async () => {
+    expect(await problems(`{ "sinks": [{ "type": "kafka", "brokers": ["k:9092"], "topic": "t",
+      "connectTimeout": "61s", "requestTimeout": "10m" }] }`)).toEqual([
+      `sinks[0].connectTimeout: expected a duration between 1ms and 1m; found "61s"`,
+      `sinks[0].requestTimeout: expected a duration between 1ms and 2m; found "10m"`
+    ])
+    expect(await problems(`{ "sinks": [{ "type": "kafka", "brokers": ["k:0", "k:65536", "k:65535"], "topic": "t" }] }`)).toEqual([
+      `sinks[0].brokers[0]: expected a broker address like "kafka-1.example.com:9092"; found "k:0"`,
+      `sinks[0].brokers[1]: expected a broker address like "kafka-1.example.com:9092"; found "k:65536"`
+    ])
+  })
+
+  it("http: the url holds no credentials and no port fetch refuses", async () => {
+    expect(await problems(`{ "sinks": [{ "type": "http", "url": "https://svc:t0ken@h.test/in" }] }`)).toEqual([
+      `sinks[0].url: expected a URL without a user name or password; found "https://<redacted>@h.test/in" (put the secret in a header: "headers": { "Authorization": "\${TOKEN}" })`
+    ])
+    expect(await problems(`{ "sinks": [{ "type": "http", "url": "https://h.test:6666/in" }] }`)).toEqual([
+      `sinks[0].url: expected a URL on a port that fetch connects to; found "https://h.test:6666/in" (fetch refuses port 6666, one of the WHATWG "bad ports" such as 25, 6000 and 6665-6669)`
     ])
   })
 

@@ -5,7 +5,6 @@
  * start of every run. The role is never a default: AWS's `OrganizationAccountAccessRole` is full
  * administrator, and an inventory needs only read access (see the README for the role's policy).
  */
-import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { durationField } from "../config/durations.ts"
 import { intBetween, Secret, withDefault } from "../config/fields.ts"
@@ -72,12 +71,7 @@ export type OrganizationConfig = typeof OrganizationConfig.Type
 const listOrOrganization = Schema.makeFilter((accounts: {
   readonly list?: ReadonlyArray<ListedAccount>
   readonly organization?: OrganizationConfig
-  readonly sessionDuration: Duration.Duration
 }) => {
-  // AWS's own bound for role sessions (a role may allow less; AssumeRole then says so).
-  if (Duration.toMillis(accounts.sessionDuration) > 12 * 3_600_000) {
-    return "sessionDuration must be at most 12h (AWS's limit for a role session)"
-  }
   if (accounts.list === undefined && accounts.organization === undefined) {
     return "give list or organization (or leave the accounts section out to read the credentials' own account)"
   }
@@ -91,8 +85,8 @@ export const AccountsConfig = Schema.Struct({
   organization: Schema.optionalKey(OrganizationConfig),
   /** `RoleSessionName` of every assumed session: what CloudTrail shows of this tool. */
   sessionName: RoleName.pipe(withDefault("iam-ocsf")),
-  /** How long each assumed session lasts (it is renewed before it expires); 15m to 12h. */
-  sessionDuration: durationField({ minimum: "15m", default: "1h" }),
+  /** How long each assumed session lasts (it is renewed before it expires); 15m to 12h, AWS's bounds for a role session. */
+  sessionDuration: durationField({ minimum: "15m", maximum: "12h", default: "1h" }),
   /** Accounts collected at once; each has its own request rate, so this multiplies the calls in flight. */
   concurrency: intBetween(1, 64).pipe(withDefault(4))
 }).check(listOrOrganization)

@@ -1,7 +1,9 @@
 /**
  * The command line: `run`, `validate-config`, `replay`, `demo` and `state`, their flags and help texts, and
  * how their failures become exit codes. The work itself is done elsewhere: a command loads the
- * config and hands it on.
+ * config and hands it on. Each command imports what it runs when it runs (`load`), so that
+ * `--help` loads no config schema, `validate-config` no AWS SDK, and `run --once` neither the
+ * daemon nor `replay`.
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -9,16 +11,13 @@ import * as Option from "effect/Option"
 import type { LogLevel } from "effect/LogLevel"
 import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import type { ConfigError } from "../config/index.ts"
-import { defaultConfig } from "../run/defaultConfig.ts"
-import { describeConfig } from "../run/describeConfig.ts"
-import { type AppConfig, loadConfig } from "../run/AppConfig.ts"
+import type { AppConfig } from "../run/AppConfig.ts"
 import { InvalidInput, RunFailed } from "../common/exit.ts"
-import { formatReplay, replay, type ReplayError, ReplayIncomplete } from "../delivery/Replay.ts"
+import type { ReplayError } from "../delivery/Replay.ts"
 import { sinkDefinitions } from "../sinks/index.ts"
-import { daemon } from "../run/Daemon.ts"
-import { observabilityLayer } from "../run/observability.ts"
-import { withTerminalProgress } from "./progress.ts"
-import { runLayer, runOnceStrict } from "../run/Runner.ts"
+
+/** Modules of the implementation, imported by the command that runs them (Node keeps them loaded). */
+const load = <A>(module: () => Promise<A>): Effect.Effect<A> => Effect.promise(module)
 
 const exitCodes = [
   "Exit codes: 0 everything delivered (or stopped by SIGTERM/SIGINT); 1 the run failed",
@@ -42,13 +41,18 @@ const failed = (error: { readonly message: string }) =>
  * runs first, inside the same logging and telemetry.
  */
 const runOnceCommand = (config: AppConfig, logLevel: Option.Option<LogLevel>, prelude: Effect.Effect<void> = Effect.void) =>
-  prelude.pipe(
-    Effect.andThen(runOnceStrict(config)),
-    Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
-    Effect.provide(runLayer(config)),
-    withTerminalProgress,
-    Effect.provide(observabilityLayer(config, { daemon: false, logLevel }))
-  )
+  Effect.gen(function*() {
+    const [{ runLayer, runOnceStrict }, { withTerminalProgress }, { observabilityLayer }] = yield* load(() =>
+      Promise.all([import("../run/Runner.ts"), import("./progress.ts"), import("../run/observability.ts")])
+    )
+    yield* prelude.pipe(
+      Effect.andThen(runOnceStrict(config)),
+      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
+      Effect.provide(runLayer(config)),
+      withTerminalProgress,
+      Effect.provide(observabilityLayer(config, { daemon: false, logLevel }))
+    )
+  })
 
 const configFlag = Flag.String("config").pipe(
   Flag.withAlias("c"),
@@ -65,11 +69,15 @@ const run = Command.make(
     )
   },
   Effect.fn(function*({ config: file, once }) {
+    const { loadConfig } = yield* load(() => import("../run/AppConfig.ts"))
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const logLevel = yield* GlobalFlag.LogLevel
     if (once) {
       yield* runOnceCommand(config, logLevel)
     } else {
+      const [{ daemon }, { observabilityLayer }] = yield* load(() =>
+        Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts")])
+      )
       yield* daemon({ config, configFile: file }).pipe(
         Effect.catchTag("OpsServerError", (error) =>
           Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
@@ -97,6 +105,9 @@ const validateConfig = Command.make(
   "validate-config",
   { file: Argument.String("file").pipe(Argument.withDescription("Path of the JSON config file")) },
   Effect.fn(function*({ file }) {
+    const [{ loadConfig }, { describeConfig }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../run/describeConfig.ts")])
+    )
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     yield* Console.log(describeConfig(config))
   })
@@ -121,6 +132,9 @@ const replayCommand = Command.make(
     )
   },
   Effect.fn(function*({ config: file, deadLetter, sink }) {
+    const [{ loadConfig }, { formatReplay, replay, ReplayIncomplete }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../delivery/Replay.ts")])
+    )
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const path = Option.getOrElse(deadLetter, () => config.deadLetter.path)
     const summary = yield* replay(config, path, Option.getOrUndefined(sink)).pipe(
@@ -159,6 +173,7 @@ const demo = Command.make(
     // The emulator is tooling, not the product: loaded only by this command.
     const { emulatorScoped } = yield* Effect.promise(() => import("../../emulator/index.ts"))
     const emulator = yield* emulatorScoped({ users })
+    const { defaultConfig } = yield* load(() => import("../run/defaultConfig.ts"))
     const config = defaultConfig({
       aws: { endpoint: emulator.url, accessKeyId: "AKIAEMULATOR", secretAccessKey: "emulator-secret" },
       delivery: { batchWindow: "100ms" },
@@ -188,9 +203,11 @@ const stateShow = Command.make(
     )
   },
   Effect.fn(function*({ config: file, format }) {
-    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     // SQLite and the store load only for the commands that use them.
-    const { showState } = yield* Effect.promise(() => import("../state/commands.ts"))
+    const [{ loadConfig }, { showState }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../state/commands.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     yield* showState(config, format)
   })
 ).pipe(
@@ -211,8 +228,10 @@ const stateReset = Command.make(
     )
   },
   Effect.fn(function*({ config: file, account }) {
+    const [{ loadConfig }, { resetState }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../state/commands.ts")])
+    )
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
-    const { resetState } = yield* Effect.promise(() => import("../state/commands.ts"))
     yield* resetState(config, Option.getOrUndefined(account))
   })
 ).pipe(

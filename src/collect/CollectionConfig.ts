@@ -16,22 +16,28 @@ import { intBetween, section, withDefault } from "../config/fields.ts"
 export const CollectionStrategy = Schema.Literals(["per-user", "bulk", "auto"])
 export type CollectionStrategy = typeof CollectionStrategy.Type
 
+/**
+ * A request rate: from one request every 10 seconds (slower, a 1,000-user account would take a
+ * day) to 10,000 a second (far above any IAM quota; an emulator is not slower than that).
+ */
+const RequestsPerSecond = Schema.Number.check(Schema.isBetween({ minimum: 0.1, maximum: 10_000 }))
+
 export const CollectionConfig = Schema.Struct({
   /** Users enriched at once. */
   concurrency: intBetween(1, 256).pipe(withDefault(8)),
   /** `MaxItems` of each `ListUsers` page. */
   pageSize: intBetween(1, 1000).pipe(withDefault(100)),
   /** Timeout of each AWS call (each attempt). */
-  callTimeout: durationField({ minimum: "1ms", default: "10s" }),
+  callTimeout: durationField({ minimum: "1ms", maximum: "10m", default: "10s" }),
   retry: RetryConfig.pipe(section),
   /** `per-user`, `bulk` (GetAccountAuthorizationDetails + the credential report) or `auto` (bulk unless denied). */
   strategy: CollectionStrategy.pipe(withDefault("auto")),
   /** bulk: a credential report younger than this is reused; an older one is regenerated (AWS: at most one per 4h). */
-  maxCredentialReportAge: durationField({ minimum: "1s", default: "4h" }),
+  maxCredentialReportAge: durationField({ minimum: "1s", maximum: "7d", default: "4h" }),
   /** A fixed ceiling on the requests per second sent to the account; absent: the learned rate alone. */
-  maxRequestsPerSecond: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0))),
+  maxRequestsPerSecond: Schema.optionalKey(RequestsPerSecond),
   /** The learned rate never drops below this, however much AWS throttles (retries still back off). */
-  minRequestsPerSecond: Schema.Number.check(Schema.isGreaterThan(0)).pipe(withDefault(1))
+  minRequestsPerSecond: RequestsPerSecond.pipe(withDefault(1))
 }).check(Schema.makeFilter((c: { readonly maxRequestsPerSecond?: number; readonly minRequestsPerSecond: number }) =>
   c.maxRequestsPerSecond !== undefined && c.maxRequestsPerSecond < c.minRequestsPerSecond
     ? `maxRequestsPerSecond must not be below minRequestsPerSecond; found ${c.maxRequestsPerSecond} and ${c.minRequestsPerSecond}`

@@ -20,6 +20,7 @@
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
 import type * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -32,6 +33,7 @@ import { IamError } from "../iam/IamError.ts"
 import type { IamUserJson } from "../iam/IamUser.ts"
 import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
+import { checkedListing, type ListingLimits } from "./paging.ts"
 import { outcome, type UserOutcome } from "./users.ts"
 
 export interface BulkOptions {
@@ -64,15 +66,27 @@ const taking = <A>(array: Array<A>): Iterable<A> => ({
   }
 })
 
-/** Each page of a paginated call, the next one fetched while this one is used. */
-const pageArrays = <A>(fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>) =>
-  Stream.paginate(undefined as string | undefined, (marker) =>
-    fetch(marker).pipe(Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const))).pipe(
+/**
+ * Each page of a paginated call, the next one fetched while this one is used; the pages are
+ * checked (`paging.ts`) against the bound `limit` picks.
+ */
+const pageArrays = <A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
+  limit: (limits: ListingLimits) => number | undefined
+) =>
+  Stream.unwrap(Effect.map(checkedListing(limit), (check) =>
+    Stream.paginate(undefined as string | undefined, (marker) =>
+      fetch(marker).pipe(
+        Effect.flatMap(check),
+        Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const)
+      )))).pipe(
       Stream.buffer({ capacity: 1 })
     )
 
-const pages = <A>(fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>) =>
-  pageArrays(fetch).pipe(Stream.flattenIterable)
+const pages = <A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
+  limit: (limits: ListingLimits) => number | undefined
+) => pageArrays(fetch, limit).pipe(Stream.flattenIterable)
 
 interface PageWaiter {
   missing: number
@@ -173,7 +187,7 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
   .fn("bulk index")(function*(options: BulkOptions) {
     const iam = yield* Iam
     const groups = new Map<string, GroupDetail>()
-    yield* pages((m) => iam.groupDetails(m, PAGE_SIZE)).pipe(
+    yield* pages((m) => iam.groupDetails(m, PAGE_SIZE), (limits) => limits.groups).pipe(
       Stream.runForEach((g) =>
         Effect.sync(() => {
           if (g.GroupName !== undefined) groups.set(g.GroupName, g)
@@ -183,7 +197,7 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
 
     const passwordUse = new PasswordUse()
     // Generating a report takes a while: list the users meanwhile.
-    const listing = yield* pageArrays((m) => iam.listLastPasswordUse(m, PAGE_SIZE)).pipe(
+    const listing = yield* pageArrays((m) => iam.listLastPasswordUse(m, PAGE_SIZE), (limits) => limits.users).pipe(
       Stream.runForEach((users) =>
         Effect.andThen(
           passwordUse.room,
@@ -269,7 +283,8 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
      */
     const collect = (
       user: PackedUserDetail,
-      lastUsed: number | null | undefined
+      lastUsed: number | null | undefined,
+      collectedAt: Date
     ): (() => UserOutcome) | Effect.Effect<UserOutcome, never, Iam> => {
       const name = user.UserName
       const packed = index.report.get(name)
@@ -286,7 +301,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           const decoded = decodeCollectedNow(name, complete(read, name, packed, lastUsed))
           return decoded instanceof IamError
             ? { _tag: "Failed", userName: name, arn: read.Arn, error: decoded }
-            : { _tag: "Collected", user: decoded }
+            : { _tag: "Collected", user: decoded, collectedAt }
         }
       }
       const { ActiveAccessKeyCount: _, ...withoutCount } = json
@@ -307,11 +322,14 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
      */
     const collectPage = (details: ReadonlyArray<PackedUserDetail>) =>
       index.passwordUse.take(details.map((d) => d.UserName)).pipe(
-        Effect.flatMap((lastUsed) => {
+        // The page's users are collected once their listing entries are in hand too.
+        Effect.zip(Clock.currentTimeMillis),
+        Effect.flatMap(([lastUsed, now]) => {
+          const collectedAt = new Date(now)
           const ready: Array<() => UserOutcome> = []
           const calls: Array<Effect.Effect<UserOutcome, never, Iam>> = []
           details.forEach((detail, i) => {
-            const result = collect(detail, lastUsed[i])
+            const result = collect(detail, lastUsed[i], collectedAt)
             if (Effect.isEffect(result)) calls.push(result)
             else ready.push(result)
           })
@@ -325,7 +343,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         Effect.provideService(Iam, iam)
       )
 
-    return pageArrays((m) => iam.userDetails(m, PAGE_SIZE)).pipe(
+    return pageArrays((m) => iam.userDetails(m, PAGE_SIZE), (limits) => limits.users).pipe(
       // Two pages at once: one may wait for its listing, or for its users' calls, while the
       // next is read. The semaphore, not this, bounds the calls.
       Stream.mapEffect(collectPage, { concurrency: 2 }),

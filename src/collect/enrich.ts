@@ -13,15 +13,20 @@ import * as Option from "effect/Option"
 import { Iam, type Page } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
 import { IamUser, type IamUserJson } from "../iam/IamUser.ts"
+import { ListingLimits, pageChecker } from "./paging.ts"
 
-/** Follows one per-user list call to its last page. One user's lists are small. */
+/** Follows one per-user list call to its last page, checking the pages (`paging.ts`). One user's lists are small. */
 export const allPages = Effect.fnUntraced(function*<A>(
   fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError>
 ) {
+  const limits = yield* ListingLimits
+  let check: ((page: Page<A>) => Effect.Effect<Page<A>, IamError>) | undefined
   const items: Array<A> = []
   let marker: string | undefined = undefined
   do {
-    const page: Page<A> = yield* fetch(marker)
+    const fetched: Page<A> = yield* fetch(marker)
+    check ??= pageChecker(limits.perUser[fetched.action])
+    const page = yield* check(fetched)
     items.push(...page.items)
     marker = page.marker
   } while (marker !== undefined)

@@ -9,6 +9,7 @@ import type { Iam } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import { bulkUsers, indexAccount } from "./bulk.ts"
 import type { CollectionStrategy } from "./CollectionConfig.ts"
+import { ListingLimits, listingLimits } from "./paging.ts"
 import { type CollectOptions, collectUsers, type UserOutcome } from "./users.ts"
 
 export interface CollectionOptions extends CollectOptions {
@@ -28,8 +29,14 @@ const BULK_ACTIONS: ReadonlySet<string> = new Set([
 
 const deniedToBulk = (e: IamError) => e.reason._tag === "AccessDenied" && BULK_ACTIONS.has(e.action)
 
-/** Every user of the account, by the configured strategy. */
-export const collect = (options: CollectionOptions): Stream.Stream<UserOutcome, IamError, Iam> => {
+/**
+ * Every user of the account, by the configured strategy. The account summary is read first: it
+ * bounds the listings (`paging.ts`).
+ */
+export const collect = (options: CollectionOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
+  Stream.unwrap(Effect.map(listingLimits, (limits) => byStrategy(options).pipe(Stream.provideService(ListingLimits, limits))))
+
+const byStrategy = (options: CollectionOptions): Stream.Stream<UserOutcome, IamError, Iam> => {
   if (options.strategy === "per-user") return collectUsers(options)
   return Stream.unwrap(
     indexAccount(options).pipe(

@@ -2,7 +2,7 @@
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { durationField, formatDuration } from "../config/durations.ts"
-import { withDefault } from "../config/fields.ts"
+import { intBetween, withDefault } from "../config/fields.ts"
 
 const retryDelaysInOrder = Schema.makeFilter((retry: {
   readonly baseDelay: Duration.Duration
@@ -14,9 +14,9 @@ const retryDelaysInOrder = Schema.makeFilter((retry: {
 )
 
 export const RetryConfig = Schema.Struct({
-  /** Attempts, counting the first one. */
-  maxAttempts: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(8)),
-  baseDelay: durationField({ minimum: "1ms", default: "200ms" }),
-  maxDelay: durationField({ minimum: "1ms", default: "20s" })
+  /** Attempts, counting the first one; 100 at the longest delay already wait for hours. */
+  maxAttempts: intBetween(1, 100).pipe(withDefault(8)),
+  baseDelay: durationField({ minimum: "1ms", maximum: "1h", default: "200ms" }),
+  maxDelay: durationField({ minimum: "1ms", maximum: "1h", default: "20s" })
 }).check(retryDelaysInOrder)
 export type RetryConfig = typeof RetryConfig.Type

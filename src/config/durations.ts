@@ -50,18 +50,29 @@ export const DurationString = Schema.String.annotate({ expected }).pipe(
   })
 )
 
-/** A check on a decoded `Duration`: at least `minimum` (a duration string such as "1s"). */
-export const isDurationAtLeast = (minimum: string) => {
-  const millis = parseMillis(minimum)
-  if (millis === undefined) throw new Error(`not a duration: ${minimum}`)
+const millisOf = (text: string): number => {
+  const millis = parseMillis(text)
+  if (millis === undefined) throw new Error(`not a duration: ${text}`)
+  return millis
+}
+
+/**
+ * A check on a decoded `Duration`: from `minimum` to `maximum` (duration strings such as "1s").
+ * Every duration field has both: a value beyond any sensible one ("99999999d", which is
+ * Infinity once read) is a mistake to report, not a wait to begin.
+ */
+export const isDurationBetween = (minimum: string, maximum: string) => {
+  const [low, high] = [millisOf(minimum), millisOf(maximum)]
   return Schema.makeFilter<Duration.Duration>(
-    (duration) => Duration.toMillis(duration) >= millis,
-    { expected: `a duration of at least ${minimum}` }
+    (duration) => Duration.toMillis(duration) >= low && Duration.toMillis(duration) <= high,
+    { expected: `a duration between ${minimum} and ${maximum}` }
   )
 }
 
-/** A duration field with a minimum and a default, both written as in the config file. */
-export const durationAtLeast = (minimum: string) => DurationString.check(isDurationAtLeast(minimum))
+/** A duration from `minimum` to `maximum`, both written as in the config file. */
+export const durationBetween = (minimum: string, maximum: string) =>
+  DurationString.check(isDurationBetween(minimum, maximum))
 
-export const durationField = (options: { readonly minimum: string; readonly default: string }) =>
-  durationAtLeast(options.minimum).pipe(Schema.withDecodingDefaultKey(Effect.succeed(options.default)))
+/** A duration field with its bounds and a default, all written as in the config file. */
+export const durationField = (options: { readonly minimum: string; readonly maximum: string; readonly default: string }) =>
+  durationBetween(options.minimum, options.maximum).pipe(Schema.withDecodingDefaultKey(Effect.succeed(options.default)))

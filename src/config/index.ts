@@ -7,4 +7,5 @@
 export { ConfigError } from "./ConfigError.ts"
 export { DurationString, formatDuration } from "./durations.ts"
 export type { Env } from "./interpolate.ts"
+export type { ConfigFormat } from "./parse.ts"
 export { configParseOptions, loadConfigFile, parseConfigText } from "./load.ts"

@@ -4,6 +4,7 @@
  * literal `${`. Defaults are literal text (no nested references). A variable that is unset and has
  * no default is a problem naming the JSON path.
  */
+import { isDeeperThanMax, tooDeep } from "./depth.ts"
 import type { Problem } from "./problems.ts"
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -68,6 +69,8 @@ const walk = (value: unknown, path: ReadonlyArray<PropertyKey>, env: Env, proble
 
 /** Substitutes variables everywhere; a missing one becomes "" and is reported as a problem. */
 export const interpolate = (value: unknown, env: Env): Interpolated => {
+  // The walk recurses: a value too deep for it is a problem (the parser refuses one already).
+  if (isDeeperThanMax(value)) return { value: undefined, problems: [{ path: [], message: tooDeep }] }
   const problems: Array<Problem> = []
   return { value: walk(value, [], env, problems), problems }
 }

@@ -1,6 +1,7 @@
 /**
- * From a config file to its schema's type, for any config schema: the file read, then JSON syntax,
- * `${VAR}` interpolation and decoding, with every problem reported at once.
+ * From a config file to its schema's type, for any config schema: the file read, then its syntax
+ * (JSON, or YAML for `.yaml`/`.yml`), `${VAR}` interpolation and decoding, with every problem
+ * reported at once.
  */
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
@@ -9,8 +10,12 @@ import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import { ConfigError } from "./ConfigError.ts"
 import { type Env, interpolate } from "./interpolate.ts"
-import { parseJson } from "./json.ts"
+import type { ConfigFormat } from "./parse.ts"
 import { isWithin, issueProblems, renderProblem } from "./problems.ts"
+
+// The parser (the `yaml` package, some 70 modules) is loaded when a config file is read, not by
+// every start of the program: `--version` and `demo` read none.
+const loadParser = Effect.promise(() => import("./parse.ts"))
 
 /** How a config schema decodes: unknown keys are errors (they are typos), and every problem is reported. */
 export const configParseOptions: SchemaAST.ParseOptions = {
@@ -20,26 +25,22 @@ export const configParseOptions: SchemaAST.ParseOptions = {
 }
 
 /**
- * Text of a config file → its schema's type: JSON syntax, then `${VAR}` interpolation, then the
- * schema. Every problem found is reported at once; a value whose variable is missing is not
- * reported a second time by the schema.
+ * Text of a config file → its schema's type: syntax, then `${VAR}` interpolation, then the schema.
+ * The format follows the `source`'s extension unless given. Every problem found is reported at
+ * once; a value whose variable is missing is not reported a second time by the schema.
  */
 export const parseConfigText = <A, I>(
   schema: Schema.Codec<A, I>,
   text: string,
   source: string,
-  env: Env
+  env: Env,
+  format?: ConfigFormat
 ): Effect.Effect<A, ConfigError> =>
-  Effect.suspend(() => {
-    const json = parseJson(text)
-    if (json._tag === "Invalid") {
-      return Effect.fail(new ConfigError({
-        source,
-        problems: [`invalid JSON at line ${json.line}, column ${json.column}: ${json.reason}`]
-      }))
-    }
-    const interpolated = interpolate(json.value, env)
-    const earlier = [...json.duplicates, ...interpolated.problems]
+  Effect.flatMap(loadParser, ({ formatOf, parseText }) => {
+    const parsed = parseText(text, format ?? formatOf(source))
+    if (parsed._tag === "Invalid") return Effect.fail(new ConfigError({ source, problems: [parsed.problem] }))
+    const interpolated = interpolate(parsed.value, env)
+    const earlier = [...parsed.problems, ...interpolated.problems]
     const fail = (later: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) =>
       new ConfigError({ source, problems: [...earlier, ...later].map(renderProblem) })
     return Schema.decodeUnknownEffect(schema)(interpolated.value, configParseOptions).pipe(

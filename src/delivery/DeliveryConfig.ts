@@ -4,7 +4,7 @@
  * `deadLetter` section says where what no sink accepted goes.
  */
 import * as Schema from "effect/Schema"
-import { durationAtLeast, durationField } from "../config/durations.ts"
+import { durationBetween, durationField } from "../config/durations.ts"
 import { intBetween, section, withDefault } from "../config/fields.ts"
 import { RetryConfig } from "../common/RetryConfig.ts"
 
@@ -12,6 +12,8 @@ const BatchSize = intBetween(1, 100_000)
 /** 1 KiB to 256 MiB: below that a batch would hold barely one event. */
 const BatchBytes = intBetween(1024, 256 * 1024 * 1024)
 const QueueSize = intBetween(1, 1_000_000)
+/** Events wait in a batch at most this long: a longer window only delays them. */
+const BatchWindowMax = "10m"
 
 export const DeliveryConfig = Schema.Struct({
   /** Most events in one batch. */
@@ -19,7 +21,7 @@ export const DeliveryConfig = Schema.Struct({
   /** Most bytes of events (JSON) in one batch; a single larger event still goes, alone. */
   batchBytes: BatchBytes.pipe(withDefault(1024 * 1024)),
   /** Longest a batch waits for more events after its first one. */
-  batchWindow: durationField({ minimum: "1ms", default: "1s" }),
+  batchWindow: durationField({ minimum: "1ms", maximum: BatchWindowMax, default: "1s" }),
   /** Events waiting for one sink; when full, collection waits for that sink (nothing is dropped). */
   queueSize: QueueSize.pipe(withDefault(5_000)),
   /** Attempts and backoff of one batch before it goes to the dead-letter file. */
@@ -31,7 +33,7 @@ export type DeliveryConfig = typeof DeliveryConfig.Type
 export const sinkDeliveryFields = {
   batchSize: Schema.optional(BatchSize),
   batchBytes: Schema.optional(BatchBytes),
-  batchWindow: Schema.optional(durationAtLeast("1ms")),
+  batchWindow: Schema.optional(durationBetween("1ms", BatchWindowMax)),
   queueSize: Schema.optional(QueueSize),
   /** Replaces `delivery.retry` as a whole; its absent fields take the usual defaults. */
   retry: Schema.optional(RetryConfig)

@@ -10,7 +10,8 @@ const Region = Schema.String.annotate({ expected: `an AWS region like "us-east-1
   Schema.isPattern(region, { expected: `an AWS region like "us-east-1"` })
 )
 
-const Endpoint = httpUrl("http://127.0.0.1:4566")
+// The AWS SDK uses Node's http module, not fetch: every port is open to it.
+const Endpoint = httpUrl("http://127.0.0.1:4566", { secretsGoTo: `"accessKeyId" and "secretAccessKey"` })
 
 const credentialsGoTogether = Schema.makeFilter((aws: {
   readonly accessKeyId?: string

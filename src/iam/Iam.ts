@@ -1,7 +1,8 @@
 /**
  * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
  * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
- * throttles), then sends one SDK request with a deadline, its failure classified once
+ * throttles), then sends one SDK request with a deadline, its answer checked before the SDK
+ * reads it (`checkedAnswer`, `largeAnswers.ts`), its failure classified once
  * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
  * attempts, delays and spans are all ours), traced and counted.
  */
@@ -38,12 +39,13 @@ import { retryPolicy, type RetrySettings } from "../common/retry.ts"
 import type { AdaptiveRateOptions } from "./AdaptiveRate.ts"
 import { classify } from "./classify.ts"
 import { BadData, IamError, Unavailable } from "./IamError.ts"
-import { extractReportLines } from "./credentialReportBody.ts"
+import { ReportLines } from "./credentialReportBody.ts"
 import {
+  type AnswerShape,
+  checkedAnswer,
   type LastPasswordUse,
   listReader,
   PackedUserDetail,
-  readAnswerWith,
   readLastPasswordUse,
   readUser
 } from "./largeAnswers.ts"
@@ -77,10 +79,16 @@ export interface CredentialReport {
   readonly generatedAt: Date
 }
 
-/** One page of a paginated IAM list call; `marker` is absent on the last page. */
+/** One page of a paginated IAM list call, as it came: `collect/paging.ts` checks the pages of a listing together. */
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
+  /** The Marker of the next page: absent on the last page (and on a truncated page that gave none). */
   readonly marker: string | undefined
+  /** IsTruncated: more pages follow. */
+  readonly truncated: boolean
+  /** The call that answered, and the user it was about: what a listing that fails its checks names. */
+  readonly action: string
+  readonly userName?: string | undefined
 }
 
 export interface IamCallCounts {
@@ -127,11 +135,47 @@ export class Iam extends Context.Service<Iam, IamService>()("iam-ocsf/Iam") {
   static readonly layer = (settings: IamSettings) => Layer.effect(Iam, make(settings))
 }
 
-const page = <A>(items: ReadonlyArray<A> | undefined, truncated: boolean | undefined, marker: string | undefined) => ({
+const page = <A>(
+  action: string,
+  userName: string | undefined,
+  items: ReadonlyArray<A> | undefined,
+  truncated: boolean | undefined,
+  marker: string | undefined
+): Page<A> => ({
+  // `checkedAnswer` made sure that the list was in the answer: absent here means empty.
   items: items ?? [],
-  // A truncated page without a marker would loop forever; AWS never sends one, so treat it as the end.
-  marker: truncated === true ? marker : undefined
+  marker: truncated === true && marker !== "" ? marker : undefined,
+  truncated: truncated === true,
+  action,
+  ...(userName === undefined ? {} : { userName })
 })
+
+const shape = (action: string, ...required: ReadonlyArray<string>): AnswerShape => ({ action, required })
+
+/**
+ * What each answer must be to be believed (`largeAnswers.ts`): the action's own, its Result
+ * holding the members the IAM API reference marks required, and the list each call is made for
+ * (ListAttachedUserPolicies' AttachedPolicies and the lists of GetAccountAuthorizationDetails
+ * are optional in the API model, but AWS sends them, empty as `<AttachedPolicies/>`, and an
+ * answer without them says nothing about the user). Every command goes to AWS through
+ * `checkedAnswer` with its shape: `client.send` is never given a command without it.
+ */
+const SHAPES = {
+  ListUsers: shape("ListUsers", "Users"),
+  ListAccessKeys: shape("ListAccessKeys", "AccessKeyMetadata"),
+  ListMFADevices: shape("ListMFADevices", "MFADevices"),
+  ListUserTags: shape("ListUserTags", "Tags"),
+  ListGroupsForUser: shape("ListGroupsForUser", "Groups"),
+  ListAttachedUserPolicies: shape("ListAttachedUserPolicies", "AttachedPolicies"),
+  ListUserPolicies: shape("ListUserPolicies", "PolicyNames"),
+  GetUser: shape("GetUser", "User"),
+  GetLoginProfile: shape("GetLoginProfile", "LoginProfile"),
+  GetAccountSummary: shape("GetAccountSummary", "SummaryMap"),
+  UserDetails: shape("GetAccountAuthorizationDetails", "UserDetailList"),
+  GroupDetails: shape("GetAccountAuthorizationDetails", "GroupDetailList"),
+  GenerateCredentialReport: shape("GenerateCredentialReport", "State"),
+  GetCredentialReport: shape("GetCredentialReport", "Content", "GeneratedTime")
+} as const
 
 const badAnswer = (action: string, message: string) =>
   new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
@@ -230,7 +274,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
 
   /** One page of a per-user list call: they all take UserName and Marker and page the same way. */
   const userListPage = <O extends { readonly IsTruncated?: boolean | undefined; readonly Marker?: string | undefined }, A>(
-    action: string,
+    action: keyof typeof SHAPES,
     send: (
       input: { readonly UserName: string; readonly Marker: string | undefined; readonly MaxItems: number | undefined },
       abortSignal: AbortSignal
@@ -240,7 +284,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
   (userName: string, marker?: string): Effect.Effect<Page<A>, IamError> =>
     call(action, userName, (abortSignal) =>
       send({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }, abortSignal)).pipe(
-        Effect.map((o) => page(items(o), o.IsTruncated, o.Marker))
+        Effect.map((o) => page(action, userName, items(o), o.IsTruncated, o.Marker))
       )
 
   /** A page of ListUsers, each `<member>` read by `read`. */
@@ -248,8 +292,8 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     call("ListUsers", undefined, (abortSignal) => {
       // The users are read here, not by the SDK (`largeAnswers.ts`).
       const users = listReader("Users", read)
-      return client.send(readAnswerWith(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), users.read), { abortSignal })
-        .then((o) => page(users.items(), o.IsTruncated, o.Marker))
+      return client.send(checkedAnswer(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), SHAPES.ListUsers, users.reader), { abortSignal })
+        .then((o) => page("ListUsers", undefined, users.items(), o.IsTruncated, o.Marker))
     }).pipe(
       // One span per page, over its attempts: a throttled page shows its retries together.
       Effect.tap((p) => Effect.annotateCurrentSpan({ "page.users": p.items.length, "page.last": p.marker === undefined })),
@@ -259,24 +303,24 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
   return Iam.of({
     listUsers: usersPage(readUser),
     listLastPasswordUse: usersPage(readLastPasswordUse),
-    listAccessKeys: userListPage("ListAccessKeys", (input, abortSignal) => client.send(new ListAccessKeysCommand(input), { abortSignal }), (o) => o.AccessKeyMetadata),
-    listMfaDevices: userListPage("ListMFADevices", (input, abortSignal) => client.send(new ListMFADevicesCommand(input), { abortSignal }), (o) => o.MFADevices),
-    listUserTags: userListPage("ListUserTags", (input, abortSignal) => client.send(new ListUserTagsCommand(input), { abortSignal }), (o) => o.Tags),
-    listGroupsForUser: userListPage("ListGroupsForUser", (input, abortSignal) => client.send(new ListGroupsForUserCommand(input), { abortSignal }), (o) => o.Groups),
-    listAttachedUserPolicies: userListPage("ListAttachedUserPolicies", (input, abortSignal) => client.send(new ListAttachedUserPoliciesCommand(input), { abortSignal }), (o) => o.AttachedPolicies),
-    listUserPolicies: userListPage("ListUserPolicies", (input, abortSignal) => client.send(new ListUserPoliciesCommand(input), { abortSignal }), (o) => o.PolicyNames),
+    listAccessKeys: userListPage("ListAccessKeys", (input, abortSignal) => client.send(checkedAnswer(new ListAccessKeysCommand(input), SHAPES.ListAccessKeys), { abortSignal }), (o) => o.AccessKeyMetadata),
+    listMfaDevices: userListPage("ListMFADevices", (input, abortSignal) => client.send(checkedAnswer(new ListMFADevicesCommand(input), SHAPES.ListMFADevices), { abortSignal }), (o) => o.MFADevices),
+    listUserTags: userListPage("ListUserTags", (input, abortSignal) => client.send(checkedAnswer(new ListUserTagsCommand(input), SHAPES.ListUserTags), { abortSignal }), (o) => o.Tags),
+    listGroupsForUser: userListPage("ListGroupsForUser", (input, abortSignal) => client.send(checkedAnswer(new ListGroupsForUserCommand(input), SHAPES.ListGroupsForUser), { abortSignal }), (o) => o.Groups),
+    listAttachedUserPolicies: userListPage("ListAttachedUserPolicies", (input, abortSignal) => client.send(checkedAnswer(new ListAttachedUserPoliciesCommand(input), SHAPES.ListAttachedUserPolicies), { abortSignal }), (o) => o.AttachedPolicies),
+    listUserPolicies: userListPage("ListUserPolicies", (input, abortSignal) => client.send(checkedAnswer(new ListUserPoliciesCommand(input), SHAPES.ListUserPolicies), { abortSignal }), (o) => o.PolicyNames),
     getUser: (userName) =>
-      call("GetUser", userName, (abortSignal) => client.send(new GetUserCommand({ UserName: userName }), { abortSignal })).pipe(
+      call("GetUser", userName, (abortSignal) => client.send(checkedAnswer(new GetUserCommand({ UserName: userName }), SHAPES.GetUser), { abortSignal })).pipe(
         Effect.flatMap((o) => o.User === undefined ? Effect.fail(badAnswer("GetUser", "no User")) : Effect.succeed(o.User))
       ),
     hasLoginProfile: (userName) =>
       call("GetLoginProfile", userName, (abortSignal) =>
-        client.send(new GetLoginProfileCommand({ UserName: userName }), { abortSignal })).pipe(
+        client.send(checkedAnswer(new GetLoginProfileCommand({ UserName: userName }), SHAPES.GetLoginProfile), { abortSignal })).pipe(
           Effect.as(true),
           Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(false))
         ),
     accountSummary: Effect.suspend(() =>
-      call("GetAccountSummary", undefined, (abortSignal) => client.send(new GetAccountSummaryCommand({}), { abortSignal }))
+      call("GetAccountSummary", undefined, (abortSignal) => client.send(checkedAnswer(new GetAccountSummaryCommand({}), SHAPES.GetAccountSummary), { abortSignal }))
     ).pipe(
         Effect.map((o) => o.SummaryMap ?? {})
       ),
@@ -284,18 +328,19 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
       call("GetAccountAuthorizationDetails", undefined, (abortSignal) => {
         const users = listReader("UserDetailList", (member) => new PackedUserDetail(member))
         const command = new GetAccountAuthorizationDetailsCommand({ Filter: ["User"], Marker: marker, MaxItems: pageSize })
-        return client.send(readAnswerWith(command, users.read), { abortSignal })
-          .then((o) => page(users.items(), o.IsTruncated, o.Marker))
+        return client.send(checkedAnswer(command, SHAPES.UserDetails, users.reader), { abortSignal })
+          .then((o) => page("GetAccountAuthorizationDetails", undefined, users.items(), o.IsTruncated, o.Marker))
       }),
     groupDetails: (marker, pageSize) =>
       call("GetAccountAuthorizationDetails", undefined, (abortSignal) =>
-        client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["Group"], Marker: marker, MaxItems: pageSize }), {
-          abortSignal
-        })).pipe(Effect.map((o) => page(o.GroupDetailList, o.IsTruncated, o.Marker))),
+        client.send(
+          checkedAnswer(new GetAccountAuthorizationDetailsCommand({ Filter: ["Group"], Marker: marker, MaxItems: pageSize }), SHAPES.GroupDetails),
+          { abortSignal }
+        )).pipe(Effect.map((o) => page("GetAccountAuthorizationDetails", undefined, o.GroupDetailList, o.IsTruncated, o.Marker))),
     // Suspended: each use is a call of its own, with its own attempt count.
     generateCredentialReport: Effect.suspend(() =>
       call("GenerateCredentialReport", undefined, (abortSignal) =>
-        client.send(new GenerateCredentialReportCommand({}), { abortSignal }))
+        client.send(checkedAnswer(new GenerateCredentialReportCommand({}), SHAPES.GenerateCredentialReport), { abortSignal }))
     ).pipe(
         Effect.flatMap((o) =>
           o.State === "STARTED" || o.State === "INPROGRESS" || o.State === "COMPLETE"
@@ -306,7 +351,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     getCredentialReport: (onLine) =>
       call("GetCredentialReport", undefined, (abortSignal) =>
         // The report's lines are taken out of the answer as it streams in (`credentialReportBody.ts`).
-        client.send(readAnswerWith(new GetCredentialReportCommand({}), (body) => extractReportLines(body, onLine)), {
+        client.send(checkedAnswer(new GetCredentialReportCommand({}), SHAPES.GetCredentialReport, () => new ReportLines(onLine)), {
           abortSignal
         }), reportTimeout).pipe(
         Effect.flatMap((o) =>

@@ -23,7 +23,11 @@ export class AccessDenied extends Schema.TaggedError<AccessDenied>()("AccessDeni
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", reasonFields) {}
 /** Any other client error (validation, bad credentials, unknown action). Never retried. */
 export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", reasonFields) {}
-/** AWS answered, but the answer does not have the shape the schemas require. */
+/**
+ * AWS answered, but the answer does not have the shape the schemas require: not the action's
+ * XML answer (`queryXml.ts`), a listing whose pages do not hold together (`collect/paging.ts`),
+ * or values the `IamUser` schema rejects. Retried when it is an answer (`Iam.ts`).
+ */
 export class BadData extends Schema.TaggedError<BadData>()("BadData", reasonFields) {}
 /**
  * AWS is still preparing what was asked for (a credential report being generated) and says to
@@ -42,9 +46,12 @@ export class IamError extends Schema.TaggedError<IamError>()("IamError", {
   userName: Schema.optional(Schema.String),
   reason: IamErrorReason
 }) {
-  /** Throttling and transient failures are worth another attempt; nothing else is. */
+  /**
+   * Throttling and transient failures are worth another attempt, and so is an answer that was
+   * not an answer (a proxy's HTML page, a page cut short is often transient); nothing else is.
+   */
   get retryable(): boolean {
-    return this.reason._tag === "Throttled" || this.reason._tag === "Unavailable"
+    return this.reason._tag === "Throttled" || this.reason._tag === "Unavailable" || this.reason._tag === "BadData"
   }
 
   get throttled(): boolean {

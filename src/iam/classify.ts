@@ -84,7 +84,7 @@ export const classify = (action: string, userName: string | undefined, error: un
     : transientCodes.has(code) || (errno !== undefined && transientCodes.has(errno)) || (status !== undefined && status >= 500)
     ? new Unavailable(fields)
     : status !== undefined && status >= 200 && status < 300
-    // An answer arrived but the SDK could not read it.
+    // An answer arrived, but it is not one to believe (`AnswerError`: `queryXml.ts`), or the SDK could not read it.
     ? new BadData(fields)
     : status === undefined && e.$retryable !== undefined
     ? new Unavailable(fields)

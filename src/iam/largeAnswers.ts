@@ -1,34 +1,105 @@
 /**
+ * Every IAM answer is checked before it is believed, in one step of the SDK's middleware stack
+ * that `Iam.ts` adds to every command it sends: placed between the SDK's deserializer and the
+ * network, it reads each 2xx answer as it arrives through `AnswerChecker` (`queryXml.ts`: the
+ * action's own `<ActionResponse>`/`<ActionResult>` with what it must hold, by one set of XML
+ * rules), and hands the SDK the answer in its canonical form, or fails with an `AnswerError`
+ * carrying the status, which `classify.ts` makes BadData.
+ *
  * The answers too large for the SDK's deserializer to read cheaply (the credential report,
- * pages of 1,000 users) are read by this project instead, in the same request: a step placed
- * between the SDK's deserializer and the network takes the raw answer, keeps the large part
- * and hands the SDK the rest (the envelope, IsTruncated, Marker), which it reads as usual.
- * Signing, endpoints and error answers stay the SDK's: only answers with status 200 are
- * touched. The values built here have the SDK's shapes, so callers cannot tell.
+ * pages of 1,000 users) are read by this project in the same pass: an `AnswerReader` takes the
+ * canonical text, keeps the large part and returns the rest (the envelope, IsTruncated, Marker)
+ * for the SDK, which reads it as usual. Signing, endpoints and error answers stay the SDK's.
+ * The values built here have the SDK's shapes, so callers cannot tell.
  */
 import type { User, UserDetail } from "@aws-sdk/client-iam"
 import { Readable } from "node:stream"
 import { ownString } from "../common/ownString.ts"
-import { date, field, firstText, items, ListReader, parseMember, text, type XmlValue } from "./queryXml.ts"
+import {
+  AnswerChecker,
+  AnswerError,
+  date,
+  field,
+  firstText,
+  items,
+  ListReader,
+  parseMember,
+  text,
+  type XmlValue
+} from "./queryXml.ts"
 
 type Body = AsyncIterable<Uint8Array | string>
 
 const isBody = (x: unknown): x is Body => typeof x === "object" && x !== null && Symbol.asyncIterator in x
 
-export const readAnswerWith = <C extends { readonly middlewareStack: { add(middleware: unknown, options: unknown): void } }>(
+/** Reads an answer's canonical text as it arrives; `end` returns what the SDK is to read. */
+export interface AnswerReader {
+  push(piece: string): void
+  end(): string
+}
+
+/** What an answer of one call must be: `action`'s answer, whose Result holds each of `required`. */
+export interface AnswerShape {
+  readonly action: string
+  readonly required: ReadonlyArray<string>
+}
+
+/** Collects the canonical answer whole, for the SDK: the small answers. */
+const whole = (): AnswerReader => {
+  let text = ""
+  return { push: (piece) => void (text += piece), end: () => text }
+}
+
+/**
+ * Reads `body` through the checker into `reader`; returns what the SDK is to read. A body that
+ * breaks off (a reset connection) fails as the network failed; an answer that breaks the rules
+ * fails with `AnswerError`.
+ */
+export const readAnswer = async (body: Body | undefined, shape: AnswerShape, reader: AnswerReader = whole()): Promise<string> => {
+  const checker = new AnswerChecker(shape.action, shape.required, (piece) => reader.push(piece))
+  const decoder = new TextDecoder("utf-8", { fatal: true })
+  const decode = (chunk?: Uint8Array | string) => {
+    if (typeof chunk === "string") return chunk
+    try {
+      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true })
+    } catch {
+      throw new AnswerError("MalformedXml", "malformed XML answer: not UTF-8")
+    }
+  }
+  if (body !== undefined) for await (const chunk of body) checker.push(decode(chunk))
+  checker.push(decode())
+  checker.end()
+  return reader.end()
+}
+
+/**
+ * `command`, its answer checked as `shape` says before the SDK reads it; `reader` (a new one for
+ * each attempt) reads its large part.
+ */
+export const checkedAnswer = <C extends { readonly middlewareStack: { add(middleware: unknown, options: unknown): void } }>(
   command: C,
-  read: (body: Body) => Promise<string>
+  shape: AnswerShape,
+  reader?: () => AnswerReader
 ): C => {
   command.middlewareStack.add(
     (next: (args: unknown) => Promise<{ readonly response: unknown }>) => async (args: unknown) => {
       const result = await next(args)
       const response = result.response as { statusCode?: number; body?: unknown }
-      if (response.statusCode === 200 && isBody(response.body)) {
-        response.body = Readable.from([Buffer.from(await read(response.body), "utf8")])
+      const status = response.statusCode ?? 0
+      if (status >= 200 && status < 300) {
+        let rest: string
+        try {
+          rest = await readAnswer(isBody(response.body) ? response.body : undefined, shape, reader?.())
+        } catch (e) {
+          // The status makes it BadData in `classify.ts`: AWS answered, but not with an answer.
+          if (e instanceof AnswerError) throw Object.assign(e, { $metadata: { httpStatusCode: status } })
+          throw e
+        }
+        response.body = Readable.from([Buffer.from(rest, "utf8")])
       }
       return result
     },
-    { step: "deserialize", priority: "low", name: "iamOcsfReadAnswer" }
+    { step: "deserialize", priority: "low", name: "iamOcsfCheckedAnswer" }
   )
   return command
 }
@@ -40,13 +111,10 @@ export const readAnswerWith = <C extends { readonly middlewareStack: { add(middl
 export const listReader = <A>(name: string, toItem: (member: string) => A) => {
   const items: Array<A> = []
   return {
-    read: async (body: Body): Promise<string> => {
+    /** A reader for one attempt: the items of an earlier one are dropped. */
+    reader: (): AnswerReader => {
       items.length = 0
-      const reader = new ListReader(name, (member) => items.push(toItem(member)))
-      const decoder = new TextDecoder()
-      for await (const chunk of body) reader.push(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }))
-      reader.push(decoder.decode())
-      return reader.end()
+      return new ListReader(name, (member) => items.push(toItem(member)))
     },
     items: (): ReadonlyArray<A> => items
   }

@@ -4,7 +4,7 @@
  * every run), the changes since the last complete run (class 3001), or both.
  */
 import * as Schema from "effect/Schema"
-import { durationAtLeast } from "../config/durations.ts"
+import { durationBetween } from "../config/durations.ts"
 import { withDefault } from "../config/fields.ts"
 import { OcsfProfile } from "./index.ts"
 
@@ -39,6 +39,6 @@ export const OcsfConfig = Schema.Struct({
    * With `emit: "changes"`, also send the full snapshot when the last one sent is older than this,
    * so that a consumer can resynchronise; absent: only the baseline run sends it.
    */
-  snapshotEvery: Schema.optionalKey(durationAtLeast("1m"))
+  snapshotEvery: Schema.optionalKey(durationBetween("1m", "365d"))
 }).check(changesNeedAValidProfile)
 export type OcsfConfig = typeof OcsfConfig.Type

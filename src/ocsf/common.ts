@@ -45,12 +45,30 @@ export const EpochSeconds = Schema.Int.pipe(
   })
 )
 
+/**
+ * Every list in an event in one order, whatever the strategy that collected it: AWS promises no
+ * order for a user's groups, policies, tags or keys, and the per-user calls and
+ * GetAccountAuthorizationDetails do not agree. Sorted by `keys` (the first that differs
+ * decides; the last is unique in the list), compared by UTF-16 code units, not by locale, which
+ * would depend on the host. The README's "OCSF output" lists the keys.
+ */
+export const inCanonicalOrder = <A>(items: ReadonlyArray<A>, ...keys: ReadonlyArray<(a: A) => string>): Array<A> =>
+  [...items].sort((a, b) => {
+    for (const key of keys) {
+      const x = key(a)
+      const y = key(b)
+      if (x !== y) return x < y ? -1 : 1
+    }
+    return 0
+  })
+
 /** The spec's `{Key: Value}` object; a repeated key keeps the last value (IAM forbids repeats). */
 export const TagsObject = Schema.Record(Schema.String, Schema.String)
 
+/** In key order (a JSON object keeps its keys in insertion order, integer-like keys first). */
 export const tagsObject = (tags: ReadonlyArray<Tag>): Record<string, string> =>
   // fromEntries defines own properties, so a tag named "__proto__" stays an ordinary key
-  Object.fromEntries(tags.map((t) => [t.Key, t.Value]))
+  Object.fromEntries(inCanonicalOrder(tags, (t) => t.Key).map((t) => [t.Key, t.Value]))
 
 /**
  * What `access_keys_count` means in the spec: keys AWS will accept (not Inactive or Expired),

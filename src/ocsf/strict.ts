@@ -11,6 +11,7 @@ import {
   hasMfa,
   header,
   HeaderFields,
+  inCanonicalOrder,
   type MapContext,
   OCSF_VERSION,
   TagsObject,
@@ -101,7 +102,8 @@ const listedKeys = (u: IamUser) => {
   return u.AccessKeys
 }
 
-export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent => mapStrict(u, listedKeys(u), ctx)
+export const toStrictEvent = (u: IamUser, ctx: MapContext): StrictEvent =>
+  mapStrict(u, inCanonicalOrder(listedKeys(u), (k) => k.AccessKeyId), ctx)
 
 const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext): StrictEvent => ({
   ...header,
@@ -118,9 +120,11 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
       tags: tagsObject(u.Tags),
       access_keys: keys.map((k) => ({ uid: k.AccessKeyId, status: k.Status, created_time: k.CreateDate })),
       ...(u.AttachedPolicies && {
-        attached_policies: u.AttachedPolicies.map((p) => ({ name: p.PolicyName, arn: p.PolicyArn }))
+        // An AWS managed and a customer managed policy may share a name, never an ARN.
+        attached_policies: inCanonicalOrder(u.AttachedPolicies, (p) => p.PolicyName, (p) => p.PolicyArn)
+          .map((p) => ({ name: p.PolicyName, arn: p.PolicyArn }))
       }),
-      ...(u.InlinePolicyNames && { inline_policy_names: u.InlinePolicyNames })
+      ...(u.InlinePolicyNames && { inline_policy_names: inCanonicalOrder(u.InlinePolicyNames, (n) => n) })
     }
   }
 })
@@ -144,6 +148,9 @@ export const strictUser = (u: StrictUserFacts): StrictUser => ({
   type: "User",
   has_mfa: u.hasMfa,
   account: awsAccount(parseUserArn(u.Arn).accountId),
-  ...(u.Groups && { groups: u.Groups.map((g) => ({ name: g.GroupName, uid: g.GroupId })) }),
-  programmatic_credentials: u.AccessKeys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
+  ...(u.Groups && {
+    groups: inCanonicalOrder(u.Groups, (g) => g.GroupName).map((g) => ({ name: g.GroupName, uid: g.GroupId }))
+  }),
+  programmatic_credentials: inCanonicalOrder(u.AccessKeys, (k) => k.AccessKeyId)
+    .map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
 })

@@ -24,11 +24,11 @@ import { TelemetryConfig } from "../telemetry/TelemetryConfig.ts"
 
 export const ScheduleConfig = Schema.Struct({
   /** Time from the end of one daemon run to the start of the next (runs never overlap). */
-  interval: durationField({ minimum: "1s", default: "1h" }),
+  interval: durationField({ minimum: "1s", maximum: "7d", default: "1h" }),
   /** Each wait is the interval times 1 ± up to this fraction, so that many daemons do not call AWS in step. */
   jitter: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 0.5 })).pipe(withDefault(0.1)),
   /** After SIGTERM, the longest wait for the run in progress to deliver what it has collected. */
-  shutdownTimeout: durationField({ minimum: "1s", default: "20s" })
+  shutdownTimeout: durationField({ minimum: "1s", maximum: "10m", default: "20s" })
 })
 export type ScheduleConfig = typeof ScheduleConfig.Type
 

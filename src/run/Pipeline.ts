@@ -39,7 +39,6 @@ export const runCollection = Effect.fn("collection run")(function*(
 ) {
   const deadLetter = yield* DeadLetter
   const stats = new RunStats(targets.map((t) => t.sink.name))
-  const collectedAt = new Date()
   const map = mapperFor(settings.profile)
 
   const toEnvelope = (outcome: UserOutcome): Effect.Effect<Envelope | undefined, DeadLetterError> => {
@@ -53,7 +52,7 @@ export const runCollection = Effect.fn("collection run")(function*(
       case "Collected":
         return Effect.suspend(() => {
           try {
-            const event = map(outcome.user, { collectedAt })
+            const event = map(outcome.user, { collectedAt: outcome.collectedAt })
             stats.collected += 1
             return recordUser("collected").pipe(Effect.as({ key: ownString(eventKey(event)), json: JSON.stringify(event) }))
           } catch (cause) {

@@ -14,18 +14,28 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
-import * as Headers from "effect/http/Headers"
-import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
-import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import { durationField } from "../config/durations.ts"
 import { httpUrl, intBetween, Secret, withDefault } from "../config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError, toNdjson } from "../delivery/Sink.ts"
 
 const gzip = promisify(gzipCallback)
 
-const HttpUrl = httpUrl("https://siem.example.com/ingest")
+// effect/http is loaded by the first http sink a config names: a config without one (and
+// `validate-config`, `--help`) does without its fifteen modules.
+const loadClient = Effect.promise(() =>
+  Promise.all([
+    import("effect/http/FetchHttpClient"),
+    import("effect/http/Headers"),
+    import("effect/http/HttpClient"),
+    import("effect/http/HttpClientRequest")
+  ])
+)
+
+const HttpUrl = httpUrl("https://siem.example.com/ingest", {
+  secretsGoTo: `a header: "headers": { "Authorization": "\${TOKEN}" }`,
+  fetch: true
+})
 
 const HeaderName = Schema.String.check(
   Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { expected: "an HTTP header name" })
@@ -46,13 +56,13 @@ const HttpSinkConfig = Schema.Struct({
   /** Sent with every request. Every value is a secret: never logged, shown as <redacted>. */
   headers: Schema.Record(HeaderName, Secret).pipe(withDefault({})),
   /** Longest wait for an answer, per attempt. */
-  timeout: durationField({ minimum: "1ms", default: "30s" }),
+  timeout: durationField({ minimum: "1ms", maximum: "10m", default: "30s" }),
   /** Batches in flight at once; above 1, batches may arrive out of order. */
   maxConcurrentRequests: intBetween(1, 64).pipe(withDefault(1)),
   /** Statuses worth another attempt; any other non-2xx dead-letters the batch at once. */
   retryableStatuses: Schema.Array(StatusPattern).pipe(withDefault([408, 429, "5xx"])),
   /** A `Retry-After` asking for longer is cut to this. */
-  maxRetryAfter: durationField({ minimum: "1ms", default: "5m" })
+  maxRetryAfter: durationField({ minimum: "1ms", maximum: "1h", default: "5m" })
 })
 
 /**
@@ -88,6 +98,7 @@ export default defineSink({
   summary: "each batch POSTed to a webhook as JSON or NDJSON, optionally gzipped",
   config: HttpSinkConfig,
   make: Effect.fnUntraced(function*(config, name) {
+    const [FetchHttpClient, Headers, HttpClient, HttpClientRequest] = yield* loadClient
     const client = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
     const target = new URL(config.url)
     // The URL as it may be logged: without user info and query, where credentials could hide.

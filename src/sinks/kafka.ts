@@ -23,9 +23,11 @@ import { Secret, withDefault } from "../config/fields.ts"
 import { commonSinkFields, defineSink, type Envelope, SinkError } from "../delivery/Sink.ts"
 import { currentTraceparent, traceHeaders } from "../telemetry/traceparent.ts"
 
-const Broker = Schema.String.check(
-  Schema.isPattern(/^[^\s:/]+:\d{1,5}$/, { expected: `a broker address like "kafka-1.example.com:9092"` })
-)
+const broker = /^[^\s:/]+:(\d{1,5})$/
+const Broker = Schema.String.check(Schema.makeFilter((text: string) => {
+  const port = Number(broker.exec(text)?.[1] ?? 0)
+  return port >= 1 && port <= 65_535
+}, { expected: `a broker address like "kafka-1.example.com:9092"` }))
 
 const KafkaName = Schema.String.check(
   Schema.isPattern(/^[A-Za-z0-9._-]{1,249}$/, { expected: "a Kafka name (letters, digits, '.', '_', '-')" })
@@ -70,9 +72,20 @@ const KafkaSinkConfig = Schema.Struct({
   /** Broker-side deduplication of the client's own resends. */
   idempotent: Schema.Boolean.pipe(withDefault(true)),
   compression: Schema.Literals(["none", "gzip", "snappy", "lz4", "zstd"]).pipe(withDefault("none")),
-  connectTimeout: durationField({ minimum: "1ms", default: "10s" }),
-  /** Longest wait for a broker's answer to one request. */
-  requestTimeout: durationField({ minimum: "1ms", default: "30s" }),
+  /**
+   * Longest wait for a connection. A broker that answers at all connects in milliseconds; 5s
+   * leaves room for a TLS handshake across regions.
+   */
+  connectTimeout: durationField({ minimum: "1ms", maximum: "1m", default: "5s" }),
+  /**
+   * Longest wait for a broker's answer to one request. An attempt lasts at most about
+   * connectTimeout + requestTimeout, and a batch gets `retry.maxAttempts` of them, so this bounds
+   * what a broker that accepts connections and never answers costs: with the defaults, 8
+   * attempts of 10s and their backoff, under two minutes (it was 30s, over four and a half
+   * minutes). 10s is still ten times what a produce with acks "all" takes on a healthy cluster,
+   * and a produce that times out is retried without duplicates (idempotent producer).
+   */
+  requestTimeout: durationField({ minimum: "1ms", maximum: "2m", default: "10s" }),
   /** `true` for TLS with the system's CAs, or files for a private CA and client certificates. */
   tls: Schema.optional(Schema.Union([Schema.Boolean, TlsFiles])),
   sasl: Schema.optional(Sasl),

@@ -3,12 +3,14 @@
  * deployments that prefer one file. A variable that is set wins over the file (operators
  * override a baked-in file from the environment), and with neither nothing is exported.
  */
-import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { durationAtLeast, durationField } from "../config/durations.ts"
+import { durationBetween, durationField } from "../config/durations.ts"
 import { httpUrl, withDefault } from "../config/fields.ts"
 
-const OtlpEndpoint = httpUrl("http://otel-collector:4318")
+// The OTLP exporters use Node's http module, not fetch: every port is open to them.
+const OtlpEndpoint = httpUrl("http://otel-collector:4318", {
+  secretsGoTo: `a header: "headers": { "Authorization": "\${TOKEN}" }`
+})
 
 export const TelemetryConfig = Schema.Struct({
   /** `service.name` of spans and metrics; OTEL_SERVICE_NAME. */
@@ -28,14 +30,12 @@ export const TelemetryConfig = Schema.Struct({
    * Deadline of each export, its retries included, and the longest a finished run waits for its
    * last spans and metrics to leave (default 10s); OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds).
    */
-  timeout: Schema.optionalKey(durationAtLeast("100ms").check(
-    Schema.makeFilter((duration) => Duration.toMillis(duration) <= 60_000, { expected: "a duration of at most 1m" })
-  )),
+  timeout: Schema.optionalKey(durationBetween("100ms", "1m")),
   /** Extra resource attributes; OTEL_RESOURCE_ATTRIBUTES (its keys win). */
   resourceAttributes: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   /** Headers of every OTLP request, such as a collector's API key; OTEL_EXPORTER_OTLP_HEADERS (its keys win). */
   headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.RedactedFromValue(Schema.String))),
   /** How often metrics are pushed; OTEL_METRIC_EXPORT_INTERVAL (milliseconds). */
-  metricInterval: durationField({ minimum: "1s", default: "60s" })
+  metricInterval: durationField({ minimum: "1s", maximum: "1h", default: "60s" })
 })
 export type TelemetryConfig = typeof TelemetryConfig.Type

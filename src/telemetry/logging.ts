@@ -51,7 +51,7 @@ const textLogger = Logger.make((options) => {
 /**
  * The loggers and the minimum level. `flagLevel` is `--log-level`, which wins over the file.
  * The tracer logger stays: it turns log entries into events of the current span. Where they
- * are written (stderr) is set once for every command, in `main.ts`.
+ * are written (stderr) is set once for every command, in `cli/program.ts`.
  */
 export const loggingLayer = (config: LogConfig, flagLevel: EffectLogLevel | undefined) =>
   Layer.mergeAll(
