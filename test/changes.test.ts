@@ -412,7 +412,7 @@ describe("config: ocsf.emit, ocsf.snapshotEvery, state.path", () => {
         `ocsf.emit: expected one of "snapshot", "changes", "both"; found "diff"`
       ])
       assert.deepStrictEqual(yield* problems(`{ "ocsf": { "profile": "strict", "emit": "changes", "snapshotEvery": "5s" }, ${sinks} }`), [
-        `ocsf.snapshotEvery: expected a duration of at least 1m; found "5s"`
+        `ocsf.snapshotEvery: expected a duration between 1m and 365d; found "5s"`
       ])
       assert.deepStrictEqual(yield* problems(`{ "state": { "path": "" }, ${sinks} }`), [`state.path: expected a non-empty string; found ""`])
     }))

@@ -227,7 +227,8 @@ describe("emulator writes: what a user has", () => {
       expect((await iam.send(new ListGroupsForUserCommand({ UserName: "p" }))).Groups?.map((g) => g.GroupName)).toEqual(["Ops"])
       expect((await iam.send(new ListUserTagsCommand({ UserName: "p" }))).Tags).toEqual([{ Key: "Env", Value: "prod" }, { Key: "Cost", Value: "1" }])
       const detail = (await details(iam)).get("p")!
-      expect(detail.AttachedManagedPolicies?.map((x) => x.PolicyArn)).toEqual([admin, "arn:aws:iam::123456789012:policy/DeployPipeline"])
+      // GetAccountAuthorizationDetails lists them in the reverse order of the per-user calls, as AWS may.
+      expect(detail.AttachedManagedPolicies?.map((x) => x.PolicyArn)).toEqual(["arn:aws:iam::123456789012:policy/DeployPipeline", admin])
       expect(detail.UserPolicyList?.map((x) => x.PolicyName)).toEqual(["AllowS3"])
       expect(detail.GroupList).toEqual(["Ops"])
 
