@@ -6,9 +6,11 @@
  *   soak        the daemon loop for many short runs: RSS must stay flat
  *   state       the state store alone: a baseline of N users, then a run with 1% changed
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
+ *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
+import * as os from "node:os"
 import { parseArgs } from "node:util"
 import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
@@ -16,10 +18,11 @@ import { soakBench } from "./soak.ts"
 import { stateBench } from "./state.ts"
 import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
+import { printThrottling, throttlingBench } from "./throttling.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak,startup" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -34,15 +37,18 @@ const { values } = parseArgs({
     "startup-users": { type: "string", default: String(defaultStartupBench.users) },
     "startup-root": { type: "string" },
     "startup-node-flags": { type: "string" },
+    "throttling-users": { type: "string", default: "2000" },
+    "cpu-users": { type: "string", default: "10000" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak,startup] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
       "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]\n" +
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
+      "  [--throttling-users N] [--cpu-users N]\n" +
       "  [--state-users N]   (state is not in the default set)"
   )
   process.exit(0)
@@ -105,5 +111,15 @@ if (sections.has("startup")) {
   }
   console.log(`\n## start-up: the shipped CLI (bin/iam-ocsf) from start to exit${options.root === undefined ? "" : ` in ${options.root}`}`)
   printStartup(await startupBench(options), options)
+}
+if (sections.has("throttling")) {
+  const users = Number(values["throttling-users"])
+  const cpuUsers = Number(values["cpu-users"])
+  console.log(
+    `\n## throttling: ${users} users at 20 ms a call, random throttling and a budget of 100 requests/s; ` +
+      `CPU per AWS call on ${cpuUsers} users at 0 ms (load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`
+  )
+  printThrottling(await throttlingBench({ users, cpuUsers }))
+  console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
 }
 process.exit(0)

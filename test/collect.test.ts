@@ -21,8 +21,6 @@ const settings = (emulator: Emulator, overrides: Partial<IamSettings> = {}): Iam
   callTimeout: Duration.seconds(5),
   retry: { maxAttempts: 20, baseDelay: Duration.millis(1), maxDelay: Duration.millis(10) },
   maxSockets: 64,
-  // The emulator's random throttles are no rate signal: keep the learned rate from collapsing.
-  requestRate: { floor: 10_000 },
   ...overrides
 })
 

@@ -29,6 +29,7 @@ const summary = (collected: number): RunSummary => ({
   failed: 0,
   vanished: 0,
   sinks: {},
+  aws: { calls: 7 * collected, throttled: 0, retries: 0, rate: { mean: 50, peak: 50 } },
   durationMs: 0,
   complete: true
 })

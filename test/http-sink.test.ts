@@ -88,7 +88,7 @@ describe("the http sink", () => {
         (s) => Effect.promise(s.close)
       )
       // A timeout far beyond the wait, so that no other timer is due while the clock moves.
-      const config = Schema.decodeUnknownSync(httpSink.config)({ type: "http", url: server.url, timeout: "1h" })
+      const config = Schema.decodeUnknownSync(httpSink.config)({ type: "http", url: server.url, timeout: "10m" })
       const sink = yield* httpSink.make(config, "http").pipe(Effect.provide(NodeServices.layer))
       let failures = 0
       const observed = { ...sink, write: (b: Parameters<typeof sink.write>[0]) => sink.write(b).pipe(Effect.tapError(() => Effect.sync(() => void (failures += 1)))) }

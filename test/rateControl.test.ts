@@ -1,71 +1,223 @@
 /**
- * The learned request rate: AdaptiveRate's slow start, cuts and climb back, and a per-user
- * collection that stays under an emulated account's budget of requests per second.
+ * The learned request rate. `AdaptiveRate` against simulated accounts (`simulatedAccount.ts`: a
+ * seeded PRNG and a simulated clock, so every scenario plays out the same): a budget, random
+ * throttling at 5%, 20% and 50%, both at once, a budget that halves mid-run; each held to the
+ * best goodput achievable there and to its throttled fraction. Then the pacer's window of calls
+ * in flight, and a per-user collection under the emulator's budget, with the shipped settings.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
 import * as Redacted from "effect/Redacted"
+import * as Clock from "effect/Clock"
 import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
+import * as path from "node:path"
 import { collectUsers } from "../src/collect/users.ts"
 import { emulatorScoped } from "../emulator/index.ts"
 import { AdaptiveRate } from "../src/iam/AdaptiveRate.ts"
 import { Iam } from "../src/iam/Iam.ts"
+import { makeRequestPacer } from "../src/iam/RequestPacer.ts"
+import { retryPolicy } from "../src/common/retry.ts"
+import { type Scenario, simulate } from "./simulatedAccount.ts"
+import { configFor, readNdjson, runInProcess, tempDir } from "./support.ts"
 
-/** `n` answers spread evenly over `[from, to)` milliseconds. */
-const answer = (rate: AdaptiveRate, from: number, to: number, n: number) => {
-  for (let i = 0; i < n; i++) rate.admitted(from + ((to - from) * i) / n)
+/** Goodput (admitted answers per second) and throttled fraction of the requests sent from `from` to the end. */
+const figures = (scenario: Scenario, from: number, to = scenario.seconds) => {
+  const w = simulate(scenario).window(from, to)
+  return { goodput: w.admitted / w.seconds, throttled: w.throttled / w.sent, budgetUsed: w.budgetUsed / w.seconds }
 }
 
-describe("AdaptiveRate", () => {
-  it("doubles every second of answers until the first throttle, then halves to half what the account admitted", () => {
-    const rate = new AdaptiveRate(0)
-    assert.strictEqual(rate.rate, 50)
-    // One second of answers arriving as fast as the rate allows.
-    for (let t = 0; t < 1000; t += 1000 / rate.rate) rate.admitted(t)
-    assert.approximately(rate.rate, 100, 3)
-    // The account let 100 through in the last second when it first said Throttling.
-    answer(rate, 1000, 2000, 100)
-    rate.throttled(2000, rate.epoch(1990))
-    assert.approximately(rate.rate, 50, 2)
-  })
+/** The collector of the scenarios can send 2,000 requests per second; the first 10 s are its slow start. */
+const DEMAND = 2_000
+const SEEDS = [1, 2, 3]
 
-  it("one cut per overload: throttles of requests sent before the cut, or just after it, do not cut again", () => {
-    const rate = new AdaptiveRate(0, { initial: 100 })
-    answer(rate, 0, 1000, 100)
-    const before = rate.epoch(999)
-    rate.throttled(1000, before)
-    const afterFirst = rate.rate
-    rate.throttled(1001, before)
-    rate.throttled(1020, rate.epoch(1010)) // sent within the hold after the cut: the bucket was still empty
-    assert.strictEqual(rate.rate, afterFirst)
-    rate.throttled(1500, rate.epoch(1400))
-    assert.isBelow(rate.rate, afterFirst)
-  })
-
-  it("climbs back to the admitted rate within seconds, then creeps above it slowly", () => {
-    const rate = new AdaptiveRate(0, { initial: 100 })
-    answer(rate, 0, 1000, 100)
-    rate.throttled(1000, rate.epoch(999))
-    const admitted = rate.rate * 2
-    // Three seconds of answers at whatever rate is allowed.
-    let t = 1000
-    while (t < 4000) {
-      rate.admitted(t)
-      t += 1000 / rate.rate
+describe("AdaptiveRate against simulated accounts", () => {
+  it("a budget of 100 requests/s: sits just under it, under 1% of requests throttled", () => {
+    for (const latencyMs of [20, 150]) {
+      const f = figures({ seconds: 120, budget: () => 100, latencyMs }, 10)
+      assert.isAtLeast(f.goodput, 0.95 * 100, `latency ${latencyMs}: ${JSON.stringify(f)}`)
+      assert.isBelow(f.throttled, 0.01, `latency ${latencyMs}: ${JSON.stringify(f)}`)
     }
-    assert.isAbove(rate.rate, admitted * 0.9)
-    assert.isBelow(rate.rate, admitted * 1.1)
   })
 
-  it("never exceeds a configured ceiling, starts there, and never drops below the floor", () => {
-    const rate = new AdaptiveRate(0, { ceiling: 30, floor: 5 })
-    assert.strictEqual(rate.rate, 30)
-    answer(rate, 0, 10_000, 1000)
-    assert.strictEqual(rate.rate, 30)
-    for (let t = 20_000; t < 30_000; t += 1000) rate.throttled(t, rate.epoch(t - 1))
-    assert.strictEqual(rate.rate, 5)
+  it("a budget below where the rate starts (20 requests/s): found, not taken for noise", () => {
+    for (const latencyMs of [20, 150]) {
+      const f = figures({ seconds: 120, budget: () => 20, latencyMs }, 10)
+      assert.isAtLeast(f.goodput, 0.95 * 20, `latency ${latencyMs}: ${JSON.stringify(f)}`)
+      assert.isBelow(f.throttled, 0.05, `latency ${latencyMs}: ${JSON.stringify(f)}`)
+    }
   })
+
+  it("random throttling that does not depend on the rate (5%, 20%, 50%): the rate does not collapse", () => {
+    for (const noise of [0.05, 0.2, 0.5]) {
+      for (const seed of SEEDS) {
+        const f = figures({ seconds: 60, noise, seed }, 10)
+        const what = `noise ${noise}, seed ${seed}: ${JSON.stringify(f)}`
+        // The best: everything the collector can send, less the noise's share.
+        assert.isAtLeast(f.goodput, 0.95 * DEMAND * (1 - noise), what)
+        assert.approximately(f.throttled, noise, 0.02, what)
+      }
+    }
+  })
+
+  it("a whole run under 20% random throttling takes no longer than a clean one sends 25% more requests", () => {
+    for (const seed of SEEDS) {
+      const clean = figures({ seconds: 30, seed }, 0)
+      const noisy = figures({ seconds: 30, noise: 0.2, seed }, 0)
+      // Slow start included, and the rounds it takes to learn the noise: sent per second, against the clean run's.
+      assert.isAtLeast(noisy.goodput / 0.8, 0.9 * clean.goodput, `seed ${seed}: ${JSON.stringify({ clean, noisy })}`)
+    }
+  })
+
+  it("a budget of 100 requests/s and 10% random throttling at once: the budget is used, not given up", () => {
+    for (const seed of SEEDS) {
+      const f = figures({ seconds: 120, budget: () => 100, noise: 0.1, seed }, 10)
+      const what = `seed ${seed}: ${JSON.stringify(f)}`
+      assert.isAtLeast(f.goodput, 0.95 * 100 * 0.9, what)
+      assert.isAtLeast(f.budgetUsed, 0.95 * 100, what)
+      // The noise's 10%, and a little more from touching the budget.
+      assert.isBelow(f.throttled, 0.2, what)
+    }
+  })
+
+  it("a budget that halves mid-run: follows it down within seconds", () => {
+    const scenario: Scenario = { seconds: 60, budget: (t) => t < 30 ? 200 : 100 }
+    const before = figures(scenario, 10, 30)
+    const after = figures(scenario, 33, 60)
+    assert.isAtLeast(before.goodput, 0.95 * 200, JSON.stringify(before))
+    assert.isAtLeast(after.goodput, 0.95 * 100, JSON.stringify(after))
+    assert.isBelow(after.throttled, 0.01, JSON.stringify(after))
+    assert.isBelow(figures(scenario, 30, 33).throttled, 0.1)
+  })
+
+  it("a collector slower than the budget for a while does not forget it, and does not overrun it when it speeds up", () => {
+    const scenario: Scenario = { seconds: 90, budget: () => 100, demand: (t) => t >= 20 && t < 60 ? 70 : DEMAND }
+    const slow = simulate(scenario)
+    // While it sends 70 requests/s, its rate stays where the budget was found: no climb it never
+    // tried (which would end with the budget forgotten, and overrun when the collector speeds up).
+    assert.isBelow(slow.rates[59]!, 1.1 * 100)
+    const after = figures(scenario, 60, 90)
+    assert.isAtLeast(after.goodput, 0.95 * 100, JSON.stringify(after))
+    assert.isBelow(after.throttled, 0.02, JSON.stringify(after))
+  })
+
+  it("a budget that grows: found again", () => {
+    const f = figures({ seconds: 90, budget: (t) => t < 30 ? 100 : 400 }, 45)
+    assert.isAtLeast(f.goodput, 0.95 * 400, JSON.stringify(f))
+  })
+
+  it("a collector slower than its rate does not climb: the rate stays near what it sends", () => {
+    const sim = simulate({ seconds: 60, demand: 300, noise: 0.2 })
+    assert.isBelow(sim.rate.rate, 3 * 300)
+    assert.isAtLeast(sim.window(10, 60).sent / 50, 0.99 * 300)
+  })
+
+  it("one cut per round: throttles of requests sent before a cut, or just after it, do not cut again", () => {
+    const rate = new AdaptiveRate(0, { initial: 100 })
+    const tags: Array<number> = []
+    for (let t = 0; t < 1000; t += 10) tags.push(rate.sent(t))
+    for (let i = 0; i < 60; i++) rate.answered(500 + i, tags[i]!, false)
+    const beforeCut = rate.rate
+    // Sent before the cut: the first verdict cuts once, the others are not judged.
+    for (let i = 60; i < 100; i++) rate.answered(600 + i, tags[i]!, true)
+    const afterCut = rate.rate
+    assert.isBelow(afterCut, beforeCut)
+    assert.isAtLeast(afterCut, beforeCut / 2)
+    const held = rate.sent(710) // within the hold after the cut
+    for (let i = 0; i < 20; i++) rate.answered(720 + i, held, true)
+    assert.strictEqual(rate.rate, afterCut)
+  })
+
+  it("never above a configured ceiling (where it starts), never below the floor", () => {
+    const fixed = simulate({ seconds: 20, options: { ceiling: 30 } })
+    assert.strictEqual(fixed.rates[0], 30)
+    assert.isTrue(fixed.rates.every((r) => r <= 30))
+    const floored = simulate({ seconds: 20, budget: () => 2, options: { floor: 5 } })
+    assert.isTrue(floored.rates.every((r) => r >= 5))
+  })
+})
+
+describe("the request pacer's window of calls in flight", () => {
+  it.live("a call holds its place until it is answered; room opens only when no call waits for one", () =>
+    Effect.gen(function*() {
+      const pacer = yield* makeRequestPacer({ window: 1, ceiling: 10_000 })
+      const sent: Array<string> = []
+      const call = (name: string, gate: Effect.Effect<void>) =>
+        pacer.paced(Effect.andThen(Effect.sync(() => sent.push(name)), gate), () => "admitted")
+      const [releaseA, releaseB] = [yield* Latch.make(false), yield* Latch.make(false)]
+      const a = yield* Effect.forkChild(call("a", releaseA.await))
+      yield* Effect.sleep(Duration.millis(20))
+      const b = yield* Effect.forkChild(call("b", releaseB.await))
+      const room = yield* Effect.forkChild(pacer.room)
+      yield* Effect.sleep(Duration.millis(20))
+      assert.deepStrictEqual(sent, ["a"])
+      yield* releaseA.open
+      yield* Fiber.join(a)
+      yield* Effect.sleep(Duration.millis(20))
+      // b took the place a left; the collector waiting for room still waits.
+      assert.deepStrictEqual(sent, ["a", "b"])
+      assert.isUndefined(room.pollUnsafe())
+      yield* releaseB.open
+      yield* Fiber.join(b)
+      yield* Fiber.join(room)
+    }))
+})
+
+describe("a call that keeps being throttled", () => {
+  it.effect("backs off twice as long as for other retryable errors, each attempt, and gives up after maxAttempts", () =>
+    Effect.gen(function*() {
+      const settings = { maxAttempts: 5, baseDelay: Duration.millis(100), maxDelay: Duration.seconds(60) }
+      /** When each attempt of a call failing with `error` was made. */
+      const attemptTimes = (error: { readonly retryable: boolean; readonly throttled: boolean }) =>
+        Effect.gen(function*() {
+          const times: Array<number> = []
+          const call = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            times.push(now)
+            return Effect.fail(error)
+          })
+          const fiber = yield* Effect.forkChild(Effect.retry(call, retryPolicy<typeof error>(settings)))
+          yield* TestClock.adjust(Duration.minutes(1))
+          const exit = yield* Fiber.await(fiber)
+          assert.strictEqual(exit._tag, "Failure")
+          return times.slice(1).map((t, i) => t - times[i]!)
+        })
+      const throttled = yield* attemptTimes({ retryable: true, throttled: true })
+      const unavailable = yield* attemptTimes({ retryable: true, throttled: false })
+      assert.strictEqual(throttled.length, settings.maxAttempts - 1)
+      assert.strictEqual(unavailable.length, settings.maxAttempts - 1)
+      throttled.forEach((gap, i) => {
+        // Exponential from baseDelay with jitter (0.8 to 1.2 times), doubled for a throttle.
+        const base = 100 * 2 ** i
+        assert.isAtLeast(gap, 2 * 0.8 * base, `gap ${i}`)
+        assert.isAtMost(gap, 2 * 1.2 * base, `gap ${i}`)
+        assert.isAtMost(unavailable[i]!, 1.2 * base, `gap ${i}`)
+      })
+    }))
+
+  it.live("its user is dead-lettered with Throttled once maxAttempts is spent; the other users are collected", () =>
+    Effect.gen(function*() {
+      // Every ListGroupsForUser is throttled: every user fails on it, and only on it.
+      const emulator = yield* emulatorScoped({ users: 8, faults: { ListGroupsForUser: { throttleRate: 1 } } })
+      const dir = tempDir()
+      const retry = { maxAttempts: 4, baseDelay: "1ms", maxDelay: "10ms" } as const
+      const summary = yield* runInProcess(configFor(emulator, dir, { collection: { retry } }))
+      assert.strictEqual(summary.collected, 0)
+      assert.strictEqual(summary.failed, 10)
+      assert.isFalse(summary.complete)
+      const records = readNdjson(path.join(dir, "dead-letter.ndjson"))
+      assert.strictEqual(records.length, 10)
+      for (const r of records) {
+        assert.strictEqual(r.kind, "user")
+        assert.deepInclude(r.error, { action: "ListGroupsForUser", reason: "Throttled", code: "Throttling" })
+      }
+      // maxAttempts attempts per user, no more, and the run's summary counts them.
+      assert.strictEqual(emulator.counters().byAction["ListGroupsForUser"]!.throttled, 10 * retry.maxAttempts)
+      assert.strictEqual(summary.aws.throttled, 10 * retry.maxAttempts)
+      assert.strictEqual(summary.aws.retries, 10 * (retry.maxAttempts - 1))
+    }), 60_000)
 })
 
 describe("the request rate against an account's budget", () => {

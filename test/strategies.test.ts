@@ -8,6 +8,10 @@ import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { collect } from "../src/collect/strategy.ts"
+import { Iam, type IamSettings } from "../src/iam/Iam.ts"
 import { reportReader, unpackRow } from "../src/collect/credentialReport.ts"
 import { credentialReportAge } from "../src/telemetry/metrics.ts"
 import { type ConfigInput, defaultConfig } from "../src/run/defaultConfig.ts"
@@ -47,6 +51,17 @@ const calls = (counters: Counters, action: string) => {
   return c === undefined ? 0 : Object.values(c).reduce((a, b) => a + b, 0)
 }
 
+/** The `Iam` service for the emulator, with the shipped rate control. */
+const iamSettings = (emulator: Emulator): IamSettings => ({
+  region: "us-east-1",
+  endpoint: emulator.url,
+  credentials: { accessKeyId: "AKIATESTTESTTESTTEST", secretAccessKey: Redacted.make("test-secret") },
+  callTimeout: Duration.seconds(5),
+  retry: { maxAttempts: 8, baseDelay: Duration.millis(1), maxDelay: Duration.millis(10) },
+  maxInFlight: 8 * 7,
+  maxSockets: 64
+})
+
 const withEmulator = <A, E, R>(options: EmulatorOptions, f: (emulator: Emulator) => Effect.Effect<A, E, R>) =>
   Effect.scoped(Effect.flatMap(emulatorScoped(options), f))
 
@@ -68,8 +83,11 @@ describe("collection strategies", () => {
             assert.strictEqual(calls(bulk.counters, action), 0, action)
             assert.strictEqual(calls(perUser.counters, action), 1_000, action)
           }
-          // ...but lists keys for the strict profiles, whose events carry key ids.
-          assert.strictEqual(calls(bulk.counters, "ListAccessKeys"), profile === "spec" ? 0 : 1_000)
+          // ...but lists keys for the strict profiles, whose events carry key ids: for the users the
+          // credential report shows with a key (active or not), and only those.
+          const withKeys = [...emulator.account.users()].filter((u) => u.AccessKeys.length > 0).length
+          assert.isBelow(withKeys, 900)
+          assert.strictEqual(calls(bulk.counters, "ListAccessKeys"), profile === "spec" ? 0 : withKeys)
           assert.strictEqual(calls(bulk.counters, "GetAccountAuthorizationDetails"), 1 + 1) // 1,000 users a page; 1 group page
           if (profile === "spec") assert.isAtMost(bulk.counters.total, 12, JSON.stringify(bulk.counters.byAction))
         }
@@ -84,6 +102,32 @@ describe("collection strategies", () => {
         assert.deepStrictEqual(bulk.events, expectedEvents(emulator, "spec"))
         assert.strictEqual(calls(bulk.counters, "ListMFADevices"), 2)
         assert.strictEqual(calls(bulk.counters, "GetLoginProfile"), 2)
+      })))
+
+  it.live("strict profiles in bulk: each user goes down the stream as soon as its own keys are listed", () =>
+    withEmulator({ users: 298, faults: { ListAccessKeys: { latencyMs: 20 } } }, (emulator) =>
+      Effect.gen(function*() {
+        const keyed = new Set([...emulator.account.users()].filter((u) => u.AccessKeys.length > 0).map((u) => u.UserName))
+        // For each user, in the order they come out: how many key listings AWS had answered by then.
+        const listedBefore = new Map<string, number>()
+        yield* collect({ strategy: "bulk", accessKeyIds: true, concurrency: 8, pageSize: 100, maxCredentialReportAge: Duration.hours(4) }).pipe(
+          Stream.runForEach((o) =>
+            Effect.sync(() => {
+              const name = o._tag === "Collected" ? o.user.UserName : o.userName
+              listedBefore.set(name, emulator.counters().byAction["ListAccessKeys"]?.ok ?? 0)
+            })
+          ),
+          Effect.provide(Iam.layer(iamSettings(emulator)))
+        )
+        assert.strictEqual(listedBefore.size, 300)
+        assert.strictEqual(calls(emulator.counters(), "ListAccessKeys"), keyed.size)
+        // The page holds all 300 users. Those without a key wait for no listing, and the first
+        // user with keys comes out long before the page's last listing is answered.
+        const without = [...listedBefore].filter(([name]) => !keyed.has(name)).map(([, listed]) => listed)
+        assert.strictEqual(without.length, 300 - keyed.size)
+        assert.isBelow(Math.max(...without), keyed.size / 2)
+        const firstKeyed = [...listedBefore].find(([name]) => keyed.has(name))!
+        assert.isBelow(firstKeyed[1], keyed.size / 2)
       })))
 
   it.live("a fresh credential report is reused; a stale one is regenerated", () => {
@@ -179,8 +223,8 @@ describe("reading the credential report", () => {
         ""
       ].join("\r\n"))
       assert.strictEqual(count, 2)
-      assert.deepStrictEqual(rows.get("alice"), { passwordEnabled: true, mfaActive: false, activeKeys: 1 })
-      assert.deepStrictEqual(rows.get("odd"), { passwordEnabled: null, mfaActive: null, activeKeys: null })
+      assert.deepStrictEqual(rows.get("alice"), { passwordEnabled: true, mfaActive: false, activeKeys: 1, hasKeys: true })
+      assert.deepStrictEqual(rows.get("odd"), { passwordEnabled: null, mfaActive: null, activeKeys: null, hasKeys: null })
       assert.isFalse(rows.has("<root_account>"))
     }))
 
@@ -191,8 +235,29 @@ describe("reading the credential report", () => {
         "TRUE,\"ci+deploy=bot_1,x-y\",TRUE,FALSE,TRUE",
         "false,\"say \"\"hi\"\"\",false,true,false"
       ].join("\n"))
-      assert.deepStrictEqual(rows.get("ci+deploy=bot_1,x-y"), { passwordEnabled: false, mfaActive: true, activeKeys: 2 })
-      assert.deepStrictEqual(rows.get("say \"hi\""), { passwordEnabled: true, mfaActive: false, activeKeys: 0 })
+      assert.deepStrictEqual(rows.get("ci+deploy=bot_1,x-y"), { passwordEnabled: false, mfaActive: true, activeKeys: 2, hasKeys: true })
+      // Without the last_rotated columns, two inactive slots may still hold keys: not certain.
+      assert.deepStrictEqual(rows.get("say \"hi\""), { passwordEnabled: true, mfaActive: false, activeKeys: 0, hasKeys: null })
+    }))
+
+  it.effect("a user has no key only when neither slot is active nor has a creation time; anything unclear is not a no", () =>
+    Effect.gen(function*() {
+      const keyCells = (one: string, two: string) =>
+        `,arn:x,2020-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,${one},N/A,N/A,N/A,${two},N/A,N/A,N/A,false,N/A,false,N/A`
+      const { rows } = yield* read([
+        header,
+        "none" + keyCells("false,N/A", "false,N/A"),
+        "inactive" + keyCells("false,2021-03-04T05:06:07+00:00", "false,N/A"),
+        "second" + keyCells("false,N/A", "true,2021-03-04T05:06:07+00:00"),
+        "unclear" + keyCells("false,no_information", "false,N/A"),
+        "odd" + keyCells("N/A,N/A", "false,N/A")
+      ].join("\n"))
+      const hasKeys = (name: string) => rows.get(name)?.hasKeys
+      assert.strictEqual(hasKeys("none"), false)
+      assert.strictEqual(hasKeys("inactive"), true)
+      assert.strictEqual(hasKeys("second"), true)
+      assert.strictEqual(hasKeys("unclear"), null)
+      assert.strictEqual(hasKeys("odd"), null)
     }))
 
   it("takes the report's lines out of GetCredentialReport's answer, however the answer is chunked", () => {

@@ -39,10 +39,9 @@ export const configFor = (emulator: Emulator, dir: string, overrides: ConfigInpu
   ...overrides,
   aws: { endpoint: emulator.url, accessKeyId: "AKIATESTTESTTESTTEST", secretAccessKey: "test-secret", ...overrides.aws },
   // The per-user strategy: these tests count its calls and deny its actions. The bulk and auto
-  // strategies have tests of their own (test/strategies.test.ts). The emulator's random
-  // `throttleRate` is no rate signal, so the learned rate is kept from collapsing under it; the
-  // rate control is tested against the emulator's budget (test/rateControl.test.ts).
-  collection: { concurrency: 16, retry: fastRetry, strategy: "per-user", minRequestsPerSecond: 10_000, ...overrides.collection },
+  // strategies have tests of their own (test/strategies.test.ts). The request rate is learned as
+  // it ships, random throttling included.
+  collection: { concurrency: 16, retry: fastRetry, strategy: "per-user", ...overrides.collection },
   delivery: { batchSize: 100, batchWindow: "50ms", retry: fastRetry, ...overrides.delivery },
   sinks: overrides.sinks ?? [{ type: "file", path: path.join(dir, "events.ndjson") }],
   deadLetter: { path: path.join(dir, "dead-letter.ndjson"), ...overrides.deadLetter }

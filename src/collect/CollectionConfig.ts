@@ -23,7 +23,10 @@ export type CollectionStrategy = typeof CollectionStrategy.Type
 const RequestsPerSecond = Schema.Number.check(Schema.isBetween({ minimum: 0.1, maximum: 10_000 }))
 
 export const CollectionConfig = Schema.Struct({
-  /** Users enriched at once. */
+  /**
+   * Users enriched at once: seven times this many AWS calls in flight. A call waiting out a
+   * retry's backoff is not in flight, and meanwhile more users are enriched (`collect/users.ts`).
+   */
   concurrency: intBetween(1, 256).pipe(withDefault(8)),
   /** `MaxItems` of each `ListUsers` page. */
   pageSize: intBetween(1, 1000).pipe(withDefault(100)),

@@ -16,6 +16,12 @@
  * pages. A user the bulk sources do not fully describe (created after the report or the
  * listing, in a group created after the group listing, or with a report cell that is not
  * true/false) is collected by the per-user calls instead: never guessed.
+ *
+ * A profile whose events carry access key ids (strict) needs ListAccessKeys, but only for the
+ * users the report shows with a key; a user it shows without one (no active key, no creation
+ * time in either slot) has none as of the report, as for every other field the report gives.
+ * A cell that says nothing certain still means a call. Each user goes down the stream as soon
+ * as its own calls are answered, not when its page's last one is.
  */
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
@@ -25,7 +31,6 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import { Iam, type Page } from "../iam/Iam.ts"
 import type { PackedUserDetail } from "../iam/largeAnswers.ts"
@@ -34,10 +39,10 @@ import type { IamUserJson } from "../iam/IamUser.ts"
 import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
 import { checkedListing, type ListingLimits } from "./paging.ts"
-import { outcome, type UserOutcome } from "./users.ts"
+import { outcome, type UserOutcome, usersAtOnce } from "./users.ts"
 
 export interface BulkOptions {
-  /** Users completed by per-user calls (and key listings) at once. */
+  /** Users completed by per-user calls (and key listings) at once, as in the per-user strategy (`usersAtOnce`). */
   readonly concurrency: number
   readonly maxCredentialReportAge: Duration.Duration
   /** List each user's access keys (ListAccessKeys): the profile's events carry key ids. */
@@ -226,9 +231,8 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
 export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
   Stream.unwrap(Effect.gen(function*() {
     const iam = yield* Iam
-    // Bounds the users being completed by AWS calls, as `concurrency` does in the per-user strategy.
-    const calling = yield* Semaphore.make(options.concurrency)
     let perUser = 0
+    let keyListings = 0
 
     /**
      * The user's JSON from the bulk sources, or undefined when they do not tell all of it (no
@@ -293,38 +297,46 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       const detail = user.unpack()
       const json = complete(detail, name, packed, lastUsed)
       if (json === undefined) {
-        return outcome(name, detail.Arn, Semaphore.withPermit(calling, perUserCalls(detail, name, lastUsed)))
+        perUser += 1
+        return outcome(name, detail.Arn, perUserCalls(detail, name, lastUsed))
       }
-      if (!options.accessKeyIds) {
+      // Without key ids, or with none to list (the report shows no key): all from the bulk sources.
+      if (!options.accessKeyIds || unpackRow(packed!).hasKeys === false) {
         return () => {
           const read = user.unpack()
-          const decoded = decodeCollectedNow(name, complete(read, name, packed, lastUsed))
+          const full = complete(read, name, packed, lastUsed)
+          const decoded = decodeCollectedNow(name, options.accessKeyIds ? withKeys(full, []) : full)
           return decoded instanceof IamError
             ? { _tag: "Failed", userName: name, arn: read.Arn, error: decoded }
             : { _tag: "Collected", user: decoded, collectedAt }
         }
       }
-      const { ActiveAccessKeyCount: _, ...withoutCount } = json
+      keyListings += 1
       const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
-        Effect.flatMap((keys) =>
-          decodeCollected(name, {
-            ...withoutCount,
-            AccessKeys: keys.map(accessKeyJson)
-          })
-        )
+        Effect.flatMap((keys) => decodeCollected(name, withKeys(json, keys.map(accessKeyJson))))
       )
-      return outcome(name, detail.Arn, Semaphore.withPermit(calling, listed))
+      return outcome(name, detail.Arn, listed)
+    }
+
+    /** The user's JSON with its keys listed: their count is then the listing's, not the report's. */
+    const withKeys = <J extends { readonly ActiveAccessKeyCount: unknown }>(json: J | undefined, keys: ReadonlyArray<unknown>) => {
+      if (json === undefined) return undefined
+      const { ActiveAccessKeyCount: _, ...withoutCount } = json
+      return { ...withoutCount, AccessKeys: keys }
     }
 
     /**
      * A page's users: those the bulk sources describe (as thunks: each is read again, described
-     * and decoded only when the stream takes it), then those that needed calls.
+     * and decoded only when the stream takes it, a few at a time, each let go of as it is taken:
+     * a page, a chunk of 1,000 to the stream, would otherwise be described, decoded and held
+     * whole until its last user is out), and beside them those that need calls, each as soon
+     * as its calls are answered.
      */
-    const collectPage = (details: ReadonlyArray<PackedUserDetail>) =>
-      index.passwordUse.take(details.map((d) => d.UserName)).pipe(
+    const pageUsers = (details: ReadonlyArray<PackedUserDetail>): Stream.Stream<(() => UserOutcome) | UserOutcome, never, Iam> =>
+      Stream.unwrap(index.passwordUse.take(details.map((d) => d.UserName)).pipe(
         // The page's users are collected once their listing entries are in hand too.
         Effect.zip(Clock.currentTimeMillis),
-        Effect.flatMap(([lastUsed, now]) => {
+        Effect.map(([lastUsed, now]) => {
           const collectedAt = new Date(now)
           const ready: Array<() => UserOutcome> = []
           const calls: Array<Effect.Effect<UserOutcome, never, Iam>> = []
@@ -333,32 +345,28 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
             if (Effect.isEffect(result)) calls.push(result)
             else ready.push(result)
           })
-          if (calls.length === 0) return Effect.succeed<Array<(() => UserOutcome) | UserOutcome>>(ready)
-          perUser += calls.length
-          return Effect.map(
-            Effect.all(calls, { concurrency: "unbounded" }),
-            (called): Array<(() => UserOutcome) | UserOutcome> => [...ready, ...called]
+          const described = Stream.fromIterable(taking(ready), { chunkSize: USERS_AT_ONCE })
+          if (calls.length === 0) return described
+          const called = Stream.fromIterable(taking(calls)).pipe(
+            usersAtOnce(iam, options.concurrency, (call) => Effect.provideService(call, Iam, iam))
           )
-        }),
-        Effect.provideService(Iam, iam)
-      )
+          return Stream.merge(described, called)
+        })
+      ))
 
     return pageArrays((m) => iam.userDetails(m, PAGE_SIZE), (limits) => limits.users).pipe(
       // Two pages at once: one may wait for its listing, or for its users' calls, while the
-      // next is read. The semaphore, not this, bounds the calls.
-      Stream.mapEffect(collectPage, { concurrency: 2 }),
-      // A few users at a time, each let go of as it is taken: a page (a chunk of 1,000 to the
-      // stream) would otherwise be described, decoded and held whole until its last user is out.
-      Stream.flatMap((users) => Stream.fromIterable(taking(users), { chunkSize: USERS_AT_ONCE })),
+      // next is read. The calls in flight are bounded by `Iam`, not by this.
+      Stream.flatMap(pageUsers, { concurrency: 2 }),
       Stream.map((user) => typeof user === "function" ? user() : user),
       // The listing's failure is the run's, but the run ends with the last user page: listing pages
       // nobody will take (users created meanwhile) would otherwise hold it open, or block it for good.
       Stream.merge(Stream.fromEffectDrain(Fiber.join(index.listing)), { haltStrategy: "left" }),
       Stream.onEnd(Effect.suspend(() =>
         Effect.logInfo(
-          `bulk collection: ${perUser} users needed calls of their own (per-user calls for those not in ` +
-            `the credential report or the user listing, in an unknown group, or with a report cell not true/false; ` +
-            `ListAccessKeys for a profile with key ids)`
+          `bulk collection: ${perUser} users needed the per-user calls (not in the credential report or ` +
+            `the user listing, in an unknown group, or with a report cell not true/false)` +
+            (options.accessKeyIds ? `; ${keyListings} needed ListAccessKeys (the report shows a key, or does not say)` : "")
         )
       ))
     )

@@ -19,6 +19,11 @@ export interface ReportRow {
   readonly mfaActive: boolean | null
   /** Keys 1 and 2 that are Active; null when either cell is not a plain true/false. */
   readonly activeKeys: number | null
+  /**
+   * Whether the user has an access key at all, active or not; null when the report does not
+   * say for certain (see `keySlot`).
+   */
+  readonly hasKeys: boolean | null
 }
 
 /** The longest wait for AWS to generate a report before the run gives up. */
@@ -129,7 +134,9 @@ export const fetchCredentialReport = Effect.fn("credential report")(function*(ma
 // Reading
 
 const REQUIRED = ["user", "password_enabled", "mfa_active", "access_key_1_active", "access_key_2_active"] as const
-type Columns = Record<(typeof REQUIRED)[number], number>
+/** Read when present: without them, whether a user has keys is not certain. */
+const OPTIONAL = ["access_key_1_last_rotated", "access_key_2_last_rotated"] as const
+type Columns = Record<(typeof REQUIRED)[number] | (typeof OPTIONAL)[number], number>
 
 const badReport = (message: string) =>
   new IamError({ action: "GetCredentialReport", reason: new BadData({ code: "BadCredentialReport", message }) })
@@ -147,6 +154,21 @@ const flag = (cell: string | undefined): boolean | null => {
       // N/A, no_information, not_supported, or something new: not a false.
       return null
   }
+}
+
+/** A report time, as AWS writes them: `2020-06-04T10:00:00+00:00`. */
+const REPORT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * Whether the report shows a key in one of its two slots: `true` when it is active, or
+ * inactive with the time it was created or rotated; `false` when it is not active and that
+ * time is `N/A` (AWS writes no time for a slot without a key); `null` for anything else.
+ */
+const keySlot = (active: string | undefined, lastRotated: string | undefined): boolean | null => {
+  const isActive = flag(active)
+  if (isActive === true) return true
+  if (isActive === null || lastRotated === undefined) return null
+  return lastRotated === "N/A" ? false : REPORT_TIME.test(lastRotated) ? true : null
 }
 
 /** One CSV line (RFC 4180 quoting; IAM names may hold commas but never line breaks). */
@@ -183,13 +205,19 @@ export const csvFields = (line: string): Array<string> => {
   return fields
 }
 
-/** A row in one small integer: two bits each for password, MFA and the number of active keys. */
+/** A row in one small integer: two bits each for password, MFA, the number of active keys and whether there are keys. */
 export const packRow = (row: ReportRow): number =>
-  tri(row.passwordEnabled) | (tri(row.mfaActive) << 2) | ((row.activeKeys === null ? 0 : row.activeKeys + 1) << 4)
+  tri(row.passwordEnabled) | (tri(row.mfaActive) << 2) | ((row.activeKeys === null ? 0 : row.activeKeys + 1) << 4) |
+  (tri(row.hasKeys) << 6)
 
 export const unpackRow = (packed: number): ReportRow => {
   const keys = (packed >> 4) & 3
-  return { passwordEnabled: untri(packed & 3), mfaActive: untri((packed >> 2) & 3), activeKeys: keys === 0 ? null : keys - 1 }
+  return {
+    passwordEnabled: untri(packed & 3),
+    mfaActive: untri((packed >> 2) & 3),
+    activeKeys: keys === 0 ? null : keys - 1,
+    hasKeys: untri((packed >> 6) & 3)
+  }
 }
 
 const tri = (b: boolean | null): number => b === null ? 0 : b ? 2 : 1
@@ -217,17 +245,20 @@ export const reportReader = () => {
         const missing = REQUIRED.filter((c) => !fields.includes(c))
         if (missing.length > 0) problem = `the report has no column ${missing.join(", ")}`
         header = line
-        columns = Object.fromEntries(REQUIRED.map((c) => [c, fields.indexOf(c)])) as Columns
+        columns = Object.fromEntries([...REQUIRED, ...OPTIONAL].map((c) => [c, fields.indexOf(c)])) as Columns
         return
       }
       const user = fields[columns.user]
       if (user === undefined || user === "" || user === "<root_account>") return
       const key1 = flag(fields[columns.access_key_1_active])
       const key2 = flag(fields[columns.access_key_2_active])
+      const slot1 = keySlot(fields[columns.access_key_1_active], fields[columns.access_key_1_last_rotated])
+      const slot2 = keySlot(fields[columns.access_key_2_active], fields[columns.access_key_2_last_rotated])
       rows.set(ownString(user), packRow({
         passwordEnabled: flag(fields[columns.password_enabled]),
         mfaActive: flag(fields[columns.mfa_active]),
-        activeKeys: key1 === null || key2 === null ? null : Number(key1) + Number(key2)
+        activeKeys: key1 === null || key2 === null ? null : Number(key1) + Number(key2),
+        hasKeys: slot1 === true || slot2 === true ? true : slot1 === false && slot2 === false ? false : null
       }))
     },
     /** The rows, or BadData when the report could not be read. */

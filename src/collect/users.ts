@@ -6,7 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { Iam } from "../iam/Iam.ts"
+import { Iam, type IamService } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { IamUser } from "../iam/IamUser.ts"
 import { enrichUser } from "./enrich.ts"
@@ -24,7 +24,7 @@ export type UserOutcome =
 export interface CollectOptions {
   /** ListUsers MaxItems. */
   readonly pageSize: number
-  /** Users enriched at once. */
+  /** Users enriched at once, as far as AWS calls in flight go (`usersAtOnce`). */
   readonly concurrency: number
 }
 
@@ -48,8 +48,24 @@ export const outcome = <R>(
   )
 
 /**
+ * At most this many times `concurrency` users are open at once: the bound on memory when many
+ * calls wait out retry backoffs (see `usersAtOnce`).
+ */
+const OPEN_USERS_PER_SLOT = 32
+
+/**
+ * Users being enriched at once: `concurrency` users' worth of calls are in flight (seven each,
+ * `Iam`'s `maxInFlight`), and a new user starts whenever those calls leave room (`Iam.room`).
+ * A call waiting out a retry's backoff is not in flight, so while the account throttles, more
+ * users are open, up to `OPEN_USERS_PER_SLOT` × `concurrency`: the run goes on at the rate the
+ * account admits instead of waiting out every backoff in turn.
+ */
+export const usersAtOnce = <A, E, R>(iam: IamService, concurrency: number, collect: (a: A) => Effect.Effect<UserOutcome, E, R>) =>
+  Stream.mapEffect((a: A) => Effect.andThen(iam.room, collect(a)), { concurrency: concurrency * OPEN_USERS_PER_SLOT, unordered: true })
+
+/**
  * The per-user strategy. Every user of the account, enriched, as a stream: ListUsers is followed page by page (only
- * one page is held at a time) and users are enriched concurrently, in completion order so a
+ * one page is held at a time, the next one asked for while it is used) and users are enriched concurrently, in completion order so a
  * slow or retried user does not hold up the others. A ListUsers page that fails after its
  * retries fails the stream: the snapshot would be incomplete without anyone knowing which
  * users are missing; so does a listing whose pages do not hold together (`paging.ts`).
@@ -61,12 +77,13 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
     return Stream.paginate(undefined as string | undefined, (marker) =>
       iam.listUsers(marker, options.pageSize).pipe(
         Effect.flatMap(check),
-        Effect.map((page) => [page.items, Option.fromUndefinedOr(page.marker)] as const)
+        Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const)
       )).pipe(
-        Stream.mapEffect(
-          (summary) =>
-            outcome(summary.UserName ?? "", summary.Arn, enrichUser(summary)).pipe(Effect.provideService(Iam, iam)),
-          { concurrency: options.concurrency, unordered: true }
-        )
+        // The next page is fetched while this one's users are enriched: a throttled ListUsers
+        // (and its backoff) must not leave the calls in flight idle.
+        Stream.buffer({ capacity: 1 }),
+        Stream.flattenIterable,
+        usersAtOnce(iam, options.concurrency, (summary) =>
+          outcome(summary.UserName ?? "", summary.Arn, enrichUser(summary)).pipe(Effect.provideService(Iam, iam)))
       )
   }))

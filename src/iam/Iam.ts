@@ -1,10 +1,11 @@
 /**
- * The one module that talks to AWS. Every call goes through `call`: it waits for its turn in
- * the account's request rate (`RequestPacer.ts`, which learns the account's budget from its
- * throttles), then sends one SDK request with a deadline, its answer checked before the SDK
- * reads it (`checkedAnswer`, `largeAnswers.ts`), its failure classified once
- * (`classify.ts`), retried by the project's one policy (the SDK's own retries are off so that
- * attempts, delays and spans are all ours), traced and counted.
+ * The one module that talks to AWS. Every call goes through `call`: each attempt waits for its
+ * place among the calls in flight and its turn in the account's request rate (`RequestPacer.ts`,
+ * which learns what the account admits from its answers), then sends one SDK request with a
+ * deadline, its answer checked before the SDK reads it (`checkedAnswer`, `largeAnswers.ts`), its
+ * failure classified once (`classify.ts`), retried by the project's one policy (the SDK's own
+ * retries are off so that attempts, delays and spans are all ours), traced and counted
+ * (`telemetry/iamCalls.ts`).
  */
 import {
   type AccessKeyMetadata,
@@ -32,6 +33,7 @@ import {
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -49,8 +51,9 @@ import {
   readLastPasswordUse,
   readUser
 } from "./largeAnswers.ts"
-import { makeRequestPacer } from "./RequestPacer.ts"
-import { observeAttempt } from "../telemetry/iamCalls.ts"
+import { type Answer, makeRequestPacer, type RateReading } from "./RequestPacer.ts"
+import { Sha256 } from "./sha256.ts"
+import { CallTally, iamErrorOf, observeAttempt } from "../telemetry/iamCalls.ts"
 
 export interface IamSettings {
   readonly region: string
@@ -66,6 +69,8 @@ export interface IamSettings {
   readonly retry: RetrySettings
   /** Sockets kept open to IAM; at least the number of calls in flight at once. */
   readonly maxSockets: number
+  /** Calls in flight at once (a call waiting out a retry's backoff is not in flight); absent = `maxSockets`. */
+  readonly maxInFlight?: number | undefined
   /** MaxItems of the per-user list calls; absent = AWS's default (100). Tests lower it to exercise paging. */
   readonly perUserPageSize?: number | undefined
   /** Bounds of the learned request rate (one pacer per service, i.e. per account); absent = defaults. */
@@ -129,6 +134,14 @@ export interface IamService {
    */
   readonly getCredentialReport: (onLine: (line: string) => void) => Effect.Effect<CredentialReport, IamError>
   readonly counts: () => IamCallCounts
+  /**
+   * Waits until every call waiting for its place among the calls in flight has one, and one more
+   * would get one at once: a collector starts another user then, so that users in flight grow
+   * while calls sleep in retry backoffs, and only then.
+   */
+  readonly room: Effect.Effect<void>
+  /** The learned request rate at `now` (ms, the Clock's), its peak since `restartPeak` (a run's start), and its integral. */
+  readonly requestRate: (now: number, restartPeak?: boolean) => RateReading
 }
 
 export class Iam extends Context.Service<Iam, IamService>()("iam-ocsf/Iam") {
@@ -177,6 +190,46 @@ const SHAPES = {
   GetCredentialReport: shape("GetCredentialReport", "Content", "GeneratedTime")
 } as const
 
+/** Why `withDeadline` aborted a request: its deadline passed. */
+const DEADLINE = Symbol("deadline")
+
+/**
+ * `send` with a deadline of `ms`, aborted when it passes (rejecting with `DEADLINE`) or when
+ * `outer` aborts (the attempt was interrupted). A timer of its own, rather than a race of two
+ * fibers: an attempt costs less CPU, and the deadline still covers the whole answer.
+ */
+const withDeadline = <A>(send: (signal: AbortSignal) => Promise<A>, outer: AbortSignal, ms: number): Promise<A> => {
+  const controller = new AbortController()
+  const interrupted = () => controller.abort(outer.reason)
+  outer.addEventListener("abort", interrupted)
+  let passed = false
+  const timer = setTimeout(() => {
+    passed = true
+    controller.abort(DEADLINE)
+  }, ms)
+  const settled = () => {
+    clearTimeout(timer)
+    outer.removeEventListener("abort", interrupted)
+  }
+  return send(controller.signal).then(
+    (a) => {
+      settled()
+      return a
+    },
+    (e: unknown) => {
+      settled()
+      throw passed ? DEADLINE : e
+    }
+  )
+}
+
+/** For the request rate: any answer from AWS but a throttle is admitted; a timeout or a reset is no answer. */
+const answerOf = <A>(exit: Exit.Exit<A, IamError>): Answer => {
+  if (exit._tag === "Success") return "admitted"
+  const error = iamErrorOf(exit)
+  return error === undefined || error.reason.status === undefined ? "none" : error.throttled ? "throttled" : "admitted"
+}
+
 const badAnswer = (action: string, message: string) =>
   new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
 
@@ -196,6 +249,7 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
           }
         }),
         maxAttempts: 1,
+        sha256: Sha256,
         requestHandler: {
           httpAgent: { keepAlive: true, maxSockets: settings.maxSockets },
           httpsAgent: { keepAlive: true, maxSockets: settings.maxSockets }
@@ -204,11 +258,21 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     ),
     (client) => Effect.sync(() => client.destroy())
   )
+  // Our retry policy is the only one (maxAttempts: 1 above), so the SDK's retry step would only
+  // cost CPU on every request (a token bucket, an invocation id, two headers): it keeps its place,
+  // which the signing step is placed after, and passes the request on. Without a logger, the
+  // SDK's logging step logs nothing.
+  client.middlewareStack.add((next) => next, {
+    step: "finalizeRequest",
+    name: "retryMiddleware",
+    tags: ["RETRY"],
+    priority: "high",
+    override: true
+  })
+  client.middlewareStack.remove("loggerMiddleware")
 
-  const calls: Record<string, number> = {}
-  let throttled = 0
-  let retries = 0
-  const pacer = yield* makeRequestPacer(settings.requestRate ?? {})
+  const tally = new CallTally()
+  const pacer = yield* makeRequestPacer({ ...settings.requestRate, window: settings.maxInFlight ?? settings.maxSockets })
 
   const policy = retryPolicy<IamError>(settings.retry).pipe(
     Schedule.tap(({ attempt, duration, input }) =>
@@ -235,38 +299,29 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     timeout: Duration.Duration = settings.callTimeout
   ): Effect.Effect<A, IamError> => {
     let attempt = 0
-    const once = Effect.flatMap(pacer.turn, (epoch) => {
+    const timeoutMs = Duration.toMillis(timeout)
+    const timedOut = () =>
+      new IamError({
+        action,
+        ...(userName === undefined ? {} : { userName }),
+        reason: new Unavailable({
+          code: "Timeout",
+          message: `no answer within ${Duration.format(timeout)}`
+        })
+      })
+    const once = Effect.suspend(() => {
       attempt += 1
-      calls[action] = (calls[action] ?? 0) + 1
-      if (attempt > 1) retries += 1
-      return Effect.tryPromise({ try: send, catch: (e) => classify(action, userName, e) }).pipe(
-        Effect.timeoutOrElse({
-          duration: timeout,
-          orElse: () =>
-            Effect.fail(
-              new IamError({
-                action,
-                ...(userName === undefined ? {} : { userName }),
-                reason: new Unavailable({
-                  code: "Timeout",
-                  message: `no answer within ${Duration.format(timeout)}`
-                })
-              })
-            )
-        }),
-        Effect.tapError((e) => {
-          if (e.throttled) {
-            throttled += 1
-            return pacer.throttled(epoch)
-          }
-          // Any other answer from AWS counts as admitted; a timeout or a reset is no answer.
-          return e.reason.status === undefined ? Effect.void : pacer.admitted
-        }),
-        Effect.tap(() => pacer.admitted),
-        observeAttempt(action, attempt),
+      return Effect.tryPromise({
+        try: (signal) => withDeadline(send, signal, timeoutMs),
+        catch: (e) => e === DEADLINE ? timedOut() : classify(action, userName, e)
+      }).pipe(
+        observeAttempt(tally, action, attempt),
+        // Thousands of attempts a second: where each was made is known, and a stack trace each is not free.
         Effect.withSpan(`IAM ${action}`, {
           attributes: { "aws.iam.action": action, "aws.iam.user": userName ?? "", "retry.attempt": attempt }
-        })
+        }, { captureStackTrace: false }),
+        // In its turn: a place among the calls in flight, and the account's request rate.
+        (attemptInTurn) => pacer.paced(attemptInTurn, answerOf)
       )
     })
     return Effect.retry(once, policy)
@@ -362,6 +417,8 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
             : Effect.succeed({ generatedAt: o.GeneratedTime })
         )
       ),
-    counts: () => ({ calls: { ...calls }, throttled, retries })
+    counts: () => ({ calls: { ...tally.calls }, throttled: tally.throttled, retries: tally.retries }),
+    room: pacer.room,
+    requestRate: pacer.reading
   })
 })

@@ -2,6 +2,7 @@
  * The collection run as a pipeline, from the collector's users to the sinks' queues: the one place
  * where collection, mapping and delivery meet.
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -11,10 +12,11 @@ import { collect, type CollectionOptions } from "../collect/strategy.ts"
 import type { UserOutcome } from "../collect/users.ts"
 import { DeadLetter, type DeadLetterError } from "../delivery/DeadLetter.ts"
 import { type DeliveryTarget, deliverStream } from "../delivery/Delivery.ts"
+import { Iam } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
 import { eventKey, mapperFor, needsAccessKeyIds, type OcsfProfile } from "../ocsf/index.ts"
 import { Progress } from "../cli/progress.ts"
-import { RunStats, type RunSummary } from "./RunStats.ts"
+import { type AwsFigures, RunStats, type RunSummary } from "./RunStats.ts"
 import type { Envelope } from "../delivery/Sink.ts"
 import { StopSignal } from "./StopSignal.ts"
 import { recordUser } from "../telemetry/metrics.ts"
@@ -28,6 +30,31 @@ export interface RunSettings {
 }
 
 /**
+ * What the run asks of AWS from now on: the `Iam` service's counts and learned rate since this
+ * run started (in the daemon, the service lives across runs).
+ */
+const awsFigures = Effect.gen(function*() {
+  const iam = yield* Iam
+  const clock = yield* Clock.Clock
+  const total = (calls: Readonly<Record<string, number>>) => Object.values(calls).reduce((n, c) => n + c, 0)
+  const start = iam.counts()
+  const startedAt = clock.currentTimeMillisUnsafe()
+  const startRate = iam.requestRate(startedAt, true)
+  return (): AwsFigures => {
+    const now = clock.currentTimeMillisUnsafe()
+    const counts = iam.counts()
+    const rate = iam.requestRate(now)
+    const seconds = (now - startedAt) / 1000
+    return {
+      calls: total(counts.calls) - total(start.calls),
+      throttled: counts.throttled - start.throttled,
+      retries: counts.retries - start.retries,
+      rate: { mean: seconds > 0 ? (rate.integral - startRate.integral) / seconds : rate.now, peak: rate.peak }
+    }
+  }
+})
+
+/**
  * One collection run: users → enrichment → OCSF events → every sink's queue → batches. Users that
  * cannot be collected are dead-lettered with their reason and counted; they are never
  * emitted with guessed values. Memory is bounded by the page size, the concurrency and each
@@ -39,6 +66,7 @@ export const runCollection = Effect.fn("collection run")(function*(
 ) {
   const deadLetter = yield* DeadLetter
   const stats = new RunStats(targets.map((t) => t.sink.name))
+  stats.aws = yield* awsFigures
   const map = mapperFor(settings.profile)
 
   const toEnvelope = (outcome: UserOutcome): Effect.Effect<Envelope | undefined, DeadLetterError> => {

@@ -1,6 +1,18 @@
 /** Counters of one collection run: what the summary line, the exit code and tests read. */
 import type { SinkCounts } from "../delivery/Delivery.ts"
 
+/** What a run asked of AWS, and how the account answered. */
+export interface AwsFigures {
+  /** Attempts sent (retries included), throttled answers among them, and retries. */
+  readonly calls: number
+  readonly throttled: number
+  readonly retries: number
+  /** The learned request rate over the run, requests per second: its mean and its peak. */
+  readonly rate: { readonly mean: number; readonly peak: number }
+}
+
+const noAwsCalls: AwsFigures = { calls: 0, throttled: 0, retries: 0, rate: { mean: 0, peak: 0 } }
+
 export class RunStats {
   /** Users that ListUsers returned so far. */
   seen = 0
@@ -10,6 +22,8 @@ export class RunStats {
   failed = 0
   /** Users deleted while the run was looking at them. */
   vanished = 0
+  /** The run's AWS figures so far (the collection sets it; delivery alone makes no AWS call). */
+  aws: () => AwsFigures = () => noAwsCalls
   readonly sinks: Map<string, SinkCounts>
   readonly startedAt = Date.now()
 
@@ -35,6 +49,7 @@ export class RunStats {
       failed: this.failed,
       vanished: this.vanished,
       sinks: Object.fromEntries([...this.sinks].map(([name, c]) => [name, { ...c }])),
+      aws: this.aws(),
       durationMs: Date.now() - this.startedAt,
       complete: this.complete
     }
@@ -47,12 +62,45 @@ export interface RunSummary {
   readonly failed: number
   readonly vanished: number
   readonly sinks: Readonly<Record<string, SinkCounts>>
+  readonly aws: AwsFigures
   readonly durationMs: number
   readonly complete: boolean
 }
 
+/** A rate per second with a decimal, never rounded to 0: `806.5`, `0.25`, `0.0031`. */
+export const formatRate = (perSecond: number): string =>
+  perSecond >= 1 || perSecond <= 0 ? perSecond.toFixed(1) : String(Number(perSecond.toPrecision(2)))
+
+/** A run whose throttled share is at least this... */
+const THROTTLED_SHARE = 0.1
+/** ...or whose learned rate averaged less than this fraction of its peak, over this long, was slowed down by the account. */
+const BELOW_PEAK = 0.25
+const BELOW_PEAK_AFTER_MS = 10_000
+
+/**
+ * Why the account made the run slow, when it did: many throttled answers, or a learned rate that
+ * stayed far below its peak. Undefined when it did not.
+ */
+export const pushback = (s: RunSummary): string | undefined => {
+  const { calls, throttled, rate } = s.aws
+  const reasons: Array<string> = []
+  if (calls > 0 && throttled >= 10 && throttled / calls >= THROTTLED_SHARE) {
+    reasons.push(`${percent(throttled / calls)} of ${calls} AWS calls were throttled`)
+  }
+  if (s.durationMs >= BELOW_PEAK_AFTER_MS && rate.peak > 0 && rate.mean < BELOW_PEAK * rate.peak) {
+    reasons.push(`the request rate it admits averaged ${formatRate(rate.mean)}/s, far below its peak of ${formatRate(rate.peak)}/s`)
+  }
+  return reasons.length === 0 ? undefined : `the account pushed back: ${reasons.join("; ")}`
+}
+
+const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`
+
 export const formatSummary = (s: RunSummary): string => {
-  const rate = s.durationMs > 0 ? Math.round((s.collected * 1000) / s.durationMs) : s.collected
+  const seconds = s.durationMs / 1000
+  const rate = seconds > 0 ? s.collected / seconds : s.collected
+  const { calls, throttled, retries } = s.aws
+  const aws = `AWS: ${calls} calls, ${throttled} throttled${calls > 0 ? ` (${percent(throttled / calls)})` : ""}, ${retries} retries` +
+    (pushback(s) === undefined ? "" : ", the account pushed back")
   const sinks = Object.entries(s.sinks)
     .map(([name, c]) =>
       `${name}: ${c.delivered} delivered${c.retried > 0 ? `, ${c.retried} retries` : ""}${
@@ -60,5 +108,5 @@ export const formatSummary = (s: RunSummary): string => {
       }`
     )
     .join("; ")
-  return `${s.collected} users collected, ${s.failed} failed, ${s.vanished} vanished in ${(s.durationMs / 1000).toFixed(1)}s (${rate} users/s) | ${sinks}`
+  return `${s.collected} users collected, ${s.failed} failed, ${s.vanished} vanished in ${seconds.toFixed(1)}s (${formatRate(rate)} users/s) | ${aws} | ${sinks}`
 }

@@ -11,7 +11,7 @@ import type { AppConfig } from "./AppConfig.ts"
 import { DeadLetter } from "../delivery/DeadLetter.ts"
 import { Iam, type IamSettings } from "../iam/Iam.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
-import { formatSummary, type RunSummary } from "./RunStats.ts"
+import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
 import { observeRun } from "../telemetry/metrics.ts"
 import { acquireSinks } from "../sinks/acquire.ts"
 import { ExitCode } from "../common/exit.ts"
@@ -42,6 +42,7 @@ export const iamSettings = (config: AppConfig): IamSettings => ({
   callTimeout: config.collection.callTimeout,
   retry: config.collection.retry,
   // Each user being enriched has up to seven calls in flight.
+  maxInFlight: config.collection.concurrency * 7,
   maxSockets: Math.max(50, config.collection.concurrency * 8),
   requestRate: { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
 })
@@ -69,6 +70,13 @@ export const runOnce = (config: AppConfig) =>
       const summary = yield* runCollection(runSettings(config), targets)
       const log = summary.complete ? Effect.logInfo : Effect.logWarning
       yield* log(`collection finished: ${formatSummary(summary)}`)
+      const pushedBack = pushback(summary)
+      if (pushedBack !== undefined) {
+        yield* Effect.logWarning(
+          `${pushedBack}. IAM's request budget is shared by the whole account: other tools, the console or ` +
+            "CI pipelines may be using it; the run went on at the rate the account admitted"
+        )
+      }
       return summary
     })
   ).pipe(observeRun(config.sinks.map((entry) => entry.name)))

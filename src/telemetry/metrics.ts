@@ -18,9 +18,26 @@ const secondsBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 
 const usersCollected = counter("iam_ocsf.users.collected", "Users enriched and mapped to an OCSF event")
 const usersFailed = counter("iam_ocsf.users.failed", "Users that could not be collected (dead-lettered)")
-const awsCalls = counter("iam_ocsf.aws.calls", "IAM API attempts, by action and outcome")
-const awsThrottles = counter("iam_ocsf.aws.throttles", "IAM API attempts refused for the request rate, by action")
-const awsRetries = counter("iam_ocsf.aws.retries", "IAM API attempts that repeat an earlier one, by action")
+/**
+ * A counter with one series per set of attributes, each made once: `withAttributes` on every
+ * update would work out the series' key again each time, for thousands of attempts a second.
+ */
+const counterSeries = (name: string, description: string) => {
+  const made = new Map<string, Metric.Counter<number>>()
+  return (attributes: Readonly<Record<string, string>>): Metric.Counter<number> => {
+    const key = Object.values(attributes).join("\u0000")
+    let series = made.get(key)
+    if (series === undefined) {
+      series = Metric.counter(name, { description, incremental: true, attributes })
+      made.set(key, series)
+    }
+    return series
+  }
+}
+
+const awsCalls = counterSeries("iam_ocsf.aws.calls", "IAM API attempts, by action and outcome")
+const awsThrottles = counterSeries("iam_ocsf.aws.throttles", "IAM API attempts refused for the request rate, by action")
+const awsRetries = counterSeries("iam_ocsf.aws.retries", "IAM API attempts that repeat an earlier one, by action")
 const eventsDelivered = counter("iam_ocsf.events.delivered", "Events a sink accepted, by sink")
 const eventsDeadLettered = counter("iam_ocsf.events.dead_lettered", "Events a sink refused after its retries, by sink")
 const batchDuration = Metric.histogram("iam_ocsf.sink.batch.duration_seconds", {
@@ -45,11 +62,12 @@ const lastSuccess = Metric.gauge("iam_ocsf.run.last_success_timestamp_seconds", 
 
 /** The outcome of one IAM attempt: "ok", or the reason it failed ("Throttled", "AccessDenied", ...). */
 export const recordAwsAttempt = (action: string, attempt: number, outcome: string): Effect.Effect<void> =>
-  Effect.all([
-    Metric.update(Metric.withAttributes(awsCalls, { action, outcome }), 1),
-    outcome === "Throttled" ? Metric.update(Metric.withAttributes(awsThrottles, { action }), 1) : Effect.void,
-    attempt > 1 ? Metric.update(Metric.withAttributes(awsRetries, { action }), 1) : Effect.void
-  ], { discard: true })
+  Effect.contextWith((context) => {
+    awsCalls({ action, outcome }).updateUnsafe(1, context)
+    if (outcome === "Throttled") awsThrottles({ action }).updateUnsafe(1, context)
+    if (attempt > 1) awsRetries({ action }).updateUnsafe(1, context)
+    return Effect.void
+  })
 
 export const recordUser = (outcome: "collected" | "failed"): Effect.Effect<void> =>
   Metric.update(outcome === "collected" ? usersCollected : usersFailed, 1)
