@@ -22,7 +22,6 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
-import { Iam } from "../src/iam/Iam.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
@@ -93,29 +92,25 @@ export const runJob = async (job: ChildJob): Promise<RunFigures> => {
       sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
       deadLetter: { path: path.join(dir, "dead-letter.ndjson") }
     })
-    const program = Effect.gen(function*() {
-      const iam = yield* Iam
-      const summary = yield* runOnce(config)
-      return { summary, counts: iam.counts() }
-    }).pipe(
+    const program = runOnce(config).pipe(
       Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer)),
       Effect.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
     )
     const idleRssMb = Math.round(process.memoryUsage().rss / 1024 / 1024)
     const started = performance.now()
-    const { summary, counts } = await Effect.runPromise(program)
+    const summary = await Effect.runPromise(program)
     const seconds = (performance.now() - started) / 1000
     if (summary.collected !== job.users || !summary.complete) {
       throw new Error(`collected ${summary.collected} of ${job.users} users (${summary.failed} failed)`)
     }
-    const awsCalls = Object.values(counts.calls).reduce((a, b) => a + b, 0)
+    const awsCalls = summary.aws.calls
     return {
       strategy: job.strategy,
       users: job.users,
       seconds: round(seconds),
       awsCalls,
-      throttled: counts.throttled,
-      budgetUsed: round((awsCalls - counts.throttled) / seconds / job.budget),
+      throttled: summary.aws.throttled,
+      budgetUsed: round((awsCalls - summary.aws.throttled) / seconds / job.budget),
       idleRssMb,
       // kilobytes on Linux
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024)

@@ -36,7 +36,8 @@ export type AccountAccess =
 
 /** One account a run reads. */
 export interface AccountTarget {
-  readonly id: string
+  /** Undefined for the credentials' own account when no `accounts` section names any (not looked up). */
+  readonly id: string | undefined
   /** Organizations' name for it, the config's, or undefined. */
   readonly name: string | undefined
   /** The organization it belongs to, when discovered through Organizations. */
@@ -117,7 +118,7 @@ export const discoverOrganization = <E>(
       })
     }
     // A stable order: the same accounts are read in the same order run after run.
-    return targets.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    return targets.sort((a, b) => a.id! < b.id! ? -1 : a.id! > b.id! ? 1 : 0)
   })
 
 /** The accounts of `accounts.list`, in the order written. */

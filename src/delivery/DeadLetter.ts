@@ -25,6 +25,11 @@ export class DeadLetterError extends Schema.TaggedError<DeadLetterError>()("Dead
 export interface DeadLetterService {
   readonly path: string
   readonly user: (userName: string, arn: string | undefined, error: IamError) => Effect.Effect<void, DeadLetterError>
+  /** An account the run could not read (whole or in part): its role could not be assumed, its listing failed. */
+  readonly account: (
+    account: { readonly id: string; readonly name?: string | undefined },
+    error: IamError
+  ) => Effect.Effect<void, DeadLetterError>
   readonly batch: (sink: string, error: SinkError, batch: ReadonlyArray<Envelope>) => Effect.Effect<void, DeadLetterError>
 }
 
@@ -59,6 +64,13 @@ const make = Effect.fnUntraced(function*(filePath: string) {
     ).pipe(Effect.withSpan("deadLetter.write"))
 
   const now = () => new Date().toISOString()
+  const errorJson = (error: IamError) => ({
+    action: error.action,
+    reason: error.reason._tag,
+    code: error.reason.code,
+    ...(error.reason.status === undefined ? {} : { status: error.reason.status }),
+    message: error.reason.message
+  })
 
   return DeadLetter.of({
     path: filePath,
@@ -67,13 +79,14 @@ const make = Effect.fnUntraced(function*(filePath: string) {
         kind: "user",
         time: now(),
         user: { UserName: userName, ...(arn === undefined ? {} : { Arn: arn }) },
-        error: {
-          action: error.action,
-          reason: error.reason._tag,
-          code: error.reason.code,
-          ...(error.reason.status === undefined ? {} : { status: error.reason.status }),
-          message: error.reason.message
-        }
+        error: errorJson(error)
+      })),
+    account: (account, error) =>
+      append(JSON.stringify({
+        kind: "account",
+        time: now(),
+        account: { id: account.id, ...(account.name === undefined ? {} : { name: account.name }) },
+        error: errorJson(error)
       })),
     batch: (sink, error, batch) =>
       // The events are already JSON: splice them in rather than parse and re-serialize them.

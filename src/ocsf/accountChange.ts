@@ -19,8 +19,8 @@
 import * as Schema from "effect/Schema"
 import { type Change, CHANGE_KINDS, type ChangeKind } from "../changes/diff.ts"
 import { hashJson, snapshotJson, type UserSnapshot } from "../changes/snapshot.ts"
-import { EpochMillis, OCSF_VERSION, TagsObject } from "./common.ts"
-import { parseUserArn, StrictMetadata, StrictUser, strictUser } from "./strict.ts"
+import { type AccountContext, EpochMillis, OCSF_VERSION, TagsObject } from "./common.ts"
+import { awsOrganization, parseUserArn, StrictMetadata, StrictUser, strictUser } from "./strict.ts"
 import { StrictCloudEvent } from "./strictCloud.ts"
 
 /** The class 3001 activities this program emits, with their 1.6.0 captions. */
@@ -144,6 +144,8 @@ export interface ChangeContext {
   readonly previous: UserSnapshot | undefined
   /** The user as this run saw it; undefined for a deleted user. */
   readonly current: UserSnapshot | undefined
+  /** The account's name and organization, when the run knows them. */
+  readonly account?: AccountContext | undefined
 }
 
 const policyType = (arn: string) =>
@@ -276,7 +278,7 @@ export const toAccountChangeEvent = (change: Change, ctx: ChangeContext): Accoun
     time: ctx.observedAt,
     message: messageOf(change, user),
     metadata: { version: OCSF_VERSION, product: { name: "IAM", vendor_name: "AWS" }, uid: changeUid(change, ctx, user) },
-    user: strictUser({ ...user, hasMfa: user.MFA }),
+    user: strictUser({ ...user, hasMfa: user.MFA }, ctx.account),
     ...(policies && { policies }),
     unmapped: { change: detailsOf(change) }
   }
@@ -288,6 +290,11 @@ export const toAccountChangeCloudEvent = (change: Change, ctx: ChangeContext): A
   return {
     ...event,
     metadata: { ...event.metadata, profiles: ["cloud"] },
-    cloud: { provider: "AWS", cloud_partition: parseUserArn(event.user.uid).partition, account: event.user.account }
+    cloud: {
+      provider: "AWS",
+      cloud_partition: parseUserArn(event.user.uid).partition,
+      account: event.user.account,
+      ...awsOrganization(ctx.account)
+    }
   }
 }

@@ -18,7 +18,7 @@ import { SpecEvent, toSpecEvent } from "./spec.ts"
 import { StrictEvent, toStrictEvent } from "./strict.ts"
 import { StrictCloudEvent, toStrictCloudEvent } from "./strictCloud.ts"
 
-export type { MapContext } from "./common.ts"
+export type { AccountContext, MapContext } from "./common.ts"
 export { SpecEvent } from "./spec.ts"
 export { StrictEvent } from "./strict.ts"
 export { StrictCloudEvent } from "./strictCloud.ts"

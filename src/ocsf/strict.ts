@@ -6,6 +6,7 @@
 import * as Schema from "effect/Schema"
 import type { AccessKey, IamUser } from "../iam/IamUser.ts"
 import {
+  type AccountContext,
   activeKeyCount,
   EpochMillis,
   hasMfa,
@@ -29,12 +30,26 @@ export const parseUserArn = (arn: string): { readonly partition: string; readonl
 
 export const AwsAccount = Schema.Struct({
   uid: Schema.String.check(Schema.isPattern(/^\d{12}$/, { expected: "a 12-digit AWS account id parsed from the user ARN" })),
+  /** The account's name, when the run knows it (AWS Organizations or the config). */
+  name: Schema.optionalKey(Schema.NonEmptyString),
   type_id: Schema.Literal(10),
   type: Schema.Literal("AWS Account")
 })
 export type AwsAccount = typeof AwsAccount.Type
 
-export const awsAccount = (accountId: string): AwsAccount => ({ uid: accountId, type_id: 10, type: "AWS Account" })
+/** The AWS Organization an account belongs to (OCSF `organization`: its id in `uid`). */
+export const AwsOrganization = Schema.Struct({ uid: Schema.NonEmptyString })
+
+export const awsAccount = (accountId: string, where?: AccountContext): AwsAccount => ({
+  uid: accountId,
+  ...(where?.name === undefined || where.name === "" ? {} : { name: where.name }),
+  type_id: 10,
+  type: "AWS Account"
+})
+
+/** The organization, when the account was discovered through AWS Organizations. */
+export const awsOrganization = (where?: AccountContext) =>
+  where?.organizationId === undefined ? {} : { org: { uid: where.organizationId } }
 
 export const StrictUser = Schema.Struct({
   // OCSF: uid is "the AWS user ARN", uid_alt "the AWS user Principal ID"
@@ -45,6 +60,7 @@ export const StrictUser = Schema.Struct({
   type: Schema.Literal("User"),
   has_mfa: Schema.Boolean,
   account: AwsAccount,
+  org: Schema.optionalKey(AwsOrganization),
   // absent = not collected; [] = collected, member of none
   groups: Schema.optionalKey(Schema.Array(Schema.Struct({ name: Schema.NonEmptyString, uid: Schema.NonEmptyString }))),
   // every key, whatever its status: an Inactive key can be re-activated. Status is in unmapped.
@@ -109,7 +125,10 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
   ...header,
   time: ctx.collectedAt,
   metadata,
-  user: strictUser({ Arn: u.Arn, UserId: u.UserId, UserName: u.UserName, hasMfa: hasMfa(u), Groups: u.Groups, AccessKeys: keys }),
+  user: strictUser(
+    { Arn: u.Arn, UserId: u.UserId, UserName: u.UserName, hasMfa: hasMfa(u), Groups: u.Groups, AccessKeys: keys },
+    ctx.account
+  ),
   unmapped: {
     user: {
       path: u.Path,
@@ -140,14 +159,15 @@ export interface StrictUserFacts {
   readonly AccessKeys: ReadonlyArray<{ readonly AccessKeyId: string }>
 }
 
-export const strictUser = (u: StrictUserFacts): StrictUser => ({
+export const strictUser = (u: StrictUserFacts, where?: AccountContext): StrictUser => ({
   uid: u.Arn,
   uid_alt: u.UserId,
   name: u.UserName,
   type_id: 1,
   type: "User",
   has_mfa: u.hasMfa,
-  account: awsAccount(parseUserArn(u.Arn).accountId),
+  account: awsAccount(parseUserArn(u.Arn).accountId, where),
+  ...awsOrganization(where),
   ...(u.Groups && {
     groups: inCanonicalOrder(u.Groups, (g) => g.GroupName).map((g) => ({ name: g.GroupName, uid: g.GroupId }))
   }),

@@ -7,6 +7,7 @@
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import * as Schema from "effect/Schema"
+import { AccountsConfig } from "../accounts/AccountsConfig.ts"
 import { CollectionConfig } from "../collect/CollectionConfig.ts"
 import type { ConfigError } from "../config/ConfigError.ts"
 import { durationField } from "../config/durations.ts"
@@ -34,6 +35,8 @@ export type ScheduleConfig = typeof ScheduleConfig.Type
 
 export const AppConfig = Schema.Struct({
   aws: AwsConfig.pipe(section),
+  /** Absent: the one account the credentials belong to. */
+  accounts: Schema.optionalKey(AccountsConfig),
   collection: CollectionConfig.pipe(section),
   ocsf: OcsfConfig.pipe(section),
   schedule: ScheduleConfig.pipe(section),

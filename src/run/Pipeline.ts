@@ -7,16 +7,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import { Accounts } from "../accounts/Accounts.ts"
+import type { AccountTarget } from "../accounts/discover.ts"
 import { ownString } from "../common/ownString.ts"
 import { collect, type CollectionOptions } from "../collect/strategy.ts"
 import type { UserOutcome } from "../collect/users.ts"
 import { DeadLetter, type DeadLetterError } from "../delivery/DeadLetter.ts"
 import { type DeliveryTarget, deliverStream } from "../delivery/Delivery.ts"
-import { Iam } from "../iam/Iam.ts"
+import { Iam, type IamService } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
-import { eventKey, mapperFor, needsAccessKeyIds, type OcsfProfile } from "../ocsf/index.ts"
+import { type AccountContext, eventKey, mapperFor, needsAccessKeyIds, type OcsfProfile } from "../ocsf/index.ts"
 import { Progress } from "../cli/progress.ts"
-import { type AwsFigures, RunStats, type RunSummary } from "./RunStats.ts"
+import { type AccountCounts, type AwsFigures, formatAccount, RunStats, type RunSummary } from "./RunStats.ts"
 import type { Envelope } from "../delivery/Sink.ts"
 import { StopSignal } from "./StopSignal.ts"
 import { recordUser } from "../telemetry/metrics.ts"
@@ -30,11 +32,10 @@ export interface RunSettings {
 }
 
 /**
- * What the run asks of AWS from now on: the `Iam` service's counts and learned rate since this
- * run started (in the daemon, the service lives across runs).
+ * What a run asks of one account's `Iam` service from now on: its counts and learned rate since
+ * the account's collection started (in the daemon, the service lives across runs).
  */
-const awsFigures = Effect.gen(function*() {
-  const iam = yield* Iam
+const awsFiguresOf = (iam: IamService) => Effect.gen(function*() {
   const clock = yield* Clock.Clock
   const total = (calls: Readonly<Record<string, number>>) => Object.values(calls).reduce((n, c) => n + c, 0)
   const start = iam.counts()
@@ -65,63 +66,131 @@ export const runCollection = Effect.fn("collection run")(function*(
   targets: ReadonlyArray<DeliveryTarget>
 ) {
   const deadLetter = yield* DeadLetter
+  const accounts = yield* Accounts
   const stats = new RunStats(targets.map((t) => t.sink.name))
-  stats.aws = yield* awsFigures
   const map = mapperFor(settings.profile)
+  // What to read: a discovery that fails fails the run (it cannot know what it missed).
+  const list = yield* accounts.discover
+  if (accounts.several) {
+    yield* Effect.logInfo(`reading ${list.length} accounts, ${accounts.concurrency} at once: ${list.map((a) => a.id).join(", ")}`)
+  }
 
-  const toEnvelope = (outcome: UserOutcome): Effect.Effect<Envelope | undefined, DeadLetterError> => {
+  /** One user's outcome → its event (or its dead-letter record), counted for the run and its account. */
+  const toEnvelope = (account: AccountCounts | undefined, where: AccountContext) =>
+  (outcome: UserOutcome): Effect.Effect<Envelope | undefined, DeadLetterError> => {
     stats.seen += 1
     switch (outcome._tag) {
       case "Vanished":
         stats.vanished += 1
+        if (account !== undefined) account.vanished += 1
         return Effect.logInfo(`user ${outcome.userName} was deleted during the run; skipped`).pipe(Effect.as(undefined))
       case "Failed":
-        return failUser(outcome.userName, outcome.arn, outcome.error)
+        return failUser(account, outcome.userName, outcome.arn, outcome.error)
       case "Collected":
         return Effect.suspend(() => {
           try {
-            const event = map(outcome.user, { collectedAt: outcome.collectedAt })
+            const event = map(outcome.user, { collectedAt: outcome.collectedAt, account: where })
             stats.collected += 1
-            return recordUser("collected").pipe(Effect.as({ key: ownString(eventKey(event)), json: JSON.stringify(event) }))
+            if (account !== undefined) account.collected += 1
+            return recordUser("collected", account?.id).pipe(
+              Effect.as({ key: ownString(eventKey(event)), json: JSON.stringify(event) })
+            )
           } catch (cause) {
             const error = new IamError({
               action: "MapToOcsf",
               userName: outcome.user.UserName,
               reason: new BadData({ code: "MappingFailed", message: String(cause) })
             })
-            return failUser(outcome.user.UserName, outcome.user.Arn, error)
+            return failUser(account, outcome.user.UserName, outcome.user.Arn, error)
           }
         }).pipe(Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": outcome.user.UserName, "ocsf.profile": settings.profile } }))
     }
   }
 
-  const failUser = (userName: string, arn: string | undefined, error: IamError) => {
+  const failUser = (account: AccountCounts | undefined, userName: string, arn: string | undefined, error: IamError) => {
     stats.failed += 1
+    if (account !== undefined) account.failed += 1
     return Effect.logWarning(`user ${userName} not collected: ${error.message}`).pipe(
-      Effect.annotateLogs({ user: userName, action: error.action, reason: error.reason._tag, code: error.reason.code }),
+      Effect.annotateLogs({
+        ...(account === undefined ? {} : { account: account.id }),
+        user: userName,
+        action: error.action,
+        reason: error.reason._tag,
+        code: error.reason.code
+      }),
       Effect.andThen(deadLetter.user(userName, arn, error)),
-      Effect.andThen(recordUser("failed")),
+      Effect.andThen(recordUser("failed", account?.id)),
       Effect.as(undefined)
     )
   }
 
-  const report = yield* Progress
-  const progress = yield* report(stats, settings.progressEvery ?? Duration.seconds(10)).pipe(Effect.forkChild)
+  /** An account that could not be read (whole or in part): its own record, and the run goes on. */
+  const failAccount = (account: AccountCounts, error: IamError) => {
+    account.status = "failed"
+    account.error = error.message
+    return Effect.logError(`account ${account.id}${account.name === undefined ? "" : ` (${account.name})`} not read: ${error.message}`).pipe(
+      Effect.annotateLogs({ account: account.id, action: error.action, reason: error.reason._tag, code: error.reason.code }),
+      Effect.andThen(deadLetter.account({ id: account.id, name: account.name }, error))
+    )
+  }
+
+  const options = { ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile) }
+  const progress = yield* Progress
+
+  /** One account's users as events: with its own IAM service (its door, rate and credentials). */
+  const accountEvents = (target: AccountTarget): Stream.Stream<Envelope, IamError | DeadLetterError> => {
+    const counts = target.id === undefined ? undefined : stats.account(target.id, target.name)
+    const where: AccountContext = { name: target.name, organizationId: target.organizationId }
+    const events = Stream.unwrap(Effect.gen(function*() {
+      const iam = yield* accounts.open(target)
+      const figures = yield* awsFiguresOf(iam)
+      if (counts === undefined) stats.aws = figures
+      else counts.aws = figures
+      if (progress.estimates) {
+        // Only an estimate: users come and go during the run, and the call may not be permitted.
+        yield* iam.accountSummary.pipe(
+          Effect.tap((summary) => Effect.sync(() => void (stats.estimatedUsers = (stats.estimatedUsers ?? 0) + (summary["Users"] ?? 0)))),
+          Effect.catch((error) => Effect.logDebug(`no estimate of the total: ${error.message}`)),
+          Effect.forkChild
+        )
+      }
+      return collect(options).pipe(Stream.provideService(Iam, iam))
+    })).pipe(
+      Stream.mapEffect(toEnvelope(counts, where)),
+      Stream.filter((e): e is Envelope => e !== undefined),
+      Stream.onEnd(Effect.sync(() => {
+        if (counts !== undefined && counts.status === "reading") counts.status = "complete"
+      }))
+    )
+    if (counts === undefined) return events
+    // Several accounts: one account's failure is its own; the others are read on.
+    return events.pipe(
+      Stream.catchTag("IamError", (error) => Stream.fromEffectDrain(failAccount(counts, error))),
+      Stream.withSpan("account", { attributes: { "aws.account.id": counts.id } })
+    )
+  }
+
+  const reporting = yield* progress.report(stats, settings.progressEvery ?? Duration.seconds(10)).pipe(Effect.forkChild)
   const stop = yield* StopSignal
 
   yield* deliverStream(
-    collect({ ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile) }).pipe(
+    Stream.fromIterable(list).pipe(
+      Stream.flatMap(accountEvents, { concurrency: accounts.concurrency }),
       // On SIGTERM no new user is taken; the events already made are still delivered.
-      Stream.interruptWhen(stop.requested),
-      Stream.mapEffect(toEnvelope),
-      Stream.filter((e): e is Envelope => e !== undefined)
+      Stream.interruptWhen(stop.requested)
     ),
     targets,
     stats
   )
-  yield* Fiber.interrupt(progress)
+  yield* Fiber.interrupt(reporting)
 
   const summary: RunSummary = stats.summary()
+  if (accounts.several) {
+    for (const account of summary.accounts) {
+      const line = formatAccount(account)
+      yield* account.status === "complete" ? Effect.logInfo(line) : Effect.logWarning(line)
+    }
+  }
   yield* Effect.annotateCurrentSpan({ "users.collected": summary.collected, "users.failed": summary.failed })
   return summary
 })

@@ -9,7 +9,8 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type { AppConfig } from "./AppConfig.ts"
 import { DeadLetter } from "../delivery/DeadLetter.ts"
-import { Iam, type IamSettings } from "../iam/Iam.ts"
+import { Accounts, type AccountsSettings } from "../accounts/Accounts.ts"
+import type { Connection } from "../iam/sdkClient.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
 import { observeRun } from "../telemetry/metrics.ts"
@@ -29,7 +30,8 @@ export class RunIncomplete extends Schema.TaggedError<RunIncomplete>()("RunIncom
   }
 }
 
-export const iamSettings = (config: AppConfig): IamSettings => ({
+/** Where the AWS calls go and with which credentials: the `aws` section. */
+export const connectionOf = (config: AppConfig): Connection => ({
   region: config.aws.region,
   endpoint: config.aws.endpoint,
   credentials: config.aws.accessKeyId !== undefined && config.aws.secretAccessKey !== undefined
@@ -39,13 +41,27 @@ export const iamSettings = (config: AppConfig): IamSettings => ({
       sessionToken: config.aws.sessionToken
     }
     : undefined,
-  callTimeout: config.collection.callTimeout,
-  retry: config.collection.retry,
   // Each user being enriched has up to seven calls in flight.
-  maxInFlight: config.collection.concurrency * 7,
-  maxSockets: Math.max(50, config.collection.concurrency * 8),
-  requestRate: { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
+  maxSockets: Math.max(50, config.collection.concurrency * 8)
 })
+
+/** How the run reaches its accounts, and what each account's IAM service is made of. */
+export const accountsSettings = (config: AppConfig): AccountsSettings => {
+  const requestRate = { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
+  return {
+    connection: connectionOf(config),
+    accounts: config.accounts,
+    iam: {
+      callTimeout: config.collection.callTimeout,
+      retry: config.collection.retry,
+      maxInFlight: config.collection.concurrency * 7,
+      requestRate
+    },
+    callTimeout: config.collection.callTimeout,
+    retry: config.collection.retry,
+    requestRate
+  }
+}
 
 export const runSettings = (config: AppConfig): RunSettings => ({
   collect: {
@@ -59,7 +75,7 @@ export const runSettings = (config: AppConfig): RunSettings => ({
 
 /** The services a run needs, built from the config. */
 export const runLayer = (config: AppConfig) =>
-  Layer.mergeAll(Iam.layer(iamSettings(config)), DeadLetter.layer(config.deadLetter.path))
+  Layer.mergeAll(Accounts.layer(accountsSettings(config)), DeadLetter.layer(config.deadLetter.path))
 
 /** One run from start to summary; sinks are released when it ends. */
 export const runOnce = (config: AppConfig) =>
