@@ -31,7 +31,8 @@ const { values } = parseArgs({
     "bulk-sizes": { type: "string", default: defaultStrategiesBench.bulkSizes.join(",") },
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     "sink-events": { type: "string", default: "50000" },
-    "soak-runs": { type: "string", default: "200" },
+    "soak-runs": { type: "string", default: "500" },
+    "soak-users": { type: "string", default: "50" },
     "state-users": { type: "string", default: "100000" },
     "startup-runs": { type: "string", default: String(defaultStartupBench.runs) },
     "startup-users": { type: "string", default: String(defaultStartupBench.users) },
@@ -45,7 +46,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N]\n" +
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N] [--soak-users N]\n" +
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
       "  [--throttling-users N] [--cpu-users N]\n" +
@@ -93,8 +94,14 @@ if (sections.has("sinks")) {
 
 if (sections.has("soak")) {
   const runs = Number(values["soak-runs"])
-  console.log(`\n## daemon soak: ${runs} runs of 50 users`)
-  console.table([await soakBench({ runs, users: 50 })])
+  const users = Number(values["soak-users"])
+  console.log(`\n## daemon soak: ${runs} runs of ${users} users`)
+  const soak = await soakBench({ runs, users })
+  console.table([soak])
+  console.log(
+    `RSS at run 10: ${soak.rssMbAtRun10} MB, at run ${soak.runs}: ${soak.rssMbAtEnd} MB: ratio ${soak.rssRatio.toFixed(3)} ` +
+      `(target: at most 1.05)`
+  )
 }
 if (sections.has("state")) {
   const users = Number(values["state-users"])

@@ -20,13 +20,14 @@ import { sinkDefinitions } from "../sinks/index.ts"
 const load = <A>(module: () => Promise<A>): Effect.Effect<A> => Effect.promise(module)
 
 const exitCodes = [
-  "Exit codes: 0 everything delivered (or stopped by SIGTERM/SIGINT); 1 the run failed",
-  "(IAM or a sink unreachable, ListUsers denied); 2 invalid command line or config;",
-  "3 finished, but some users or batches were dead-lettered (see the dead-letter file)."
+  "Exit codes: 0 everything delivered (daemon: stopped by SIGTERM/SIGINT); 1 the run failed (IAM unreachable,",
+  "ListUsers denied, a sink or the dead-letter file could not be opened); 2 invalid command line or config;",
+  "3 finished, but some users or batches were dead-lettered (a sink unreachable or refusing them: see the",
+  "dead-letter file); 130, 143 --once stopped by SIGINT, SIGTERM before every user was collected."
 ].join(" ")
 
-/** The config's problems, printed once and plainly (no stack trace: nothing crashed). */
-const invalid = (error: ConfigError | ReplayError) =>
+/** The problems of the command line, config or file, printed once and plainly (no stack trace: nothing crashed). */
+const invalid = (error: ConfigError | ReplayError | { readonly message: string }) =>
   Console.error(error.message).pipe(Effect.andThen(Effect.fail(new InvalidInput({ message: error.message }))))
 
 /** A run that could not complete: said once in the log, then exit code 1. */
@@ -137,7 +138,8 @@ const replayCommand = Command.make(
     )
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const path = Option.getOrElse(deadLetter, () => config.deadLetter.path)
-    const summary = yield* replay(config, path, Option.getOrUndefined(sink)).pipe(
+    // A file named on the command line must exist; the config's may not yet (it is made on the first record).
+    const summary = yield* replay(config, path, Option.getOrUndefined(sink), { mustExist: Option.isSome(deadLetter) }).pipe(
       Effect.catchTags({
         ReplayError: invalid,
         SinkError: failed
@@ -151,9 +153,10 @@ const replayCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Send the events of the dead-letter file's batches again, each to the sink named in its record (or all to " +
-      "--sink), and rewrite the file without the batches delivered (user records stay). Exit codes: 0 every " +
-      "batch delivered; 1 a sink could not be opened; 2 invalid command line, config or file; 3 some batches " +
-      "failed again and stay in the file."
+      "--sink), and rewrite the file without the batches delivered (user records stay). Without the config's " +
+      "dead-letter file there is nothing to replay (exit 0); a --dead-letter file that does not exist is an error. " +
+      "Exit codes: 0 every batch delivered; 1 a sink could not be opened; 2 invalid command line, config or file " +
+      "(--dead-letter naming no file included); 3 some batches failed again and stay in the file."
   ),
   Command.withExamples([
     { command: "iam-ocsf replay --config config.json", description: "Replay the config's dead-letter file" },
@@ -170,6 +173,7 @@ const demo = Command.make(
     )
   },
   Effect.fn(function*({ users }) {
+    if (users < 0 || users > 1e9) return yield* invalid({ message: `--users: expected an integer between 0 and 1000000000; found ${users}` })
     // The emulator is tooling, not the product: loaded only by this command.
     const { emulatorScoped } = yield* Effect.promise(() => import("../../emulator/index.ts"))
     const emulator = yield* emulatorScoped({ users })

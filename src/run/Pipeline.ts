@@ -281,10 +281,11 @@ export const runCollection = Effect.fn("collection run")(function*(
     Stream.fromIterable(list).pipe(
       Stream.flatMap(accountEvents, { concurrency: accounts.concurrency }),
       // On SIGTERM no new user is taken; the events already made are still delivered.
-      Stream.interruptWhen(stop.requested)
+      Stream.interruptWhen(stop.requested.pipe(Effect.andThen(Effect.sync(() => void (stats.stopped = true)))))
     ),
     targets,
-    stats
+    stats,
+    stop.deadline
   )
   yield* Fiber.interrupt(reporting)
 

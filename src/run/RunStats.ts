@@ -52,6 +52,8 @@ export class RunStats {
   estimatedUsers: number | undefined = undefined
   /** The accounts of a run that reads several (an `accounts` section), by id; empty otherwise. */
   readonly accounts = new Map<string, AccountCounts>()
+  /** The collection was cut short by a stop (SIGTERM/SIGINT): the snapshot is partial. */
+  stopped = false
   readonly sinks: Map<string, SinkCounts>
   readonly startedAt = Date.now()
 
@@ -74,7 +76,7 @@ export class RunStats {
 
   /** Every account read in full, every user collected and every event delivered to every sink. */
   get complete(): boolean {
-    return this.failed === 0 && [...this.accounts.values()].every((a) => a.status === "complete") &&
+    return !this.stopped && this.failed === 0 && [...this.accounts.values()].every((a) => a.status === "complete") &&
       [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
   }
 
@@ -84,6 +86,7 @@ export class RunStats {
       collected: this.collected,
       failed: this.failed,
       vanished: this.vanished,
+      stopped: this.stopped,
       sinks: Object.fromEntries([...this.sinks].map(([name, c]) => [name, { ...c }])),
       accounts: [...this.accounts.values()].map(({ aws, ...a }) => ({ ...a, aws: aws() })),
       aws: this.aws(),
@@ -109,6 +112,8 @@ export interface RunSummary {
   readonly collected: number
   readonly failed: number
   readonly vanished: number
+  /** Cut short by SIGTERM/SIGINT: not every user was collected. */
+  readonly stopped?: boolean
   readonly sinks: Readonly<Record<string, SinkCounts>>
   /** Per account, when the run reads several (an `accounts` section); empty otherwise. */
   readonly accounts: ReadonlyArray<AccountSummary>

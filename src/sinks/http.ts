@@ -147,7 +147,11 @@ export default defineSink({
         const detail = `POST ${shown} answered ${status}${answer.trim() === "" ? "" : `: ${answer.trim().slice(0, 200)}`}`
         if (!isRetryableStatus(config.retryableStatuses, status)) return yield* fail(detail, false)
         const asked = parseRetryAfter(response.headers["retry-after"], Date.now())
-        return yield* fail(detail, true, {
+        // The wait itself is logged by the delivery's retry; a cut one says so here.
+        const cut = asked !== undefined && Duration.isGreaterThan(asked, config.maxRetryAfter)
+          ? ` (Retry-After: ${response.headers["retry-after"]}, cut to ${Duration.format(config.maxRetryAfter)} by maxRetryAfter)`
+          : ""
+        return yield* fail(detail + cut, true, {
           throttled: status === 429,
           ...(asked === undefined ? {} : { retryAfter: Duration.min(asked, config.maxRetryAfter) })
         })
