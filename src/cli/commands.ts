@@ -48,7 +48,7 @@ const runOnceCommand = (config: AppConfig, logLevel: Option.Option<LogLevel>, pr
     )
     yield* prelude.pipe(
       Effect.andThen(runOnceStrict(config)),
-      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
+      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed, StateError: failed }),
       Effect.provide(runLayer(config)),
       withTerminalProgress,
       Effect.provide(observabilityLayer(config, { daemon: false, logLevel }))

@@ -153,6 +153,7 @@ export const runCollection = Effect.fn("collection run")(function*(
             }
           }
           stats.collected += 1
+          stats.emitted += events.length
           if (account !== undefined) account.collected += 1
           yield* recordUser("collected", account?.id)
           return events
@@ -260,6 +261,7 @@ export const runCollection = Effect.fn("collection run")(function*(
           t.listingComplete && !t.lossy
             ? deletions(t.run).pipe(Stream.map((d) => {
               t.changes += 1
+              stats.emitted += 1
               return changeEvent(d, where, runStartedAt)
             }))
             : Stream.empty

@@ -46,6 +46,8 @@ export class RunStats {
   failed = 0
   /** Users deleted while the run was looking at them. */
   vanished = 0
+  /** Events made for the sinks: one per user collected, unless the run sends change events. */
+  emitted = 0
   /** The run's AWS figures so far (the collection sets it; delivery alone makes no AWS call). */
   aws: () => AwsFigures = () => sumFigures([...this.accounts.values()].map((a) => a.aws()))
   /** Users the accounts said they hold (GetAccountSummary), added up as they answer: the live line's estimate. */
@@ -77,7 +79,7 @@ export class RunStats {
   /** Every account read in full, every user collected and every event delivered to every sink. */
   get complete(): boolean {
     return !this.stopped && this.failed === 0 && [...this.accounts.values()].every((a) => a.status === "complete") &&
-      [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
+      [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.emitted)
   }
 
   summary(): RunSummary {

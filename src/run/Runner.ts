@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import type { AppConfig } from "./AppConfig.ts"
 import { DeadLetter } from "../delivery/DeadLetter.ts"
 import { Accounts, type AccountsSettings } from "../accounts/Accounts.ts"
+import { statePath } from "../state/StateConfig.ts"
 import type { Connection } from "../iam/sdkClient.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
@@ -86,8 +87,22 @@ export const runSettings = (config: AppConfig): RunSettings => ({
     strategy: config.collection.strategy,
     maxCredentialReportAge: config.collection.maxCredentialReportAge
   },
-  profile: config.ocsf.profile
+  profile: config.ocsf.profile,
+  emit: { emit: config.ocsf.emit, snapshotEvery: config.ocsf.snapshotEvery }
 })
+
+/**
+ * The state store, when the run emits changes: opened for the run (SQLite loads only then), so
+ * that a daemon holds no lock on the file between runs and `state reset` can run beside it.
+ */
+const withState = (config: AppConfig) => <A, E, R>(run: Effect.Effect<A, E, R>) =>
+  config.ocsf.emit === "snapshot"
+    ? run
+    : Effect.promise(() => import("../state/sqlite.ts")).pipe(
+      Effect.flatMap((sqlite) =>
+        run.pipe(Effect.provide(sqlite.layer(statePath(config.state, config.deadLetter.path))))
+      )
+    )
 
 /** The services a run needs, built from the config. */
 export const runLayer = (config: AppConfig) =>
@@ -103,7 +118,7 @@ export const runOnce = (config: AppConfig) =>
       yield* (yield* DeadLetter).check
       const targets = yield* acquireSinks(config)
       yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
-      const summary = yield* runCollection(runSettings(config), targets)
+      const summary = yield* runCollection(runSettings(config), targets).pipe(withState(config))
       const log = summary.complete ? Effect.logInfo : Effect.logWarning
       const ended = summary.stopped ? `stopped by ${(yield* StopSignal).signal() ?? "a stop request"}` : "finished"
       yield* log(`collection ${ended}: ${formatSummary(summary)}`)
