@@ -7,6 +7,7 @@
  *   state       the state store alone: a baseline of N users, then a run with 1% changed
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
+ *   accounts    an organization: bulk over 50 accounts against one as large, per-user over 10 budgets
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -19,10 +20,11 @@ import { stateBench } from "./state.ts"
 import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 import { printThrottling, throttlingBench } from "./throttling.ts"
+import { accountsBench, printAccounts } from "./accounts.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling,accounts" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -45,7 +47,7 @@ const { values } = parseArgs({
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling,accounts] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
       "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N] [--soak-users N]\n" +
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
@@ -128,5 +130,9 @@ if (sections.has("throttling")) {
   )
   printThrottling(await throttlingBench({ users, cpuUsers }))
   console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+}
+if (sections.has("accounts")) {
+  console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+  printAccounts(await accountsBench())
 }
 process.exit(0)
