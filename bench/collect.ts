@@ -9,7 +9,6 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
-import { Iam } from "../src/iam/Iam.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { startEmulatorProcess, withPeakRss } from "./emulatorProcess.ts"
 
@@ -42,11 +41,10 @@ export const collectBench = async (options: {
       sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
       deadLetter: { path: path.join(dir, "dead-letter.ndjson") }
     })
-    const program = Effect.gen(function*() {
-      const iam = yield* Iam
-      const summary = yield* runOnce(config)
-      return { summary, calls: Object.values(iam.counts().calls).reduce((a, b) => a + b, 0) }
-    }).pipe(Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer)))
+    const program = runOnce(config).pipe(
+      Effect.map((summary) => ({ summary, calls: summary.aws.calls })),
+      Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer))
+    )
     const started = performance.now()
     const { result, peakRssMb } = await withPeakRss(() => Effect.runPromise(program))
     const seconds = (performance.now() - started) / 1000

@@ -4,8 +4,10 @@
  *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
+ *   state       the state store alone: a baseline of N users, then a run with 1% changed
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
+ *   accounts    an organization: bulk over 50 accounts against one as large, per-user over 10 budgets
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -14,13 +16,15 @@ import { parseArgs } from "node:util"
 import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
+import { stateBench } from "./state.ts"
 import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 import { printThrottling, throttlingBench } from "./throttling.ts"
+import { accountsBench, printAccounts } from "./accounts.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling,accounts" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "500" },
     "soak-users": { type: "string", default: "50" },
+    "state-users": { type: "string", default: "100000" },
     "startup-runs": { type: "string", default: String(defaultStartupBench.runs) },
     "startup-users": { type: "string", default: String(defaultStartupBench.users) },
     "startup-root": { type: "string" },
@@ -42,11 +47,12 @@ const { values } = parseArgs({
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling,accounts] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
       "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N] [--soak-users N]\n" +
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
-      "  [--throttling-users N] [--cpu-users N]"
+      "  [--throttling-users N] [--cpu-users N]\n" +
+      "  [--state-users N]   (state is not in the default set)"
   )
   process.exit(0)
 }
@@ -99,6 +105,11 @@ if (sections.has("soak")) {
       `(target: at most 1.05)`
   )
 }
+if (sections.has("state")) {
+  const users = Number(values["state-users"])
+  console.log(`\n## state store: ${users} users, then a run with 1% changed, 0.1% deleted, 0.1% new`)
+  console.table([await stateBench({ users })])
+}
 if (sections.has("startup")) {
   const options = {
     runs: Number(values["startup-runs"]),
@@ -119,5 +130,9 @@ if (sections.has("throttling")) {
   )
   printThrottling(await throttlingBench({ users, cpuUsers }))
   console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+}
+if (sections.has("accounts")) {
+  console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+  printAccounts(await accountsBench())
 }
 process.exit(0)

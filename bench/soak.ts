@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import * as Ref from "effect/Ref"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
-import { lastingIamRuns, runLoop } from "../src/run/Daemon.ts"
+import { lastingAccountRuns, runLoop } from "../src/run/Daemon.ts"
 import { makeStopper, StopSignal } from "../src/run/StopSignal.ts"
 import { DaemonHealth } from "../src/ops/health.ts"
 import { noOtelVariables, resolveTelemetry } from "../src/telemetry/settings.ts"
@@ -51,7 +51,7 @@ const sample = () => {
 }
 
 /**
- * The daemon's loop and runs (`runLoop` and `lastingIamRuns`, as `iam-ocsf run` uses them) for
+ * The daemon's loop and runs (`runLoop` and `lastingAccountRuns`, as `iam-ocsf run` uses them) for
  * `runs` short runs against the emulator, with the /metrics scrape reader on and scraped after every run, as Prometheus
  * would. Memory at run 10 (warmed up) and at the last run must be about the same: anything a
  * run leaves behind (spans, metric series, sockets, sinks) would show as growth.
@@ -78,7 +78,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
     const program = Effect.gen(function*() {
       const { scrape } = yield* Telemetry
       const stopper = yield* makeStopper
-      const daemonRun = yield* lastingIamRuns
+      const daemonRun = yield* lastingAccountRuns
       const run = (c: typeof config) =>
         daemonRun(c).pipe(
           Effect.tap((summary) =>

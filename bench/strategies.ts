@@ -13,7 +13,6 @@
  *   only; `--collector-flags ""`: V8's defaults)
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -22,8 +21,8 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
-import { Iam } from "../src/iam/Iam.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
+import { jobOf, runInChild } from "./childJob.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 export interface StrategiesBenchOptions {
@@ -93,29 +92,25 @@ export const runJob = async (job: ChildJob): Promise<RunFigures> => {
       sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
       deadLetter: { path: path.join(dir, "dead-letter.ndjson") }
     })
-    const program = Effect.gen(function*() {
-      const iam = yield* Iam
-      const summary = yield* runOnce(config)
-      return { summary, counts: iam.counts() }
-    }).pipe(
+    const program = runOnce(config).pipe(
       Effect.provide(Layer.provideMerge(runLayer(config), NodeServices.layer)),
       Effect.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
     )
     const idleRssMb = Math.round(process.memoryUsage().rss / 1024 / 1024)
     const started = performance.now()
-    const { summary, counts } = await Effect.runPromise(program)
+    const summary = await Effect.runPromise(program)
     const seconds = (performance.now() - started) / 1000
     if (summary.collected !== job.users || !summary.complete) {
       throw new Error(`collected ${summary.collected} of ${job.users} users (${summary.failed} failed)`)
     }
-    const awsCalls = Object.values(counts.calls).reduce((a, b) => a + b, 0)
+    const awsCalls = summary.aws.calls
     return {
       strategy: job.strategy,
       users: job.users,
       seconds: round(seconds),
       awsCalls,
-      throttled: counts.throttled,
-      budgetUsed: round((awsCalls - counts.throttled) / seconds / job.budget),
+      throttled: summary.aws.throttled,
+      budgetUsed: round((awsCalls - summary.aws.throttled) / seconds / job.budget),
       idleRssMb,
       // kilobytes on Linux
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024)
@@ -126,22 +121,7 @@ export const runJob = async (job: ChildJob): Promise<RunFigures> => {
 }
 
 /** One collection run in a child process of its own. */
-const runInChild = (job: ChildJob, flags: ReadonlyArray<string>): Promise<RunFigures> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, import.meta.filename, "--job", JSON.stringify(job)], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err = (err + d).slice(-4000)))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      const last = out.trim().split("\n").pop() ?? ""
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last))
-      else reject(new Error(`${job.strategy} run on ${job.users} users exited with ${code}: ${err}`))
-    })
-  })
+const runJobInChild = (job: ChildJob, flags: ReadonlyArray<string>) => runInChild<ChildJob, RunFigures>(import.meta.filename, job, flags)
 
 const withEmulator = async <A>(users: number, options: StrategiesBenchOptions, f: (url: string) => Promise<A>) => {
   const emulator = await startEmulatorProcess([
@@ -160,7 +140,7 @@ export const strategiesBench = async (options: StrategiesBenchOptions = defaultS
   const flags = options.collectorFlags ?? process.execArgv
   const run = (strategy: CollectionStrategy, users: number) =>
     // One emulator per run: each starts with a full request budget and no credential report.
-    withEmulator(users, options, (url) => runInChild({ url, strategy, users, budget: options.budget }, flags))
+    withEmulator(users, options, (url) => runJobInChild({ url, strategy, users, budget: options.budget }, flags))
   const perUser = options.users > 0 ? await run("per-user", options.users) : undefined
   const bulk = options.users > 0 ? await run("bulk", options.users) : undefined
   const large: Array<RunFigures> = []
@@ -216,9 +196,9 @@ const numbers = (name: string, fallback: string): Array<number> =>
   (flag(name) ?? fallback).split(",").filter((s) => s !== "").map(Number)
 
 if (import.meta.main) {
-  const jobAt = process.argv.indexOf("--job")
-  if (jobAt >= 0) {
-    console.log(JSON.stringify(await runJob(JSON.parse(process.argv[jobAt + 1]!))))
+  const job = jobOf<ChildJob>()
+  if (job !== undefined) {
+    console.log(JSON.stringify(await runJob(job)))
   } else {
     const d = defaultStrategiesBench
     printStrategies(

@@ -2,7 +2,13 @@
  * The emulated AWS account: the spec's two example users plus a lazy, deterministic
  * generator of N more. User `i` is a pure function of `(seed, i)`: nothing stores the
  * generated users, so an account of 100,000 users costs no memory, and a generated user's
- * name ends in `-<index>` so that a lookup by name is O(1).
+ * name ends in `-<index>` so that a lookup by name is O(1). An organization's member account
+ * (any id but `ACCOUNT_ID`) generates users whose names, ids, keys and ARNs carry its id.
+ *
+ * An account can be changed (`emulator/writes.ts`, the IAM write actions): the changes sit in
+ * an overlay over the generator (users replaced, deleted or created, by position), so an
+ * account's memory grows with its changes only, and every read (ListUsers, the per-user calls,
+ * GetAccountAuthorizationDetails, the credential report) sees them.
  */
 
 export const ACCOUNT_ID = "123456789012"
@@ -93,16 +99,27 @@ export interface AccountOptions {
   readonly specExamples?: boolean
   /** Seed of the generator. Default 1. */
   readonly seed?: number
+  /**
+   * The account's 12-digit id. Default `ACCOUNT_ID`. Any other id makes a member account of an
+   * organization: its users' names, UserIds, access key ids and ARNs, its groups and its
+   * customer-managed policies carry the id, so no two accounts share any of them, and it has no
+   * spec example users (they belong to `ACCOUNT_ID`).
+   */
+  readonly accountId?: string
 }
 
 export interface Account {
   readonly accountId: string
-  /** Total number of users (spec examples + generated). */
+  /** Number of users: spec examples + generated, plus created, minus deleted ones. */
   readonly size: number
+  /** Positions in ListUsers order: `size` plus the deleted users' (empty) positions. */
+  readonly slots: number
   readonly seed: number
   /** ARN of the identity the emulator pretends is calling. */
   readonly callerArn: string
-  /** The user at position `index` (0 ≤ index < size) in ListUsers order. */
+  /** The user at position `slot` (0 ≤ slot < slots), or undefined when it was deleted. */
+  at(slot: number): UserRecord | undefined
+  /** The user at position `index` (0 ≤ index < slots) in ListUsers order; a RangeError when it was deleted. */
   userAt(index: number): UserRecord
   /** The user named `name`, in O(1); undefined when there is none. */
   user(name: string): UserRecord | undefined
@@ -118,6 +135,14 @@ export interface Account {
   summary(): ReadonlyArray<readonly [string, number]>
   /** Every group of the account (users are members of some of them). */
   readonly groups: ReadonlyArray<GroupRecord>
+  /** The managed policies a user of the account can be attached to (AWS managed and the account's own). */
+  readonly policies: ReadonlyArray<AttachedPolicyRecord>
+  /** Replaces the user named `name` (which must exist) by `next`, in its position; a rename when the names differ. */
+  replaceUser(name: string, next: UserRecord): void
+  /** Adds a user after the last position (its name must be free). */
+  addUser(user: UserRecord): void
+  /** Deletes the user named `name` (which must exist); its position stays, empty. */
+  removeUser(name: string): void
 }
 
 // ---------------------------------------------------------------------------------------
@@ -276,25 +301,40 @@ const TAG_VALUES: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["ManagedBy", ["terraform", "cloudformation", "manual"]]
 ]
 
-const groupRecord = (name: string, path: string, n: number, created: string): GroupRecord => ({
+/**
+ * Where a generated id says which account it belongs to: nothing in the management account
+ * (`ACCOUNT_ID`, whose ids stay as they always were), and in a member account a `9` (a digit the
+ * management account's base-32 ids never hold) followed by the account id in 8 base-32 digits.
+ */
+interface AccountScope {
+  readonly accountId: string
+  readonly tag: string | undefined
+  readonly groups: ReadonlyArray<GroupRecord>
+  readonly policies: ReadonlyArray<AttachedPolicyRecord>
+}
+
+const groupRecord = (accountId: string, tag: string | undefined, name: string, path: string, n: number, created: string): GroupRecord => ({
   Path: path,
   GroupName: name,
-  GroupId: `AGPA${base32(mix(n, 7) % 2 ** 30, 6)}${base32(mix(n, 11) % 2 ** 30, 6)}EXAMPL`.slice(0, 21),
-  Arn: `arn:aws:iam::${ACCOUNT_ID}:group${path}${name}`,
+  GroupId: tag === undefined
+    ? `AGPA${base32(mix(n, 7) % 2 ** 30, 6)}${base32(mix(n, 11) % 2 ** 30, 6)}EXAMPL`.slice(0, 21)
+    : `AGPA${tag}${base32(n, 8)}`,
+  Arn: `arn:aws:iam::${accountId}:group${path}${name}`,
   CreateDate: created
 })
 
-export const GROUPS: ReadonlyArray<GroupRecord> = [
-  groupRecord("Admins", "/", 1, "2016-02-01T09:00:00Z"),
-  groupRecord("ReadOnly", "/", 3, "2016-02-01T09:05:00Z"),
-  groupRecord("Billing", "/finance/", 4, "2017-05-12T13:20:00Z"),
-  groupRecord("Ops", "/ops/", 5, "2017-09-30T07:45:00Z"),
-  groupRecord("DataScience", "/engineering/", 6, "2019-03-18T10:10:00Z"),
-  groupRecord("Support", "/", 7, "2020-01-06T16:00:00Z"),
-  groupRecord("Security", "/security/", 8, "2018-08-08T08:08:00Z"),
-  groupRecord("Contractors", "/contractors/", 9, "2021-04-01T12:00:00Z"),
-  groupRecord("CI", "/ci/", 10, "2022-10-10T10:00:00Z")
+const groupsOf = (accountId: string, tag: string | undefined): ReadonlyArray<GroupRecord> => [
+  groupRecord(accountId, tag, "Admins", "/", 1, "2016-02-01T09:00:00Z"),
+  groupRecord(accountId, tag, "ReadOnly", "/", 3, "2016-02-01T09:05:00Z"),
+  groupRecord(accountId, tag, "Billing", "/finance/", 4, "2017-05-12T13:20:00Z"),
+  groupRecord(accountId, tag, "Ops", "/ops/", 5, "2017-09-30T07:45:00Z"),
+  groupRecord(accountId, tag, "DataScience", "/engineering/", 6, "2019-03-18T10:10:00Z"),
+  groupRecord(accountId, tag, "Support", "/", 7, "2020-01-06T16:00:00Z"),
+  groupRecord(accountId, tag, "Security", "/security/", 8, "2018-08-08T08:08:00Z"),
+  groupRecord(accountId, tag, "Contractors", "/contractors/", 9, "2021-04-01T12:00:00Z"),
+  groupRecord(accountId, tag, "CI", "/ci/", 10, "2022-10-10T10:00:00Z")
 ]
+export const GROUPS: ReadonlyArray<GroupRecord> = groupsOf(ACCOUNT_ID, undefined)
 /** The spec user's group is one of the account's groups too. */
 const ALL_GROUPS: ReadonlyArray<GroupRecord> = [...GROUPS, ...(SPEC_USERS[1]?.Groups ?? [])]
 
@@ -302,17 +342,17 @@ const awsPolicy = (name: string, path = "/"): AttachedPolicyRecord => ({
   PolicyName: name,
   PolicyArn: `arn:aws:iam::aws:policy${path}${name}`
 })
-const customerPolicy = (name: string, path = "/"): AttachedPolicyRecord => ({
+const customerPolicy = (accountId: string, name: string, path = "/"): AttachedPolicyRecord => ({
   PolicyName: name,
-  PolicyArn: `arn:aws:iam::${ACCOUNT_ID}:policy${path}${name}`
+  PolicyArn: `arn:aws:iam::${accountId}:policy${path}${name}`
 })
-const CUSTOMER_POLICIES = [
-  customerPolicy("DeployPipeline"),
-  customerPolicy("S3DataLakeAccess", "/engineering/"),
-  customerPolicy("BillingReadOnly", "/finance/"),
-  customerPolicy("BreakGlass", "/security/")
+const customerPolicies = (accountId: string): ReadonlyArray<AttachedPolicyRecord> => [
+  customerPolicy(accountId, "DeployPipeline"),
+  customerPolicy(accountId, "S3DataLakeAccess", "/engineering/"),
+  customerPolicy(accountId, "BillingReadOnly", "/finance/"),
+  customerPolicy(accountId, "BreakGlass", "/security/")
 ]
-export const POLICIES: ReadonlyArray<AttachedPolicyRecord> = [
+const policiesOf = (accountId: string): ReadonlyArray<AttachedPolicyRecord> => [
   awsPolicy("AdministratorAccess"),
   awsPolicy("ReadOnlyAccess"),
   awsPolicy("PowerUserAccess"),
@@ -321,27 +361,51 @@ export const POLICIES: ReadonlyArray<AttachedPolicyRecord> = [
   awsPolicy("AmazonEC2FullAccess"),
   awsPolicy("CloudWatchLogsFullAccess"),
   awsPolicy("AWSLambdaBasicExecutionRole", "/service-role/"),
-  ...CUSTOMER_POLICIES
+  ...customerPolicies(accountId)
 ]
+export const POLICIES: ReadonlyArray<AttachedPolicyRecord> = policiesOf(ACCOUNT_ID)
+const CUSTOMER_POLICY_COUNT = customerPolicies(ACCOUNT_ID).length
+
+const MANAGEMENT_SCOPE: AccountScope = {
+  accountId: ACCOUNT_ID,
+  tag: undefined,
+  groups: GROUPS,
+  policies: POLICIES
+}
+
+const scopeOf = (accountId: string): AccountScope => {
+  if (accountId === ACCOUNT_ID) return MANAGEMENT_SCOPE
+  if (!/^\d{12}$/.test(accountId)) throw new RangeError(`accountId must be 12 digits, got '${accountId}'`)
+  const tag = `9${base32(Number(accountId), 8)}`
+  return { accountId, tag, groups: groupsOf(accountId, tag), policies: policiesOf(accountId) }
+}
 const INLINE_POLICIES = ["AllowS3Upload", "AssumeDeployRole", "KmsDecrypt", "SecretsRead", "SqsConsume"]
 
 // ---------------------------------------------------------------------------------------
 // The generator
 
-/** Generated user `j` (0-based among generated users): a pure function of `(seed, j)`. */
-export const generateUser = (seed: number, j: number): UserRecord => {
+/**
+ * Generated user `j` (0-based among generated users) of the account `accountId` (default
+ * `ACCOUNT_ID`): a pure function of `(seed, j, accountId)`.
+ */
+export const generateUser = (seed: number, j: number, accountId: string = ACCOUNT_ID): UserRecord =>
+  generateScopedUser(seed, j, scopeOf(accountId))
+
+const generateScopedUser = (seed: number, j: number, scope: AccountScope): UserRecord => {
+  const { accountId, tag } = scope
   const rnd = prng(mix(seed, j))
   const kindRoll = rnd()
   const kind: Kind = kindRoll < 0.6 ? "human" : kindRoll < 0.9 ? "service" : "ci"
   const base = kind === "human"
     ? `${pick(rnd, FIRST)}.${pick(rnd, LAST)}`
     : kind === "service" ? `svc-${pick(rnd, SERVICES)}` : `ci-${pick(rnd, CI)}`
-  const UserName = `${base}-${j}`
+  const UserName = tag === undefined ? `${base}-${j}` : `${base}-${accountId}-${j}`
   const Path = kind === "human" ? pick(rnd, HUMAN_PATHS) : kind === "service" ? pick(rnd, SERVICE_PATHS) : "/ci/"
   const created = EPOCH_START + Math.floor(rnd() * (EPOCH_END - EPOCH_START))
   const CreateDate = iso(created)
-  const UserId = `AIDA${randomChars(rnd, 10)}${base32(j, 7)}`
-  const Arn = `arn:aws:iam::${ACCOUNT_ID}:user${Path}${UserName}`
+  const idNoise = randomChars(rnd, 10)
+  const UserId = tag === undefined ? `AIDA${idNoise}${base32(j, 7)}` : `AIDA${tag}${idNoise.slice(0, 2)}${base32(j, 6)}`
+  const Arn = `arn:aws:iam::${accountId}:user${Path}${UserName}`
 
   // Console password and its use
   const console = rnd() < (kind === "human" ? 0.85 : kind === "service" ? 0.03 : 0)
@@ -357,8 +421,9 @@ export const generateUser = (seed: number, j: number): UserRecord => {
   const keyCount = weighted(rnd, kind === "human" ? [50, 40, 10] : [5, 60, 35])
   const AccessKeys: Array<AccessKeyRecord> = []
   for (let k = 0; k < keyCount; k++) {
+    const keyNoise = randomChars(rnd, 8)
     AccessKeys.push({
-      AccessKeyId: `AKIA${randomChars(rnd, 8)}${base32(j, 7)}${BASE32[k]}`,
+      AccessKeyId: tag === undefined ? `AKIA${keyNoise}${base32(j, 7)}${BASE32[k]}` : `AKIA${tag}${base32(j, 6)}${BASE32[k]}`,
       Status: rnd() < (k === 0 && keyCount === 2 ? 0.5 : 0.15) ? "Inactive" : "Active",
       CreateDate: iso(created + Math.floor(rnd() * (NOW - created)))
     })
@@ -371,7 +436,7 @@ export const generateUser = (seed: number, j: number): UserRecord => {
   for (let m = 0; m < mfaCount; m++) {
     MFADevices.push({
       SerialNumber: m === 0
-        ? `arn:aws:iam::${ACCOUNT_ID}:mfa/${UserName}`
+        ? `arn:aws:iam::${accountId}:mfa/${UserName}`
         : `GAHT${String(Math.floor(rnd() * 1e8)).padStart(8, "0")}`,
       EnableDate: iso(created + Math.floor(rnd() * (NOW - created)))
     })
@@ -381,10 +446,10 @@ export const generateUser = (seed: number, j: number): UserRecord => {
   const Tags = sample(rnd, TAG_VALUES, tagCount).map(([Key, values]) => ({ Key, Value: pick(rnd, values) }))
 
   const groupCount = weighted(rnd, kind === "human" ? [10, 40, 30, 20] : [60, 30, 7, 3])
-  const Groups = sample(rnd, GROUPS, groupCount)
+  const Groups = sample(rnd, scope.groups, groupCount)
 
   const attachedCount = weighted(rnd, kind === "human" ? [55, 30, 10, 5] : [10, 45, 30, 15])
-  const AttachedPolicies = sample(rnd, POLICIES, attachedCount)
+  const AttachedPolicies = sample(rnd, scope.policies, attachedCount)
 
   const inlineCount = weighted(rnd, kind === "human" ? [80, 15, 5] : [40, 40, 20])
   const InlinePolicyNames = sample(rnd, INLINE_POLICIES, inlineCount)
@@ -428,32 +493,100 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
     throw new RangeError(`users must be an integer between 0 and 1e9, got ${generated}`)
   }
   const seed = (options.seed ?? 1) >>> 0
-  const spec = options.specExamples ?? true ? SPEC_USERS : []
+  const scope = scopeOf(options.accountId ?? ACCOUNT_ID)
+  const member = scope !== MANAGEMENT_SCOPE
+  if (member && options.specExamples === true) {
+    throw new RangeError(`the spec's example users belong to account ${ACCOUNT_ID}, not to ${scope.accountId}`)
+  }
+  const spec = (options.specExamples ?? !member) ? SPEC_USERS : []
+  const groups = member ? scope.groups : ALL_GROUPS
   const offset = spec.length
-  const size = offset + generated
+  const baseSize = offset + generated
   const specByName = new Map(spec.map((u, i) => [u.UserName, i] as const))
   let summaryCache: ReadonlyArray<readonly [string, number]> | undefined
 
+  // The overlay: what was written since the account was made, by position.
+  /** Base positions whose user was replaced (a record) or deleted (null). */
+  const edits = new Map<number, UserRecord | null>()
+  /** Users created, at positions baseSize, baseSize + 1, …; null once deleted. */
+  const created: Array<UserRecord | null> = []
+  /** Names given by a creation or a rename → their position (they win over the generator's names). */
+  const names = new Map<string, number>()
+  /** Generator names that no longer name their user (renamed or deleted). */
+  const retired = new Set<string>()
+  let deleted = 0
+  const slots = () => baseSize + created.length
+
+  const baseAt = (index: number): UserRecord =>
+    index < offset ? spec[index] as UserRecord : generateScopedUser(seed, index - offset, scope)
+  const at = (slot: number): UserRecord | undefined => {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= slots()) return undefined
+    if (slot >= baseSize) return created[slot - baseSize] ?? undefined
+    const edit = edits.get(slot)
+    return edit === undefined ? baseAt(slot) : edit ?? undefined
+  }
   const userAt = (index: number): UserRecord => {
-    if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no user at index ${index}`)
-    return index < offset ? spec[index] as UserRecord : generateUser(seed, index - offset)
+    const u = at(index)
+    if (u === undefined) throw new RangeError(`no user at index ${index}`)
+    return u
   }
   const indexOf = (name: string): number => {
+    const given = names.get(name)
+    if (given !== undefined) return given
+    if (retired.has(name)) return -1
     const s = specByName.get(name)
     if (s !== undefined) return s
     const j = generatedIndexOf(name)
     if (j < 0 || j >= generated) return -1
-    return generateUser(seed, j).UserName === name ? offset + j : -1
+    return generateScopedUser(seed, j, scope).UserName === name ? offset + j : -1
   }
   const user = (name: string): UserRecord | undefined => {
     const i = indexOf(name)
-    return i < 0 ? undefined : userAt(i)
+    return i < 0 ? undefined : at(i)
   }
   function* users(): Generator<UserRecord, void, undefined> {
-    for (let i = 0; i < size; i++) yield userAt(i)
+    for (let i = 0; i < slots(); i++) {
+      const u = at(i)
+      if (u !== undefined) yield u
+    }
   }
   function* userNames(): Generator<string, void, undefined> {
-    for (let i = 0; i < size; i++) yield userAt(i).UserName
+    for (const u of users()) yield u.UserName
+  }
+  const existing = (name: string): number => {
+    const i = indexOf(name)
+    if (i < 0 || at(i) === undefined) throw new RangeError(`no user named ${name}`)
+    return i
+  }
+  const forget = (name: string): void => {
+    if (names.delete(name)) return
+    retired.add(name)
+  }
+  const put = (slot: number, u: UserRecord | null): void => {
+    if (slot >= baseSize) created[slot - baseSize] = u
+    else edits.set(slot, u)
+    summaryCache = undefined
+  }
+  const replaceUser = (name: string, next: UserRecord): void => {
+    const slot = existing(name)
+    if (next.UserName !== name) {
+      if (user(next.UserName) !== undefined) throw new RangeError(`a user named ${next.UserName} exists`)
+      forget(name)
+      names.set(next.UserName, slot)
+    }
+    put(slot, next)
+  }
+  const addUser = (u: UserRecord): void => {
+    if (user(u.UserName) !== undefined) throw new RangeError(`a user named ${u.UserName} exists`)
+    created.push(u)
+    names.set(u.UserName, slots() - 1)
+    summaryCache = undefined
+  }
+  const removeUser = (name: string): void => {
+    const slot = existing(name)
+    forget(name)
+    put(slot, null)
+    deleted += 1
   }
   const summary = (): ReadonlyArray<readonly [string, number]> => {
     if (summaryCache !== undefined) return summaryCache
@@ -465,15 +598,16 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
       if (u.MFADevices.length > 0) mfaInUse += 1
       keys += u.AccessKeys.length
     }
+    const size = slots() - deleted
     summaryCache = [
       ["Users", size],
       ["UsersQuota", Math.max(5000, size)],
-      ["Groups", ALL_GROUPS.length],
+      ["Groups", groups.length],
       ["GroupsQuota", 300],
-      ["Policies", CUSTOMER_POLICIES.length],
+      ["Policies", CUSTOMER_POLICY_COUNT],
       ["PoliciesQuota", 1500],
       ["PolicySizeQuota", 6144],
-      ["PolicyVersionsInUse", CUSTOMER_POLICIES.length],
+      ["PolicyVersionsInUse", CUSTOMER_POLICY_COUNT],
       ["PolicyVersionsInUseQuota", 10000],
       ["VersionsPerPolicyQuota", 5],
       ["GroupPolicySizeQuota", 5120],
@@ -503,10 +637,16 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
   }
 
   return {
-    accountId: ACCOUNT_ID,
-    size,
+    accountId: scope.accountId,
+    get size() {
+      return slots() - deleted
+    },
+    get slots() {
+      return slots()
+    },
     seed,
-    callerArn: `arn:aws:iam::${ACCOUNT_ID}:user/${CALLER_USER_NAME}`,
+    callerArn: `arn:aws:iam::${scope.accountId}:user/${CALLER_USER_NAME}`,
+    at,
     userAt,
     user,
     indexOf,
@@ -517,7 +657,11 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
       return u === undefined ? undefined : toExpectedJson(u)
     },
     summary,
-    groups: ALL_GROUPS
+    groups,
+    policies: scope.policies,
+    replaceUser,
+    addUser,
+    removeUser
   }
 }
 

@@ -5,7 +5,7 @@
  * GetCredentialReport as base64 CSV with AWS's columns and its special values: `N/A` (not
  * applicable), `no_information` (never used), `not_supported` (the root account's password).
  */
-import { type Account, ACCOUNT_ID, type UserRecord } from "./account.ts"
+import type { Account, UserRecord } from "./account.ts"
 
 /** The columns of AWS's report, in AWS's order. */
 export const REPORT_COLUMNS = [
@@ -38,8 +38,8 @@ const reportTime = (iso: string): string => iso.replace(/(\.\d+)?Z$/, "+00:00")
 
 const csvField = (s: string): string => /[",\r\n]/.test(s) ? `"${s.replaceAll("\"", "\"\"")}"` : s
 
-const ROOT_ROW = [
-  "<root_account>", `arn:aws:iam::${ACCOUNT_ID}:root`, "2015-01-01T00:00:00+00:00",
+const rootRow = (accountId: string): string => [
+  "<root_account>", `arn:aws:iam::${accountId}:root`, "2015-01-01T00:00:00+00:00",
   "not_supported", "2025-08-01T12:00:00+00:00", "not_supported", "not_supported", "true",
   "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"
 ].join(",")
@@ -72,7 +72,7 @@ export const reportContent = (account: Account, omit: ReadonlySet<string> = new 
   // Encoded in slices of whole 3-byte groups, so the pieces concatenate to one valid base64.
   const parts: Array<string> = []
   let pending = Buffer.alloc(0)
-  let text = REPORT_COLUMNS.join(",") + "\n" + ROOT_ROW + "\n"
+  let text = REPORT_COLUMNS.join(",") + "\n" + rootRow(account.accountId) + "\n"
   const flush = (final: boolean) => {
     const bytes = Buffer.concat([pending, Buffer.from(text, "utf8")])
     text = ""
@@ -118,6 +118,11 @@ export interface CredentialReportState {
   get(now: number): GetAnswer
   /** Replaces the account's report as if the emulator had just started with `options`. */
   set(options: CredentialReportOptions, now: number): void
+  /**
+   * Renders the report generated so far, if not yet rendered: called before the account is
+   * changed, so that the report says what the account was when it was generated, as AWS's does.
+   */
+  freeze(now: number): void
 }
 
 export const makeCredentialReportState = (
@@ -160,8 +165,18 @@ export const makeCredentialReportState = (
     }
   }
 
+  const render = (at: number): string => {
+    if (content?.at === at) return content.text
+    content = { at, text: reportContent(account, omit) }
+    return content.text
+  }
+
   return {
     set,
+    freeze: (at) => {
+      settle(at)
+      if (generatedAt !== undefined && !expired) render(generatedAt)
+    },
     generate: (at) => {
       settle(at)
       if (limitExceeded > 0) {
@@ -187,8 +202,7 @@ export const makeCredentialReportState = (
       if (readyAt !== undefined) return { _tag: "ReportInProgress" }
       if (generatedAt === undefined) return { _tag: "ReportNotPresent" }
       if (expired) return { _tag: "ReportExpired" }
-      if (content?.at !== generatedAt) content = { at: generatedAt, text: reportContent(account, omit) }
-      return { _tag: "Report", content: content.text, generatedAt }
+      return { _tag: "Report", content: render(generatedAt), generatedAt }
     }
   }
 }

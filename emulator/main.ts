@@ -1,11 +1,15 @@
 /**
- * Standalone IAM emulator: `npm run emulator -- --users 1000 --port 4566`.
+ * Standalone IAM emulator: `npm run emulator -- --users 1000 --port 4566`, or an organization of
+ * accounts with STS and Organizations: `npm run emulator -- --accounts 5 --users 200`.
  */
 import { parseArgs } from "node:util"
 import { ACTIONS, CORRUPTIONS, type ActionFaults, type Corruption, type Faults, isAction, isCorruption } from "./faults.ts"
+import type { AccountSettings, OrganizationOptions, OrganizationsFaults } from "./organization.ts"
+import { memberAccountId } from "./organization.ts"
 import { startEmulator } from "./server.ts"
 
-const HELP = `iam-ocsf IAM emulator: an AWS IAM Query-protocol server with generated users.
+const HELP = `iam-ocsf IAM emulator: an AWS IAM Query-protocol server with generated users,
+and optionally an AWS Organization of several accounts (STS and Organizations included).
 
 Usage: npm run emulator -- [options]
        node emulator/main.ts [options]
@@ -20,14 +24,15 @@ Options:
   --error-rate P      answer this fraction (0..1) of calls with ServiceFailure, HTTP 500
   --rps N             the account's budget of requests per second, every action
                       together (token bucket, burst N); calls above it are answered
-                      Throttling, as AWS does
+                      Throttling, as AWS does (in an organization: each account's own)
   --report-age D      the account already has a credential report this old
                       (e.g. 90s, 2h; default: none, GetCredentialReport answers
                       ReportNotPresent until one is generated)
   --report-generation-ms N
                       how long GenerateCredentialReport takes (default 100)
   --short-pages       every other page of every list call is about half of MaxItems
-                      while IsTruncated is true (clients must follow Marker)
+                      while IsTruncated is true (clients must follow Marker); the same
+                      for Organizations' MaxResults and NextToken
   --corrupt ACTION=KIND[:TEXT]
                       corrupt the answers of ACTION (* for every action) that would be
                       HTTP 200, still with status 200; repeat for several actions. KIND:
@@ -47,10 +52,39 @@ Options:
   --no-spec-examples  leave out the spec's two example users
   -h, --help          show this help
 
+Organization (any of these serves an organization; the options above then apply
+to every account, each with its own budget and counters):
+  --accounts N        accounts in the organization, the management account
+                      123456789012 included; members are 200000000001, 200000000002, ...
+                      placed round-robin in the OUs Security, Workloads (with Production
+                      and Development inside) and Sandbox
+  --users-per-account N
+                      generated users of every member account (default: --users); the
+                      spec's example users stay in the management account
+  --role-name NAME    the role AssumeRole accepts in every account (default iam-ocsf-reader)
+  --external-id ID    every AssumeRole must carry this ExternalId
+  --suspended N       the last N member accounts are SUSPENDED (AssumeRole denied)
+  --deny-assume-role ID,ID
+                      AssumeRole into these accounts answers AccessDenied
+  --session-calls K   a session answers ExpiredToken after K IAM calls
+  --session-ms T      a session answers ExpiredToken T ms after AssumeRole
+                      (its Expiration still says the requested DurationSeconds)
+  --orgs-latency-ms N delay every Organizations answer by N milliseconds
+  --orgs-throttle-rate P
+                      answer this fraction of Organizations calls with
+                      TooManyRequestsException, HTTP 429
+  --orgs-rps N        Organizations' budget of requests per second
+  --orgs-denied       every Organizations call answers AccessDeniedException
+
 Answers ListUsers, GetUser, ListAccessKeys, ListMFADevices, GetLoginProfile, ListUserTags,
 ListGroupsForUser, ListAttachedUserPolicies, ListUserPolicies, GetAccountSummary,
-GetAccountAuthorizationDetails, GenerateCredentialReport and GetCredentialReport. Any
-credentials are accepted (a SigV4 Authorization header must be present; it is not verified).
+GetAccountAuthorizationDetails, GenerateCredentialReport and GetCredentialReport; STS
+AssumeRole and GetCallerIdentity; Organizations ListRoots, ListAccounts, ListAccountsForParent,
+ListOrganizationalUnitsForParent and DescribeOrganization. One URL serves them all: a request
+goes to the service of its SigV4 credential scope. Any credentials are accepted (a SigV4
+Authorization header must be present; signatures are not verified) and stand for the
+management account; the session credentials AssumeRole returns stand for their own account,
+so an IAM call signed with account A's session lists account A's users.
 
 Examples:
   npm run emulator -- --users 1000 --port 4566 --latency-ms 20 --rps 200
@@ -60,6 +94,13 @@ Examples:
   // @aws-sdk/client-iam
   new IAMClient({ endpoint: "http://127.0.0.1:4566", region: "us-east-1",
                   credentials: { accessKeyId: "test", secretAccessKey: "test" } })
+
+  npm run emulator -- --accounts 5 --users 200 --rps 100 --deny-assume-role 200000000003
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
+    aws organizations list-accounts --endpoint-url http://127.0.0.1:4566 --region us-east-1
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
+    aws sts assume-role --role-arn arn:aws:iam::200000000001:role/iam-ocsf-reader \\
+      --role-session-name demo --endpoint-url http://127.0.0.1:4566 --region us-east-1
 `
 
 const fail = (message: string): never => {
@@ -85,6 +126,56 @@ const durationMs = (raw: string): number => {
 
 const isInt = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max
 
+type Values = { readonly [flag: string]: string | boolean | ReadonlyArray<string> | undefined }
+
+/** The organization the flags ask for, or undefined when none of them is given. */
+const organizationOf = (values: Values, users: number, faults: Faults, shortPages: boolean): OrganizationOptions | undefined => {
+  const str = (flag: string) => values[flag] as string | undefined
+  const orgFlags = ["accounts", "users-per-account", "role-name", "external-id", "suspended", "deny-assume-role",
+    "session-calls", "session-ms", "orgs-latency-ms", "orgs-throttle-rate", "orgs-rps", "orgs-denied"]
+  if (!orgFlags.some((f) => values[f] !== undefined)) return undefined
+  const accounts = number("accounts", str("accounts"), isInt(1, 100_000), "an integer between 1 and 100000") ?? 5
+  const usersPerAccount = number("users-per-account", str("users-per-account"), isInt(0, 1e9), "an integer ≥ 0") ?? users
+  const suspended = number("suspended", str("suspended"), isInt(0, accounts - 1), `an integer between 0 and ${accounts - 1}`) ?? 0
+  const sessionCalls = number("session-calls", str("session-calls"), isInt(0, 1e9), "an integer ≥ 0")
+  const sessionMs = number("session-ms", str("session-ms"), (n) => n >= 0, "a number ≥ 0")
+  const orgsLatency = number("orgs-latency-ms", str("orgs-latency-ms"), (n) => n >= 0, "a number ≥ 0")
+  const orgsThrottle = number("orgs-throttle-rate", str("orgs-throttle-rate"), (n) => n >= 0 && n <= 1, "within 0..1")
+  const orgsRps = number("orgs-rps", str("orgs-rps"), (n) => n > 0, "a number > 0")
+  const memberIds = Array.from({ length: accounts - 1 }, (_, i) => memberAccountId(i + 1))
+  const known = new Set(["123456789012", ...memberIds])
+  const denied = (str("deny-assume-role") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+  for (const id of denied) if (!known.has(id)) fail(`--deny-assume-role: no account ${id} among the ${accounts} accounts`)
+
+  const perAccount: Record<string, AccountSettings> = {}
+  for (const id of memberIds.slice(memberIds.length - suspended)) perAccount[id] = { status: "SUSPENDED" }
+  for (const id of denied) perAccount[id] = { ...perAccount[id], assumeRoleDenied: true }
+  const organizationsFaults: OrganizationsFaults = {
+    ...(orgsLatency === undefined ? {} : { latencyMs: orgsLatency }),
+    ...(orgsThrottle === undefined ? {} : { throttleRate: orgsThrottle }),
+    ...(orgsRps === undefined ? {} : { requestsPerSecond: orgsRps }),
+    ...(values["orgs-denied"] === true ? { accessDenied: true } : {})
+  }
+  const roleName = str("role-name")
+  const externalId = str("external-id")
+  return {
+    accounts,
+    usersPerAccount,
+    memberFaults: faults,
+    ...(roleName === undefined ? {} : { roleName }),
+    ...(externalId === undefined ? {} : { externalId }),
+    ...(sessionCalls === undefined && sessionMs === undefined ? {} : {
+      sessionLifetime: {
+        ...(sessionCalls === undefined ? {} : { calls: sessionCalls }),
+        ...(sessionMs === undefined ? {} : { ms: sessionMs })
+      }
+    }),
+    perAccount,
+    organizationsFaults,
+    shortPages
+  }
+}
+
 const main = async (): Promise<void> => {
   let values
   try {
@@ -104,6 +195,18 @@ const main = async (): Promise<void> => {
         corrupt: { type: "string", multiple: true },
         "corrupt-times": { type: "string" },
         "no-spec-examples": { type: "boolean" },
+        accounts: { type: "string" },
+        "users-per-account": { type: "string" },
+        "role-name": { type: "string" },
+        "external-id": { type: "string" },
+        suspended: { type: "string" },
+        "deny-assume-role": { type: "string" },
+        "session-calls": { type: "string" },
+        "session-ms": { type: "string" },
+        "orgs-latency-ms": { type: "string" },
+        "orgs-throttle-rate": { type: "string" },
+        "orgs-rps": { type: "string" },
+        "orgs-denied": { type: "boolean" },
         help: { type: "boolean", short: "h" }
       },
       strict: true,
@@ -153,6 +256,7 @@ const main = async (): Promise<void> => {
     ...Object.fromEntries([...corruptions.keys()].filter((a) => a !== "*").map((a) => [a, corrupting(a)])),
     ...(rps === undefined ? {} : { requestsPerSecond: rps })
   }
+  const organization = organizationOf(values, users, faults, values["short-pages"] === true)
 
   const emulator = await startEmulator({
     host: values.host ?? "127.0.0.1",
@@ -165,18 +269,39 @@ const main = async (): Promise<void> => {
     credentialReport: {
       ...(reportAgeMs === undefined ? {} : { ageMs: reportAgeMs }),
       ...(generationMs === undefined ? {} : { generationMs })
-    }
+    },
+    ...(organization === undefined ? {} : { organization })
   })
   process.stdout.write(
     `IAM emulator listening on ${emulator.url} (${emulator.account.size} users, account ${emulator.account.accountId})\n` +
       `  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws iam list-users --endpoint-url ${emulator.url} --region us-east-1\n`
   )
+  const org = emulator.organization
+  if (org !== undefined) {
+    const where = new Map<string, string>([[org.rootId, "Root"], ...org.organizationalUnits.map((u) => [u.id, u.name] as const)])
+    process.stdout.write(`Organization ${org.id} (root ${org.rootId}), ${org.accounts.length} accounts, role ${org.roleName}:\n`)
+    for (const a of org.accounts) {
+      process.stdout.write(
+        `  ${a.id}  ${a.name.padEnd(12)} ${a.status.padEnd(9)} ${String(a.account.size).padStart(7)} users  in ${where.get(a.parentId) ?? a.parentId}\n`
+      )
+    }
+  }
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     const c = emulator.counters()
     process.stdout.write(`\n${signal}: stopping after ${c.total} requests ${JSON.stringify(c.byOutcome)}\n`)
+    if (org !== undefined) {
+      for (const a of org.accounts.slice(1)) {
+        const ac = a.counters()
+        process.stdout.write(`  ${a.id}: ${ac.total} IAM requests ${JSON.stringify(ac.byOutcome)}, ${a.sessionsIssued()} sessions\n`)
+      }
+      const overlapped = org.overlappedAccounts()
+      process.stdout.write(`  STS ${JSON.stringify(emulator.serviceCounters("sts").byOutcome)}, ` +
+        `Organizations ${JSON.stringify(emulator.serviceCounters("organizations").byOutcome)}, ` +
+        `accounts read by two collectors at once: ${overlapped.length === 0 ? "none" : overlapped.join(", ")}\n`)
+    }
     emulator.close().then(() => process.exit(0), () => process.exit(1))
   }
   process.on("SIGINT", () => stop("SIGINT"))

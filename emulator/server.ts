@@ -18,6 +18,7 @@ import {
   type Corruption,
   type CorruptionKind,
   type Counters,
+  type CounterStore,
   type FaultEngine,
   type Faults,
   type IamAction,
@@ -26,6 +27,9 @@ import {
   makeFaultEngine,
   type Outcome
 } from "./faults.ts"
+import type { OrganizationOptions } from "./organization.ts"
+import { type EmulatorOrganization, makeRouter, type Service } from "./routing.ts"
+import { type AccountWrites, isWriteAction, makeAccountWrites } from "./writes.ts"
 import { el, list, xmlEscape } from "./xml.ts"
 
 
@@ -45,6 +49,12 @@ export interface EmulatorOptions {
   readonly faults?: Faults
   /** The account's credential report; default: none yet, generation takes 100 ms. */
   readonly credentialReport?: CredentialReportOptions
+  /**
+   * Serve an AWS Organization of several accounts (the options above describe its management
+   * account, `ACCOUNT_ID`). Without it, Organizations answers AWSOrganizationsNotInUseException
+   * and STS knows the one account.
+   */
+  readonly organization?: OrganizationOptions
   /** Told of every answer as it is sent, with the user it was about and the time (epoch ms). */
   readonly onAnswer?: (answer: { readonly action: string; readonly userName: string | undefined; readonly outcome: Outcome; readonly atMs: number }) => void
 }
@@ -60,6 +70,10 @@ export interface Emulator {
   setFaults(faults: Faults): void
   /** Replaces the account's credential report as if the emulator had started with these options. */
   setCredentialReport(options: CredentialReportOptions): void
+  /** The organization's accounts, each with its truth, counters and faults; undefined without `organization`. */
+  readonly organization: EmulatorOrganization | undefined
+  /** STS or Organizations calls answered, by action and outcome (every account together). */
+  serviceCounters(service: Exclude<Service, "iam">): Counters
   /** Stops listening and closes every connection, keep-alive ones included. */
   close(): Promise<void>
 }
@@ -251,13 +265,22 @@ interface Context {
   readonly deleted: Set<string>
 }
 
+/** Who signed an IAM call, as `routing.ts` decided from its credentials. */
+export interface Caller {
+  readonly arn: string
+  /** The user GetUser and the like describe without UserName; undefined for a role session. */
+  readonly user: UserRecord | undefined
+  /** Credentials refused before any IAM logic (an expired or unknown session). */
+  readonly refused?: { readonly status: number; readonly code: string; readonly message: string }
+}
+
 /** Actions about one user: `UserName` is optional for some (then the caller is meant). */
 const CALLER_DEFAULT: ReadonlySet<IamAction> = new Set(["GetUser", "ListAccessKeys", "ListMFADevices", "GetLoginProfile"])
 
-const resolveUser = (ctx: Context, action: IamAction, params: URLSearchParams): UserRecord | Reply => {
+const resolveUser = (ctx: Context, action: IamAction, params: URLSearchParams, caller: Caller): UserRecord | Reply => {
   const name = params.get("UserName")
   if (name === null || name === "") {
-    if (CALLER_DEFAULT.has(action)) return CALLER_USER
+    if (CALLER_DEFAULT.has(action)) return caller.user ?? validation("Must specify userName when calling with non-User credentials")
     return validation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
   }
   if (ctx.deleted.has(name)) return noSuchUser(name)
@@ -273,22 +296,24 @@ const listUsers = (ctx: Context, params: URLSearchParams): Reply => {
   const p = paging(action, params, ctx.shortPages)
   if (isReply(p)) return p
   const { account } = ctx
-  const matches = (u: UserRecord) => prefix === "" || u.Path.startsWith(prefix)
+  const listed = (u: UserRecord | undefined): u is UserRecord =>
+    u !== undefined && (prefix === "" || u.Path.startsWith(prefix)) && !ctx.deleted.has(u.UserName)
+  const slots = account.slots
   let i = p.cursor.index
-  if (i > account.size) return validation("Invalid Marker.")
+  if (i > slots) return validation("Invalid Marker.")
   let members = ""
   let n = 0
-  while (i < account.size && n < p.limit) {
-    const u = account.userAt(i++)
-    if (matches(u) && !ctx.deleted.has(u.UserName)) {
+  while (i < slots && n < p.limit) {
+    const u = account.at(i++)
+    if (listed(u)) {
       members += `<member>${userFields(u)}</member>`
       n++
       if (ctx.faults.deletedAfterListing(u.UserName)) ctx.deleted.add(u.UserName)
     }
   }
-  // Is there one more matching user? (Without a prefix every remaining user matches.)
-  if (prefix !== "") while (i < account.size && !matches(account.userAt(i))) i++
-  const next = i < account.size ? { index: i, page: p.cursor.page + 1 } : undefined
+  // Is there one more user to list? (Positions of deleted users are skipped.)
+  while (i < slots && !listed(account.at(i))) i++
+  const next = i < slots ? { index: i, page: p.cursor.page + 1 } : undefined
   const users = n === 0 ? "<Users/>" : `<Users>${members}</Users>`
   return ok(action, users + truncation(action, next))
 }
@@ -304,7 +329,7 @@ const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
     }
   }
   const all = filters.size === 0
-  const users = all || filters.has("User") ? ctx.account.size : 0
+  const users = all || filters.has("User") ? ctx.account.slots : 0
   const groups = all || filters.has("Group") ? ctx.account.groups : []
   const total = users + groups.length
   const p = paging(action, params, ctx.shortPages)
@@ -315,8 +340,8 @@ const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
   let groupXml = ""
   for (let i = p.cursor.index; i < end; i++) {
     if (i < users) {
-      const u = ctx.account.userAt(i)
-      if (!ctx.deleted.has(u.UserName)) userXml += `<member>${userDetailXml(u)}</member>`
+      const u = ctx.account.at(i)
+      if (u !== undefined && !ctx.deleted.has(u.UserName)) userXml += `<member>${userDetailXml(u)}</member>`
     }
     else groupXml += `<member>${groupDetailXml(groups[i - users]!)}</member>`
   }
@@ -403,24 +428,43 @@ const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: 
   }
 }
 
-const deniedMessage = (account: Account, action: IamAction, user: UserRecord | undefined, name: string | null): string => {
+const deniedMessage = (caller: Caller, account: Account, action: IamAction, user: UserRecord | undefined, name: string | null): string => {
   const resource = action === "GetAccountSummary" || action === "GetAccountAuthorizationDetails" ||
       action === "GenerateCredentialReport" || action === "GetCredentialReport"
     ? "*"
     : action === "ListUsers"
-    ? `arn:aws:iam::${ACCOUNT_ID}:user/`
-    : user?.Arn ?? `arn:aws:iam::${ACCOUNT_ID}:user/${name ?? ""}`
-  return `User: ${account.callerArn} is not authorized to perform: iam:${action} on resource: ${resource} ` +
+    ? `arn:aws:iam::${account.accountId}:user/`
+    : user?.Arn ?? `arn:aws:iam::${account.accountId}:user/${name ?? ""}`
+  return `User: ${caller.arn} is not authorized to perform: iam:${action} on resource: ${resource} ` +
     `because no identity-based policy allows the iam:${action} action`
 }
 
-export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> => {
-  const seed = options.seed ?? 1
-  const account = makeAccount({
-    ...(options.users === undefined ? {} : { users: options.users }),
-    ...(options.specExamples === undefined ? {} : { specExamples: options.specExamples }),
-    seed
-  })
+/** One account's IAM: its users, faults, counters and credential report, and how it answers. */
+export interface IamHandler {
+  readonly account: Account
+  readonly counters: CounterStore
+  readonly faults: FaultEngine
+  readonly report: CredentialReportState
+  /** The caller the account's own base credentials stand for (`GetUser` without `UserName` describes it). */
+  readonly baseCaller: Caller
+  respond(req: IncomingMessage, res: ServerResponse, body: string, caller: Caller): void
+  send(res: ServerResponse, counterKey: string, reply: Reply): void
+}
+
+export interface IamHandlerOptions {
+  readonly account: Account
+  readonly seed: number
+  readonly shortPages?: boolean
+  readonly faults?: Faults
+  readonly credentialReport?: CredentialReportOptions
+  readonly onAnswer?: EmulatorOptions["onAnswer"]
+}
+
+/** Delays `f` by `ms`, with a timer the emulator clears when it closes. */
+export type Later = (ms: number, f: () => void) => void
+
+export const makeIamHandler = (options: IamHandlerOptions, later: Later): IamHandler => {
+  const { account, seed } = options
   const faults = makeFaultEngine(options.faults ?? {}, seed)
   const ctx: Context = {
     account,
@@ -430,7 +474,8 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     deleted: new Set()
   }
   const counters = makeCounters()
-  const timers = new Set<NodeJS.Timeout>()
+  const writes: AccountWrites = makeAccountWrites(account)
+  const baseCaller: Caller = { arn: account.callerArn, user: account.accountId === ACCOUNT_ID ? CALLER_USER : undefined }
 
   const send = (res: ServerResponse, counterKey: string, reply: Reply, userName?: string | null): void => {
     counters.count(counterKey, reply.outcome)
@@ -444,22 +489,22 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     res.end(reply.body)
   }
 
-  const later = (ms: number, f: () => void): void => {
-    if (ms <= 0) return f()
-    const t = setTimeout(() => {
-      timers.delete(t)
-      f()
-    }, ms)
-    timers.add(t)
-  }
-
-  const respond = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+  const respond = (req: IncomingMessage, res: ServerResponse, body: string, caller: Caller): void => {
     const params = new URLSearchParams(body)
     const query = (req.url ?? "/").split("?")[1]
     if (query !== undefined) for (const [k, v] of new URLSearchParams(query)) if (!params.has(k)) params.set(k, v)
     const actionName = params.get("Action")
     if (req.headers.authorization === undefined && !params.has("X-Amz-Signature")) {
       return send(res, actionName ?? "(none)", fail(403, "MissingAuthenticationToken", "Request is missing Authentication Token", "rejected"))
+    }
+    if (caller.refused !== undefined) {
+      return send(res, actionName ?? "(none)", fail(caller.refused.status, caller.refused.code, caller.refused.message, "rejected"))
+    }
+    if (actionName !== null && isWriteAction(actionName)) {
+      // the report generated before this write keeps the account as it was then
+      ctx.report.freeze(Date.now())
+      const answer = writes.apply(actionName, params, new Date())
+      return send(res, actionName, answer._tag === "Ok" ? ok(actionName, answer.result) : fail(answer.status, answer.code, answer.message, answer.outcome))
     }
     if (actionName === null || actionName === "") {
       return send(res, "(none)", fail(400, "MissingAction", "Missing Action", "rejected"))
@@ -474,10 +519,10 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
       const userName = params.get("UserName")
       const decision = faults.decide(action, userName ?? undefined)
       if (decision._tag === "throttle") return send(res, action, throttled(), userName)
-      const resolved = needsUser ? resolveUser(ctx, action, params) : undefined
+      const resolved = needsUser ? resolveUser(ctx, action, params, caller) : undefined
       const user = resolved !== undefined && !("status" in resolved) ? resolved : undefined
       if (decision._tag === "denied") {
-        return send(res, action, fail(403, "AccessDenied", deniedMessage(account, action, user, userName), "denied"), userName)
+        return send(res, action, fail(403, "AccessDenied", deniedMessage(caller, account, action, user, userName), "denied"), userName)
       }
       if (decision._tag === "error") {
         return send(res, action, fail(500, "ServiceFailure", "The request processing has failed because of an unknown error, exception or failure.", "error"), userName)
@@ -499,6 +544,35 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
     })
   }
 
+  return { account, counters, faults, report: ctx.report, baseCaller, respond, send }
+}
+
+export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> => {
+  const seed = options.seed ?? 1
+  const timers = new Set<NodeJS.Timeout>()
+  const later: Later = (ms, f) => {
+    if (ms <= 0) return f()
+    const t = setTimeout(() => {
+      timers.delete(t)
+      f()
+    }, ms)
+    timers.add(t)
+  }
+  const management = makeIamHandler({
+    account: makeAccount({
+      ...(options.users === undefined ? {} : { users: options.users }),
+      ...(options.specExamples === undefined ? {} : { specExamples: options.specExamples }),
+      seed
+    }),
+    seed,
+    ...(options.shortPages === undefined ? {} : { shortPages: options.shortPages }),
+    faults: options.organization?.perAccount?.[ACCOUNT_ID]?.faults ?? options.faults ?? {},
+    ...(options.credentialReport === undefined ? {} : { credentialReport: options.credentialReport }),
+    ...(options.onAnswer === undefined ? {} : { onAnswer: options.onAnswer })
+  }, later)
+  const { account, counters, faults, report } = management
+  const router = makeRouter({ options, seed, management, makeIamHandler, later })
+
   const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
     const chunks: Array<Buffer> = []
     let size = 0
@@ -509,8 +583,8 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
       else chunks.push(chunk)
     })
     req.on("end", () => {
-      if (tooLarge) return send(res, "(none)", fail(400, "ValidationError", "Request body too large", "rejected"))
-      respond(req, res, Buffer.concat(chunks).toString("utf8"))
+      if (tooLarge) return management.send(res, "(none)", fail(400, "ValidationError", "Request body too large", "rejected"))
+      router.dispatch(req, res, Buffer.concat(chunks).toString("utf8"))
     })
     req.on("error", () => res.destroy())
   })
@@ -529,7 +603,9 @@ export const startEmulator = (options: EmulatorOptions = {}): Promise<Emulator> 
         counters: () => counters.snapshot(),
         resetCounters: () => counters.reset(),
         setFaults: (f) => faults.set(f),
-        setCredentialReport: (o) => ctx.report.set(o, Date.now()),
+        setCredentialReport: (o) => report.set(o, Date.now()),
+        organization: router.organization,
+        serviceCounters: (service) => router.serviceCounters(service),
         close: () => {
           closing ??= new Promise<void>((done) => {
             for (const t of timers) clearTimeout(t)

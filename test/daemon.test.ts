@@ -24,6 +24,7 @@ import { configFor, readLines, readNdjson, runCli, tempDir, writeJson } from "./
 import { startWebhook } from "./webhook.ts"
 
 const summary = (collected: number): RunSummary => ({
+  accounts: [],
   seen: collected,
   collected,
   failed: 0,

@@ -530,7 +530,7 @@ describe("IAM emulator: protocol errors and faults", () => {
       const noAuth = await post("Action=ListUsers&Version=2010-05-08")
       expect(noAuth.status).toBe(403)
       expect(await noAuth.text()).toContain("<Code>MissingAuthenticationToken</Code>")
-      const unknown = await post("Action=DeleteUser&Version=2010-05-08&UserName=x", { authorization: "AWS4-HMAC-SHA256 x" })
+      const unknown = await post("Action=DeleteRole&Version=2010-05-08&RoleName=x", { authorization: "AWS4-HMAC-SHA256 x" })
       expect(unknown.status).toBe(400)
       const text = await unknown.text()
       expect(text).toContain("<Code>InvalidAction</Code>")

@@ -19,7 +19,7 @@ describe("progress for people", () => {
   it("the live line: counts, rate, the estimate of the total and the time left", () => {
     const sinks = { a: { delivered: 180, retried: 0, deadLettered: 0 }, b: { delivered: 150, retried: 1, deadLettered: 0 } }
     const aws = { calls: 1_400, throttled: 0, retries: 0, rate: { mean: 350, peak: 400 } }
-    const summary = { seen: 210, collected: 200, failed: 3, vanished: 0, sinks, aws, durationMs: 4_000, complete: false }
+    const summary = { seen: 210, collected: 200, failed: 3, vanished: 0, sinks, accounts: [], aws, durationMs: 4_000, complete: false }
     expect(renderProgress(summary, 5_000)).toBe(
       "200 of ~5,000 users collected, 150 delivered, 3 failed, 50 users/s, ~1m 36s left"
     )
@@ -30,6 +30,7 @@ describe("progress for people", () => {
 
   describe("the summary line", () => {
     const run = (aws: RunSummary["aws"], durationMs: number, collected = 1_000): RunSummary => ({
+      accounts: [],
       seen: collected,
       collected,
       failed: 0,

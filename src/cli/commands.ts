@@ -1,5 +1,5 @@
 /**
- * The command line: `run`, `validate-config`, `replay` and `demo`, their flags and help texts, and
+ * The command line: `run`, `check`, `validate-config`, `replay`, `demo` and `state`, their flags and help texts, and
  * how their failures become exit codes. The work itself is done elsewhere: a command loads the
  * config and hands it on. Each command imports what it runs when it runs (`load`), so that
  * `--help` loads no config schema, `validate-config` no AWS SDK, and `run --once` neither the
@@ -37,18 +37,30 @@ const failed = (error: { readonly message: string }) =>
   )
 
 /**
- * `run --once` from a config: the run with its logs, telemetry, live progress and exit codes.
- * `demo` runs through here too, so that `npm start` shows the product as it ships. `prelude`
- * runs first, inside the same logging and telemetry.
+ * `run --once` from a config: the start-up checks, then the run with its logs, telemetry, live
+ * progress and exit codes. `demo` runs through here too, so that `npm start` shows the product
+ * as it ships. `prelude` runs first, inside the same logging and telemetry. The checks share the
+ * run's accounts (its role sessions and request rates).
  */
-const runOnceCommand = (config: AppConfig, logLevel: Option.Option<LogLevel>, prelude: Effect.Effect<void> = Effect.void) =>
+const runOnceCommand = (
+  config: AppConfig,
+  logLevel: Option.Option<LogLevel>,
+  requireHealthy: boolean,
+  prelude: Effect.Effect<void> = Effect.void
+) =>
   Effect.gen(function*() {
-    const [{ runLayer, runOnceStrict }, { withTerminalProgress }, { observabilityLayer }] = yield* load(() =>
-      Promise.all([import("../run/Runner.ts"), import("./progress.ts"), import("../run/observability.ts")])
+    const [{ runLayer, runOnceStrict }, { withTerminalProgress }, { observabilityLayer }, { startupChecks }] = yield* load(() =>
+      Promise.all([
+        import("../run/Runner.ts"),
+        import("./progress.ts"),
+        import("../run/observability.ts"),
+        import("../check/checks.ts")
+      ])
     )
     yield* prelude.pipe(
+      Effect.andThen(startupChecks(config, requireHealthy)),
       Effect.andThen(runOnceStrict(config)),
-      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
+      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed, StateError: failed }),
       Effect.provide(runLayer(config)),
       withTerminalProgress,
       Effect.provide(observabilityLayer(config, { daemon: false, logLevel }))
@@ -67,19 +79,29 @@ const run = Command.make(
     once: Flag.Boolean("once").pipe(
       Flag.withDescription("Collect one snapshot, deliver it and exit, instead of running as a daemon."),
       Flag.withDefault(false)
+    ),
+    requireHealthy: Flag.Boolean("require-healthy").pipe(
+      Flag.withDescription(
+        "Do not start (exit code 1) when a start-up check fails (the checks of `iam-ocsf check`); without it, each " +
+          "failed check is logged as a warning with its fix and the run starts anyway."
+      ),
+      Flag.withDefault(false)
     )
   },
-  Effect.fn(function*({ config: file, once }) {
+  Effect.fn(function*({ config: file, once, requireHealthy }) {
     const { loadConfig } = yield* load(() => import("../run/AppConfig.ts"))
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const logLevel = yield* GlobalFlag.LogLevel
     if (once) {
-      yield* runOnceCommand(config, logLevel)
+      yield* runOnceCommand(config, logLevel, requireHealthy)
     } else {
-      const [{ daemon }, { observabilityLayer }] = yield* load(() =>
-        Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts")])
+      const [{ daemon }, { observabilityLayer }, { checkLayer, startupChecks }] = yield* load(() =>
+        Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts"), import("../check/checks.ts")])
       )
-      yield* daemon({ config, configFile: file }).pipe(
+      // The checks at start only: each run of the daemon logs what goes wrong in it.
+      yield* startupChecks(config, requireHealthy).pipe(
+        Effect.provide(checkLayer(config)),
+        Effect.andThen(daemon({ config, configFile: file })),
         Effect.catchTag("OpsServerError", (error) =>
           Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
         Effect.provide(observabilityLayer(config, { daemon: true, logLevel }))
@@ -94,11 +116,51 @@ const run = Command.make(
       "schedule.shutdownTimeout, then exit; server.port serves /healthz, /readyz and /metrics) or once with " +
       "--once (a live progress line on a terminal). Logs are JSON on stderr (log.level, log.format); traces " +
       "and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when set. Users that cannot be collected and batches a sink " +
-      "refuses go to the dead-letter file, never silently away. " + exitCodes
+      "refuses go to the dead-letter file, never silently away. It starts with the checks of `iam-ocsf check` " +
+      "(the daemon at start only), logging each failed one with its fix; --require-healthy makes a failed one " +
+      "stop the start (exit code 1). " + exitCodes
   ),
   Command.withExamples([
     { command: "iam-ocsf run --config config.json --once", description: "One snapshot, then exit" },
-    { command: "iam-ocsf run --config /etc/iam-ocsf/config.json", description: "Run as a daemon" }
+    { command: "iam-ocsf run --config /etc/iam-ocsf/config.json", description: "Run as a daemon" },
+    { command: "iam-ocsf run --config config.json --require-healthy", description: "A daemon that does not start unless every check passes" }
+  ])
+)
+
+const check = Command.make(
+  "check",
+  {
+    config: configFlag,
+    format: Flag.Literals("format", ["table", "json"]).pipe(
+      Flag.withDescription(
+        "table (default: one line per check, ✓ passed, ! warning, ✗ failed, with the reason and the fix) or json " +
+          "(one object: { ok, summary: { ok, warn, fail }, checks: [{ name, account, status, detail, fix }] })."
+      ),
+      Flag.withDefault("table")
+    )
+  },
+  Effect.fn(function*({ config: file, format }) {
+    const [{ loadConfig }, { checkCommand }, { observabilityLayer }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../check/checks.ts"), import("../run/observability.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* checkCommand(config, format).pipe(
+      Effect.provide(observabilityLayer(config, { daemon: false, logLevel: yield* GlobalFlag.LogLevel }))
+    )
+  })
+).pipe(
+  Command.withDescription(
+    "Verify, without collecting, everything a run of this config needs, and print one line per check on stdout: " +
+      "the base credentials (sts:GetCallerIdentity), the organization's discovery and the role of each account " +
+      "(sts:AssumeRole), each IAM action the strategy calls there (one minimal read each: MaxItems=1; no credential " +
+      "report is generated) and which strategy auto would use, every sink (a file sink's folder writable, an http " +
+      "sink's host reachable and its healthcheck URL answering 2xx, a kafka sink's brokers answering with its topic), " +
+      "the dead-letter file's folder and the state store. Warnings (!) do not fail the check. Exit codes: 0 every " +
+      "check passed (warnings allowed); 1 at least one failed; 2 invalid command line or config."
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf check --config config.json", description: "Is this config ready to run?" },
+    { command: "iam-ocsf check --config config.json --format json | jq '.checks[] | select(.status != \"ok\")'", description: "What is not green" }
   ])
 )
 
@@ -186,6 +248,7 @@ const demo = Command.make(
     yield* runOnceCommand(
       config,
       yield* GlobalFlag.LogLevel,
+      false,
       Effect.logInfo(`embedded IAM emulator listening on ${emulator.url}; events follow on stdout`)
     )
   }, Effect.scoped)
@@ -197,10 +260,70 @@ const demo = Command.make(
   )
 )
 
+const stateShow = Command.make(
+  "show",
+  {
+    config: configFlag,
+    format: Flag.Literals("format", ["table", "json"]).pipe(
+      Flag.withDescription("table (default) or json (one object: the store's path and its accounts)."),
+      Flag.withDefault("table")
+    )
+  },
+  Effect.fn(function*({ config: file, format }) {
+    // SQLite and the store load only for the commands that use them.
+    const [{ loadConfig }, { showState }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../state/commands.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* showState(config, format)
+  })
+).pipe(
+  Command.withDescription(
+    "Show what the state store (state.path) holds: each account with its users tracked, its last complete run, " +
+      "its last run and the last time its full snapshot was sent. Exit codes: 0 shown (also when there is no " +
+      "store yet); 1 the store cannot be read (e.g. written by a newer iam-ocsf); 2 invalid command line or config."
+  )
+)
+
+const stateReset = Command.make(
+  "reset",
+  {
+    config: configFlag,
+    account: Flag.String("account").pipe(
+      Flag.withDescription("Forget only this account (12-digit id); default: every account."),
+      Flag.optional
+    )
+  },
+  Effect.fn(function*({ config: file, account }) {
+    const [{ loadConfig }, { resetState }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../state/commands.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* resetState(config, Option.getOrUndefined(account))
+  })
+).pipe(
+  Command.withDescription(
+    "Forget the state of every account (or of --account): its next run records a new baseline and sends its " +
+      "full snapshot instead of changes. Exit codes: 0 done; 1 the store cannot be written; 2 invalid command " +
+      "line or config, or --account is not in the store."
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf state reset --config config.json --account 123456789012", description: "Re-baseline one account" }
+  ])
+)
+
+const state = Command.make("state").pipe(
+  Command.withDescription(
+    "The state kept between runs for ocsf.emit \"changes\" and \"both\" (state.path): what the last complete run of " +
+      "each account saw of its users."
+  ),
+  Command.withSubcommands([stateShow, stateReset])
+)
+
 export const cli = Command.make("iam-ocsf").pipe(
   Command.withDescription(
     "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
       `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
   ),
-  Command.withSubcommands([run, validateConfig, replayCommand, demo])
+  Command.withSubcommands([run, check, validateConfig, replayCommand, demo, state])
 )

@@ -8,18 +8,25 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { Iam } from "../iam/Iam.ts"
 import { formatSummary, type RunStats, type RunSummary } from "../run/RunStats.ts"
 import { statusLine, type TerminalOut } from "./statusLine.ts"
 
-export type ProgressReporter = (stats: RunStats, every: Duration.Duration) => Effect.Effect<void, never, Iam>
+export interface ProgressReporter {
+  /** Shows the run's progress until interrupted. */
+  readonly report: (stats: RunStats, every: Duration.Duration) => Effect.Effect<void>
+  /** Whether it shows an estimate of the total: the run then asks each account (GetAccountSummary) and adds it up in `stats`. */
+  readonly estimates: boolean
+}
 
-export const logProgress: ProgressReporter = (stats, every) =>
-  Effect.suspend(() => Effect.logInfo(`in progress: ${formatSummary(stats.summary())}`)).pipe(
-    Effect.delay(every),
-    Effect.repeat(Schedule.spaced(every)),
-    Effect.asVoid
-  )
+export const logProgress: ProgressReporter = {
+  report: (stats, every) =>
+    Effect.suspend(() => Effect.logInfo(`in progress: ${formatSummary(stats.summary())}`)).pipe(
+      Effect.delay(every),
+      Effect.repeat(Schedule.spaced(every)),
+      Effect.asVoid
+    ),
+  estimates: false
+}
 
 /** Read by the collection run; `--once` on a terminal provides `liveProgress`. */
 export const Progress = Context.Reference<ProgressReporter>("iam-ocsf/Progress", { defaultValue: () => logProgress })
@@ -42,23 +49,15 @@ export const renderProgress = (summary: RunSummary, estimate: number | undefined
   return parts.join(", ")
 }
 
-export const liveProgress = (out: TerminalOut): ProgressReporter => (stats) =>
-  Effect.gen(function*() {
-    const iam = yield* Iam
-    let estimate: number | undefined
-    // Only an estimate: users come and go during the run, and the call may not be permitted.
-    yield* iam.accountSummary.pipe(
-      Effect.tap((summary) => Effect.sync(() => void (estimate = summary["Users"]))),
-      Effect.catch((error) => Effect.logDebug(`no estimate of the total: ${error.message}`)),
-      Effect.forkChild
-    )
-    yield* Effect.sync(() => statusLine.draw(out, renderProgress(stats.summary(), estimate))).pipe(
-      Effect.repeat(Schedule.spaced(Duration.millis(250)))
-    )
-  }).pipe(
-    Effect.ensuring(Effect.sync(() => statusLine.clear())),
-    Effect.asVoid
-  )
+export const liveProgress = (out: TerminalOut): ProgressReporter => ({
+  report: (stats) =>
+    Effect.sync(() => statusLine.draw(out, renderProgress(stats.summary(), stats.estimatedUsers))).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(250))),
+      Effect.ensuring(Effect.sync(() => statusLine.clear())),
+      Effect.asVoid
+    ),
+  estimates: true
+})
 
 /** `--once`: the live line when stderr is a terminal; otherwise the logs say how it goes. */
 export const withTerminalProgress = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -30,6 +30,11 @@ export interface DeadLetterService {
   /** Fails when records could not be written (`checkWritable`): a run starts with it. */
   readonly check: Effect.Effect<void, DeadLetterError>
   readonly user: (userName: string, arn: string | undefined, error: IamError) => Effect.Effect<void, DeadLetterError>
+  /** An account the run could not read (whole or in part): its role could not be assumed, its listing failed. */
+  readonly account: (
+    account: { readonly id: string; readonly name?: string | undefined },
+    error: IamError
+  ) => Effect.Effect<void, DeadLetterError>
   readonly batch: (sink: string, error: SinkError, batch: ReadonlyArray<Envelope>) => Effect.Effect<void, DeadLetterError>
 }
 
@@ -83,6 +88,13 @@ const make = Effect.fnUntraced(function*(filePath: string) {
     ).pipe(Effect.withSpan("deadLetter.write"))
 
   const now = () => new Date().toISOString()
+  const errorJson = (error: IamError) => ({
+    action: error.action,
+    reason: error.reason._tag,
+    code: error.reason.code,
+    ...(error.reason.status === undefined ? {} : { status: error.reason.status }),
+    message: error.reason.message
+  })
 
   return DeadLetter.of({
     path: filePath,
@@ -92,13 +104,14 @@ const make = Effect.fnUntraced(function*(filePath: string) {
         kind: "user",
         time: now(),
         user: { UserName: userName, ...(arn === undefined ? {} : { Arn: arn }) },
-        error: {
-          action: error.action,
-          reason: error.reason._tag,
-          code: error.reason.code,
-          ...(error.reason.status === undefined ? {} : { status: error.reason.status }),
-          message: error.reason.message
-        }
+        error: errorJson(error)
+      })),
+    account: (account, error) =>
+      append(JSON.stringify({
+        kind: "account",
+        time: now(),
+        account: { id: account.id, ...(account.name === undefined ? {} : { name: account.name }) },
+        error: errorJson(error)
       })),
     batch: (sink, error, batch) =>
       // The events are already JSON: splice them in rather than parse and re-serialize them.

@@ -1,11 +1,8 @@
 /**
- * The one module that talks to AWS. Every call goes through `call`: each attempt waits for its
- * place among the calls in flight and its turn in the account's request rate (`RequestPacer.ts`,
- * which learns what the account admits from its answers), then sends one SDK request with a
- * deadline, its answer checked before the SDK reads it (`checkedAnswer`, `largeAnswers.ts`), its
- * failure classified once (`classify.ts`), retried by the project's one policy (the SDK's own
- * retries are off so that attempts, delays and spans are all ours), traced and counted
- * (`telemetry/iamCalls.ts`).
+ * The IAM actions the collection needs, each through the account's door to AWS (`door.ts`: its
+ * place among the calls in flight, its turn in the account's learned request rate, a deadline,
+ * one classification, the one retry policy, spans and counts), each answer checked before the
+ * SDK reads it (`checkedAnswer`, `largeAnswers.ts`), the large ones read as they stream in.
  */
 import {
   type AccessKeyMetadata,
@@ -33,14 +30,10 @@ import {
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
-import { retryPolicy, type RetrySettings } from "../common/retry.ts"
+import type { RetrySettings } from "../common/retry.ts"
 import type { AdaptiveRateOptions } from "./AdaptiveRate.ts"
-import { classify } from "./classify.ts"
-import { BadData, IamError, Unavailable } from "./IamError.ts"
+import { BadData, IamError } from "./IamError.ts"
 import { ReportLines } from "./credentialReportBody.ts"
 import {
   type AnswerShape,
@@ -51,24 +44,19 @@ import {
   readLastPasswordUse,
   readUser
 } from "./largeAnswers.ts"
-import { type Answer, makeRequestPacer, type RateReading } from "./RequestPacer.ts"
-import { Sha256 } from "./sha256.ts"
-import { CallTally, iamErrorOf, observeAttempt } from "../telemetry/iamCalls.ts"
+import type { RateReading } from "./RequestPacer.ts"
+import { type Connection, clientConfig, scopedClient } from "./sdkClient.ts"
+import { type IamCallCounts, makeDoor } from "./door.ts"
 
-export interface IamSettings {
-  readonly region: string
-  /** An IAM-compatible endpoint (the emulator); absent = AWS. */
-  readonly endpoint?: string | undefined
-  /** Absent = the SDK's standard credential chain (env, profile, SSO, instance role...). */
-  readonly credentials?: {
-    readonly accessKeyId: string
-    readonly secretAccessKey: Redacted.Redacted<string>
-    readonly sessionToken?: Redacted.Redacted<string> | undefined
-  } | undefined
+export type { IamCallCounts } from "./door.ts"
+
+export interface IamSettings extends Connection {
+  /** The account the calls go to, for spans, logs and metrics; absent: the credentials' own. */
+  readonly account?: string | undefined
+  /** Renews session credentials that AWS says have expired (`door.ts`). */
+  readonly renewCredentials?: Effect.Effect<void> | undefined
   readonly callTimeout: Duration.Duration
   readonly retry: RetrySettings
-  /** Sockets kept open to IAM; at least the number of calls in flight at once. */
-  readonly maxSockets: number
   /** Calls in flight at once (a call waiting out a retry's backoff is not in flight); absent = `maxSockets`. */
   readonly maxInFlight?: number | undefined
   /** MaxItems of the per-user list calls; absent = AWS's default (100). Tests lower it to exercise paging. */
@@ -96,26 +84,22 @@ export interface Page<A> {
   readonly userName?: string | undefined
 }
 
-export interface IamCallCounts {
-  /** Attempts sent, by action. */
-  readonly calls: Readonly<Record<string, number>>
-  readonly throttled: number
-  readonly retries: number
-}
 
 export interface IamService {
   readonly listUsers: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<User>, IamError>
   /** ListUsers, each user reduced to when its password was last used (the bulk strategy's need). */
   readonly listLastPasswordUse: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<LastPasswordUse>, IamError>
-  readonly listAccessKeys: (userName: string, marker?: string) => Effect.Effect<Page<AccessKeyMetadata>, IamError>
-  readonly listMfaDevices: (userName: string, marker?: string) => Effect.Effect<Page<MFADevice>, IamError>
-  readonly listUserTags: (userName: string, marker?: string) => Effect.Effect<Page<Tag>, IamError>
-  readonly listGroupsForUser: (userName: string, marker?: string) => Effect.Effect<Page<Group>, IamError>
+  /** The per-user list calls: one page; `maxItems` (absent: `perUserPageSize`) is what `iam-ocsf check` asks for, 1. */
+  readonly listAccessKeys: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<AccessKeyMetadata>, IamError>
+  readonly listMfaDevices: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<MFADevice>, IamError>
+  readonly listUserTags: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<Tag>, IamError>
+  readonly listGroupsForUser: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<Group>, IamError>
   readonly listAttachedUserPolicies: (
     userName: string,
-    marker?: string
+    marker?: string,
+    maxItems?: number
   ) => Effect.Effect<Page<AttachedPolicy>, IamError>
-  readonly listUserPolicies: (userName: string, marker?: string) => Effect.Effect<Page<string>, IamError>
+  readonly listUserPolicies: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<string>, IamError>
   /** GetUser: what ListUsers says of one user (tags aside). */
   readonly getUser: (userName: string) => Effect.Effect<User, IamError>
   /** Whether the user has a console password: GetLoginProfile's NoSuchEntity means no. */
@@ -145,7 +129,7 @@ export interface IamService {
 }
 
 export class Iam extends Context.Service<Iam, IamService>()("iam-ocsf/Iam") {
-  static readonly layer = (settings: IamSettings) => Layer.effect(Iam, make(settings))
+  static readonly layer = (settings: IamSettings) => Layer.effect(Iam, makeIam(settings))
 }
 
 const page = <A>(
@@ -190,142 +174,26 @@ const SHAPES = {
   GetCredentialReport: shape("GetCredentialReport", "Content", "GeneratedTime")
 } as const
 
-/** Why `withDeadline` aborted a request: its deadline passed. */
-const DEADLINE = Symbol("deadline")
-
-/**
- * `send` with a deadline of `ms`, aborted when it passes (rejecting with `DEADLINE`) or when
- * `outer` aborts (the attempt was interrupted). A timer of its own, rather than a race of two
- * fibers: an attempt costs less CPU, and the deadline still covers the whole answer.
- */
-const withDeadline = <A>(send: (signal: AbortSignal) => Promise<A>, outer: AbortSignal, ms: number): Promise<A> => {
-  const controller = new AbortController()
-  const interrupted = () => controller.abort(outer.reason)
-  outer.addEventListener("abort", interrupted)
-  let passed = false
-  const timer = setTimeout(() => {
-    passed = true
-    controller.abort(DEADLINE)
-  }, ms)
-  const settled = () => {
-    clearTimeout(timer)
-    outer.removeEventListener("abort", interrupted)
-  }
-  return send(controller.signal).then(
-    (a) => {
-      settled()
-      return a
-    },
-    (e: unknown) => {
-      settled()
-      throw passed ? DEADLINE : e
-    }
-  )
-}
-
-/** For the request rate: any answer from AWS but a throttle is admitted; a timeout or a reset is no answer. */
-const answerOf = <A>(exit: Exit.Exit<A, IamError>): Answer => {
-  if (exit._tag === "Success") return "admitted"
-  const error = iamErrorOf(exit)
-  return error === undefined || error.reason.status === undefined ? "none" : error.throttled ? "throttled" : "admitted"
-}
 
 const badAnswer = (action: string, message: string) =>
   new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
 
-const make = Effect.fnUntraced(function*(settings: IamSettings) {
-  const client = yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      new IAMClient({
-        region: settings.region,
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-        ...(settings.credentials === undefined ? {} : {
-          credentials: {
-            accessKeyId: settings.credentials.accessKeyId,
-            secretAccessKey: Redacted.value(settings.credentials.secretAccessKey),
-            ...(settings.credentials.sessionToken === undefined
-              ? {}
-              : { sessionToken: Redacted.value(settings.credentials.sessionToken) })
-          }
-        }),
-        maxAttempts: 1,
-        sha256: Sha256,
-        requestHandler: {
-          httpAgent: { keepAlive: true, maxSockets: settings.maxSockets },
-          httpsAgent: { keepAlive: true, maxSockets: settings.maxSockets }
-        }
-      })
-    ),
-    (client) => Effect.sync(() => client.destroy())
-  )
-  // Our retry policy is the only one (maxAttempts: 1 above), so the SDK's retry step would only
-  // cost CPU on every request (a token bucket, an invocation id, two headers): it keeps its place,
-  // which the signing step is placed after, and passes the request on. Without a logger, the
-  // SDK's logging step logs nothing.
-  client.middlewareStack.add((next) => next, {
-    step: "finalizeRequest",
-    name: "retryMiddleware",
-    tags: ["RETRY"],
-    priority: "high",
-    override: true
+export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
+  const client = yield* scopedClient(() => new IAMClient(clientConfig(settings)))
+
+  const door = yield* makeDoor({
+    service: "IAM",
+    account: settings.account,
+    callTimeout: settings.callTimeout,
+    retry: settings.retry,
+    maxInFlight: settings.maxInFlight ?? settings.maxSockets,
+    requestRate: settings.requestRate,
+    renewCredentials: settings.renewCredentials
   })
-  client.middlewareStack.remove("loggerMiddleware")
-
-  const tally = new CallTally()
-  const pacer = yield* makeRequestPacer({ ...settings.requestRate, window: settings.maxInFlight ?? settings.maxSockets })
-
-  const policy = retryPolicy<IamError>(settings.retry).pipe(
-    Schedule.tap(({ attempt, duration, input }) =>
-      Effect.logDebug("retrying IAM call").pipe(
-        Effect.annotateLogs({
-          action: input.action,
-          user: input.userName ?? "",
-          reason: input.reason._tag,
-          code: input.reason.code,
-          attempt,
-          delayMs: Duration.toMillis(duration)
-        })
-      )
-    )
-  )
+  const call = door.call
 
   // The deadline covers the whole answer, and the report of a large account is tens of MB.
   const reportTimeout = Duration.max(settings.callTimeout, Duration.minutes(5))
-
-  const call = <A>(
-    action: string,
-    userName: string | undefined,
-    send: (signal: AbortSignal) => Promise<A>,
-    timeout: Duration.Duration = settings.callTimeout
-  ): Effect.Effect<A, IamError> => {
-    let attempt = 0
-    const timeoutMs = Duration.toMillis(timeout)
-    const timedOut = () =>
-      new IamError({
-        action,
-        ...(userName === undefined ? {} : { userName }),
-        reason: new Unavailable({
-          code: "Timeout",
-          message: `no answer within ${Duration.format(timeout)}`
-        })
-      })
-    const once = Effect.suspend(() => {
-      attempt += 1
-      return Effect.tryPromise({
-        try: (signal) => withDeadline(send, signal, timeoutMs),
-        catch: (e) => e === DEADLINE ? timedOut() : classify(action, userName, e)
-      }).pipe(
-        observeAttempt(tally, action, attempt),
-        // Thousands of attempts a second: where each was made is known, and a stack trace each is not free.
-        Effect.withSpan(`IAM ${action}`, {
-          attributes: { "aws.iam.action": action, "aws.iam.user": userName ?? "", "retry.attempt": attempt }
-        }, { captureStackTrace: false }),
-        // In its turn: a place among the calls in flight, and the account's request rate.
-        (attemptInTurn) => pacer.paced(attemptInTurn, answerOf)
-      )
-    })
-    return Effect.retry(once, policy)
-  }
 
   /** One page of a per-user list call: they all take UserName and Marker and page the same way. */
   const userListPage = <O extends { readonly IsTruncated?: boolean | undefined; readonly Marker?: string | undefined }, A>(
@@ -336,9 +204,9 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
     ) => Promise<O>,
     items: (output: O) => ReadonlyArray<A> | undefined
   ) =>
-  (userName: string, marker?: string): Effect.Effect<Page<A>, IamError> =>
+  (userName: string, marker?: string, maxItems?: number): Effect.Effect<Page<A>, IamError> =>
     call(action, userName, (abortSignal) =>
-      send({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }, abortSignal)).pipe(
+      send({ UserName: userName, Marker: marker, MaxItems: maxItems ?? settings.perUserPageSize }, abortSignal)).pipe(
         Effect.map((o) => page(action, userName, items(o), o.IsTruncated, o.Marker))
       )
 
@@ -417,8 +285,8 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
             : Effect.succeed({ generatedAt: o.GeneratedTime })
         )
       ),
-    counts: () => ({ calls: { ...tally.calls }, throttled: tally.throttled, retries: tally.retries }),
-    room: pacer.room,
-    requestRate: pacer.reading
+    counts: door.counts,
+    room: door.room,
+    requestRate: door.requestRate
   })
 })

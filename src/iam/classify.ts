@@ -36,6 +36,10 @@ const pendingCodes = new Set(["ReportInProgress", "CredentialReportNotReadyExcep
 const pendingWhenLimited = new Set(["GenerateCredentialReport"])
 const limitCodes = new Set(["LimitExceeded", "LimitExceededException"])
 const transientCodes = new Set([
+  // A session that ended before its announced expiry: the door renews it, then tries again.
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "RequestExpired",
   "ServiceFailure",
   "ServiceFailureException",
   "ServiceUnavailable",
@@ -67,6 +71,9 @@ interface SdkLikeError {
 }
 
 export const classify = (action: string, userName: string | undefined, error: unknown): IamError => {
+  // Already classified: a role session that could not be renewed fails the IAM request signed
+  // with it, with AssumeRole's own error from the STS door.
+  if (error instanceof IamError) return error
   const e = (typeof error === "object" && error !== null ? error : {}) as SdkLikeError
   const code = String(e.Code ?? (e.name !== "Error" && e.name !== undefined ? e.name : e.code ?? "Unknown"))
   const message = typeof e.message === "string" ? e.message : String(error)

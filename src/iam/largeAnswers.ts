@@ -81,27 +81,32 @@ export const checkedAnswer = <C extends { readonly middlewareStack: { add(middle
   shape: AnswerShape,
   reader?: () => AnswerReader
 ): C => {
-  command.middlewareStack.add(
-    (next: (args: unknown) => Promise<{ readonly response: unknown }>) => async (args: unknown) => {
-      const result = await next(args)
-      const response = result.response as { statusCode?: number; body?: unknown }
-      const status = response.statusCode ?? 0
-      if (status >= 200 && status < 300) {
-        let rest: string
-        try {
-          rest = await readAnswer(isBody(response.body) ? response.body : undefined, shape, reader?.())
-        } catch (e) {
-          // The status makes it BadData in `classify.ts`: AWS answered, but not with an answer.
-          if (e instanceof AnswerError) throw Object.assign(e, { $metadata: { httpStatusCode: status } })
-          throw e
-        }
-        response.body = Readable.from([Buffer.from(rest, "utf8")])
-      }
-      return result
-    },
-    { step: "deserialize", priority: "low", name: "iamOcsfCheckedAnswer" }
-  )
+  command.middlewareStack.add(answerCheck(shape, reader), answerCheckStep)
   return command
+}
+
+/** Where the check goes in a client's or a command's middleware stack: before the SDK reads the answer. */
+export const answerCheckStep = { step: "deserialize", priority: "low", name: "iamOcsfCheckedAnswer" } as const
+
+/** The middleware that checks an answer as `shape` says (`checkedAnswer`), for a stack of one's own. */
+export const answerCheck = (shape: AnswerShape, reader?: () => AnswerReader) =>
+(next: (args: unknown) => Promise<{ readonly response: unknown }>) =>
+async (args: unknown) => {
+  const result = await next(args)
+  const response = result.response as { statusCode?: number; body?: unknown }
+  const status = response.statusCode ?? 0
+  if (status >= 200 && status < 300) {
+    let rest: string
+    try {
+      rest = await readAnswer(isBody(response.body) ? response.body : undefined, shape, reader?.())
+    } catch (e) {
+      // The status makes it BadData in `classify.ts`: AWS answered, but not with an answer.
+      if (e instanceof AnswerError) throw Object.assign(e, { $metadata: { httpStatusCode: status } })
+      throw e
+    }
+    response.body = Readable.from([Buffer.from(rest, "utf8")])
+  }
+  return result
 }
 
 /**

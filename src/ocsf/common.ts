@@ -91,4 +91,12 @@ const known = <A>(value: A | undefined, name: string): A => {
 export interface MapContext {
   /** When the user was observed: the event `time` of the strict profiles. */
   readonly collectedAt: Date
+  /** What the run knows of the user's account beyond its id (which the ARN holds). */
+  readonly account?: AccountContext | undefined
+}
+
+/** An account's name and organization, from the config or AWS Organizations; the strict profiles carry them. */
+export interface AccountContext {
+  readonly name?: string | undefined
+  readonly organizationId?: string | undefined
 }

@@ -1,18 +1,28 @@
 /**
  * The OCSF mapping as the rest of the program uses it: the profiles, a mapper for each that encodes
- * every event through its profile's Schema, and the key that events are partitioned by.
+ * every event through its profile's Schema, the change (class 3001) mappers of the strict
+ * profiles, and the key that events are partitioned by.
  */
 import * as Schema from "effect/Schema"
+import type { Change } from "../changes/diff.ts"
 import type { IamUser } from "../iam/IamUser.ts"
+import {
+  AccountChangeCloudEvent,
+  AccountChangeEvent,
+  type ChangeContext,
+  toAccountChangeCloudEvent,
+  toAccountChangeEvent
+} from "./accountChange.ts"
 import type { MapContext } from "./common.ts"
 import { SpecEvent, toSpecEvent } from "./spec.ts"
 import { StrictEvent, toStrictEvent } from "./strict.ts"
 import { StrictCloudEvent, toStrictCloudEvent } from "./strictCloud.ts"
 
-export type { MapContext } from "./common.ts"
+export type { AccountContext, MapContext } from "./common.ts"
 export { SpecEvent } from "./spec.ts"
 export { StrictEvent } from "./strict.ts"
 export { StrictCloudEvent } from "./strictCloud.ts"
+export { AccountChangeCloudEvent, AccountChangeEvent, type ChangeContext } from "./accountChange.ts"
 
 /** Which event shape to emit; `spec` (the spec's table, not valid OCSF) is the default. */
 export const OcsfProfile = Schema.Literals(["spec", "strict", "strict-cloud"])
@@ -51,5 +61,33 @@ const mappers: Record<OcsfProfile, Mapper> = {
  */
 export const mapperFor = (profile: OcsfProfile): Mapper => mappers[profile]
 
-/** The key one user's events are partitioned by downstream (the event's user.uid). */
-export const eventKey = (event: OcsfEvent): string => event.user.uid
+/** A change event (class 3001) as it goes on the wire. */
+export type ChangeEvent = typeof AccountChangeEvent.Encoded | typeof AccountChangeCloudEvent.Encoded
+
+export type ChangeMapper = (change: Change, ctx: ChangeContext) => ChangeEvent
+
+/** The profiles with change events: the `spec` profile's table has none (`ocsf.emit` refuses it). */
+export type ChangeProfile = Exclude<OcsfProfile, "spec">
+export const hasChangeEvents = (profile: OcsfProfile): profile is ChangeProfile => profile !== "spec"
+
+const changeMapper = <S extends Schema.Codec<unknown, ChangeEvent>>(
+  schema: S,
+  toEvent: (change: Change, ctx: ChangeContext) => S["Type"]
+): ChangeMapper => {
+  const encode = Schema.encodeSync(schema)
+  return (change, ctx) => encode(toEvent(change, ctx))
+}
+
+const changeMappers: Record<ChangeProfile, ChangeMapper> = {
+  strict: changeMapper(AccountChangeEvent, toAccountChangeEvent),
+  "strict-cloud": changeMapper(AccountChangeCloudEvent, toAccountChangeCloudEvent)
+}
+
+/**
+ * Pure: one change of one user (`diffUser`) → the encoded, JSON-ready class 3001 event, through
+ * the profile's Schema, like `mapperFor`.
+ */
+export const changeMapperFor = (profile: ChangeProfile): ChangeMapper => changeMappers[profile]
+
+/** The key one user's events are partitioned by downstream (the event's user.uid), inventory and change events alike. */
+export const eventKey = (event: { readonly user: { readonly uid: string } }): string => event.user.uid

@@ -6,6 +6,7 @@
 import * as Schema from "effect/Schema"
 import type { AccessKey, IamUser } from "../iam/IamUser.ts"
 import {
+  type AccountContext,
   activeKeyCount,
   EpochMillis,
   hasMfa,
@@ -29,14 +30,28 @@ export const parseUserArn = (arn: string): { readonly partition: string; readonl
 
 export const AwsAccount = Schema.Struct({
   uid: Schema.String.check(Schema.isPattern(/^\d{12}$/, { expected: "a 12-digit AWS account id parsed from the user ARN" })),
+  /** The account's name, when the run knows it (AWS Organizations or the config). */
+  name: Schema.optionalKey(Schema.NonEmptyString),
   type_id: Schema.Literal(10),
   type: Schema.Literal("AWS Account")
 })
 export type AwsAccount = typeof AwsAccount.Type
 
-export const awsAccount = (accountId: string): AwsAccount => ({ uid: accountId, type_id: 10, type: "AWS Account" })
+/** The AWS Organization an account belongs to (OCSF `organization`: its id in `uid`). */
+export const AwsOrganization = Schema.Struct({ uid: Schema.NonEmptyString })
 
-const StrictUser = Schema.Struct({
+export const awsAccount = (accountId: string, where?: AccountContext): AwsAccount => ({
+  uid: accountId,
+  ...(where?.name === undefined || where.name === "" ? {} : { name: where.name }),
+  type_id: 10,
+  type: "AWS Account"
+})
+
+/** The organization, when the account was discovered through AWS Organizations. */
+export const awsOrganization = (where?: AccountContext) =>
+  where?.organizationId === undefined ? {} : { org: { uid: where.organizationId } }
+
+export const StrictUser = Schema.Struct({
   // OCSF: uid is "the AWS user ARN", uid_alt "the AWS user Principal ID"
   uid: Schema.NonEmptyString,
   uid_alt: Schema.NonEmptyString,
@@ -45,6 +60,7 @@ const StrictUser = Schema.Struct({
   type: Schema.Literal("User"),
   has_mfa: Schema.Boolean,
   account: AwsAccount,
+  org: Schema.optionalKey(AwsOrganization),
   // absent = not collected; [] = collected, member of none
   groups: Schema.optionalKey(Schema.Array(Schema.Struct({ name: Schema.NonEmptyString, uid: Schema.NonEmptyString }))),
   // every key, whatever its status: an Inactive key can be re-activated. Status is in unmapped.
@@ -88,6 +104,7 @@ export const StrictEvent = Schema.Struct({
   unmapped: Schema.Struct({ user: UnmappedUser })
 })
 export type StrictEvent = typeof StrictEvent.Type
+export type StrictUser = typeof StrictUser.Type
 
 const metadata = { version: OCSF_VERSION, product: { name: "IAM", vendor_name: "AWS" } } as const
 
@@ -108,19 +125,10 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
   ...header,
   time: ctx.collectedAt,
   metadata,
-  user: {
-    uid: u.Arn,
-    uid_alt: u.UserId,
-    name: u.UserName,
-    type_id: 1,
-    type: "User",
-    has_mfa: hasMfa(u),
-    account: awsAccount(parseUserArn(u.Arn).accountId),
-    ...(u.Groups && {
-      groups: inCanonicalOrder(u.Groups, (g) => g.GroupName).map((g) => ({ name: g.GroupName, uid: g.GroupId }))
-    }),
-    programmatic_credentials: keys.map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
-  },
+  user: strictUser(
+    { Arn: u.Arn, UserId: u.UserId, UserName: u.UserName, hasMfa: hasMfa(u), Groups: u.Groups, AccessKeys: keys },
+    ctx.account
+  ),
   unmapped: {
     user: {
       path: u.Path,
@@ -138,4 +146,31 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
       ...(u.InlinePolicyNames && { inline_policy_names: inCanonicalOrder(u.InlinePolicyNames, (n) => n) })
     }
   }
+})
+
+/** What the strict `user` object is made of: a collected user, or the stored snapshot of one (change events). */
+export interface StrictUserFacts {
+  readonly Arn: string
+  readonly UserId: string
+  readonly UserName: string
+  readonly hasMfa: boolean
+  /** undefined: not collected */
+  readonly Groups: ReadonlyArray<{ readonly GroupName: string; readonly GroupId: string }> | undefined
+  readonly AccessKeys: ReadonlyArray<{ readonly AccessKeyId: string }>
+}
+
+export const strictUser = (u: StrictUserFacts, where?: AccountContext): StrictUser => ({
+  uid: u.Arn,
+  uid_alt: u.UserId,
+  name: u.UserName,
+  type_id: 1,
+  type: "User",
+  has_mfa: u.hasMfa,
+  account: awsAccount(parseUserArn(u.Arn).accountId, where),
+  ...awsOrganization(where),
+  ...(u.Groups && {
+    groups: inCanonicalOrder(u.Groups, (g) => g.GroupName).map((g) => ({ name: g.GroupName, uid: g.GroupId }))
+  }),
+  programmatic_credentials: inCanonicalOrder(u.AccessKeys, (k) => k.AccessKeyId)
+    .map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key" }))
 })

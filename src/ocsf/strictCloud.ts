@@ -6,7 +6,7 @@
 import * as Schema from "effect/Schema"
 import type { IamUser } from "../iam/IamUser.ts"
 import type { MapContext } from "./common.ts"
-import { AwsAccount, parseUserArn, StrictEvent, StrictMetadata, toStrictEvent } from "./strict.ts"
+import { AwsAccount, AwsOrganization, awsOrganization, parseUserArn, StrictEvent, StrictMetadata, toStrictEvent } from "./strict.ts"
 
 export const StrictCloudEvent = Schema.Struct({
   ...StrictEvent.fields,
@@ -14,7 +14,8 @@ export const StrictCloudEvent = Schema.Struct({
   cloud: Schema.Struct({
     provider: Schema.Literal("AWS"),
     cloud_partition: Schema.NonEmptyString,
-    account: AwsAccount
+    account: AwsAccount,
+    org: Schema.optionalKey(AwsOrganization)
   })
 })
 export type StrictCloudEvent = typeof StrictCloudEvent.Type
@@ -24,6 +25,11 @@ export const toStrictCloudEvent = (u: IamUser, ctx: MapContext): StrictCloudEven
   return {
     ...event,
     metadata: { ...event.metadata, profiles: ["cloud"] },
-    cloud: { provider: "AWS", cloud_partition: parseUserArn(u.Arn).partition, account: event.user.account }
+    cloud: {
+      provider: "AWS",
+      cloud_partition: parseUserArn(u.Arn).partition,
+      account: event.user.account,
+      ...awsOrganization(ctx.account)
+    }
   }
 }

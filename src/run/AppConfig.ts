@@ -7,6 +7,7 @@
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import * as Schema from "effect/Schema"
+import { AccountsConfig } from "../accounts/AccountsConfig.ts"
 import { CollectionConfig } from "../collect/CollectionConfig.ts"
 import type { ConfigError } from "../config/ConfigError.ts"
 import { durationField } from "../config/durations.ts"
@@ -18,6 +19,7 @@ import { AwsConfig } from "../iam/AwsConfig.ts"
 import { OcsfConfig } from "../ocsf/OcsfConfig.ts"
 import { ServerConfig } from "../ops/ServerConfig.ts"
 import { Sinks } from "../sinks/SinksConfig.ts"
+import { StateConfig } from "../state/StateConfig.ts"
 import { LogConfig } from "../telemetry/LogConfig.ts"
 import { TelemetryConfig } from "../telemetry/TelemetryConfig.ts"
 
@@ -33,6 +35,8 @@ export type ScheduleConfig = typeof ScheduleConfig.Type
 
 export const AppConfig = Schema.Struct({
   aws: AwsConfig.pipe(section),
+  /** Absent: the one account the credentials belong to. */
+  accounts: Schema.optionalKey(AccountsConfig),
   collection: CollectionConfig.pipe(section),
   ocsf: OcsfConfig.pipe(section),
   schedule: ScheduleConfig.pipe(section),
@@ -40,6 +44,8 @@ export const AppConfig = Schema.Struct({
   /** At least one; names resolved and unique. */
   sinks: Sinks,
   deadLetter: DeadLetterConfig.pipe(section),
+  /** Where each account's state is kept between runs (`ocsf.emit` "changes" or "both"). */
+  state: StateConfig.pipe(section),
   telemetry: TelemetryConfig.pipe(section),
   server: ServerConfig.pipe(section),
   log: LogConfig.pipe(section)

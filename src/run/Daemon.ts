@@ -23,10 +23,10 @@ import type { ConfigError } from "../config/index.ts"
 import { configJson } from "./describeConfig.ts"
 import { checkWritable, DeadLetter } from "../delivery/DeadLetter.ts"
 import { RunFailed } from "../common/exit.ts"
-import { Iam } from "../iam/Iam.ts"
+import { Accounts } from "../accounts/Accounts.ts"
 import { DaemonHealth } from "../ops/health.ts"
 import { opsServer } from "../ops/OpsServer.ts"
-import { iamSettings, runOnce } from "./Runner.ts"
+import { accountsSettings, runOnce } from "./Runner.ts"
 import { formatSummary, type RunSummary } from "./RunStats.ts"
 import { StopSignal, stopGracefully } from "./StopSignal.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
@@ -131,16 +131,17 @@ const reloadOnSighup = (file: string, current: Ref.Ref<AppConfig>) =>
   })
 
 /**
- * Runs that share one IAM client for as long as the settings it is made from stay the same: its
- * connections and its learned request rate outlive a run. A client per run would forget the
- * account's budget every time and, as `bench/soak.ts` measured, fragment native memory (RSS
- * crept by about 50 KB a run). The dead-letter file is opened per run, so it can be rotated.
+ * Runs that share their accounts' IAM services (clients, sockets, learned request rates, role
+ * sessions) for as long as the settings they are made from stay the same: an account's budget
+ * outlives a run. A service per run would forget it every time and, as `bench/soak.ts` measured,
+ * fragment native memory (RSS crept by about 50 KB a run). The dead-letter file is opened per
+ * run, so it can be rotated.
  */
-export const lastingIamRuns = Effect.gen(function*() {
-  let current: { readonly key: string; readonly scope: Scope.Closeable; readonly iam: Context.Context<Iam> } | undefined
+export const lastingAccountRuns = Effect.gen(function*() {
+  let current: { readonly key: string; readonly scope: Scope.Closeable; readonly accounts: Context.Context<Accounts> } | undefined
   yield* Effect.addFinalizer(() => (current === undefined ? Effect.void : Scope.close(current.scope, Exit.void)))
-  const iamFor = Effect.fnUntraced(function*(config: AppConfig) {
-    const settings = iamSettings(config)
+  const accountsFor = Effect.fnUntraced(function*(config: AppConfig) {
+    const settings = accountsSettings(config)
     // Secrets included, so that a rotated key gets a new client; hashed, so that no plain copy
     // of them outlives this line.
     const key = createHash("sha256")
@@ -149,14 +150,14 @@ export const lastingIamRuns = Effect.gen(function*() {
     if (current?.key !== key) {
       if (current !== undefined) yield* Scope.close(current.scope, Exit.void)
       const scope = yield* Scope.make()
-      current = { key, scope, iam: yield* Layer.buildWithScope(Iam.layer(settings), scope) }
+      current = { key, scope, accounts: yield* Layer.buildWithScope(Accounts.layer(settings), scope) }
     }
-    return current.iam
+    return current.accounts
   })
   return (config: AppConfig) =>
-    iamFor(config).pipe(
-      Effect.flatMap((iam) =>
-        runOnce(config).pipe(Effect.provide(DeadLetter.layer(config.deadLetter.path)), Effect.provide(iam))
+    accountsFor(config).pipe(
+      Effect.flatMap((accounts) =>
+        runOnce(config).pipe(Effect.provide(DeadLetter.layer(config.deadLetter.path)), Effect.provide(accounts))
       )
     )
 })
@@ -170,7 +171,7 @@ export interface DaemonOptions {
 export const daemon = (options: DaemonOptions) =>
   Effect.gen(function*() {
     const { config } = options
-    const run = yield* lastingIamRuns
+    const run = yield* lastingAccountRuns
     const health = new DaemonHealth(config.schedule.interval)
     const current = yield* Ref.make(config)
     if (config.server.port !== undefined) {

@@ -13,6 +13,30 @@ export interface AwsFigures {
 
 const noAwsCalls: AwsFigures = { calls: 0, throttled: 0, retries: 0, rate: { mean: 0, peak: 0 } }
 
+/** One account of a run that reads several: its own counts, and whether it was read in full. */
+export interface AccountCounts {
+  readonly id: string
+  readonly name: string | undefined
+  collected: number
+  failed: number
+  vanished: number
+  /** `reading` until its listing ends; `failed` when it could not be read (whole or in part). */
+  status: "reading" | "complete" | "failed"
+  /** Why it failed, as the dead-letter record says. */
+  error?: string
+  /** Its figures from AWS (set as it is read). */
+  aws: () => AwsFigures
+}
+
+/** The figures of several accounts as one: calls, throttles and retries add up, and so do rates. */
+const sumFigures = (figures: ReadonlyArray<AwsFigures>): AwsFigures =>
+  figures.reduce((sum, f) => ({
+    calls: sum.calls + f.calls,
+    throttled: sum.throttled + f.throttled,
+    retries: sum.retries + f.retries,
+    rate: { mean: sum.rate.mean + f.rate.mean, peak: sum.rate.peak + f.rate.peak }
+  }), noAwsCalls)
+
 export class RunStats {
   /** Users that ListUsers returned so far. */
   seen = 0
@@ -22,8 +46,14 @@ export class RunStats {
   failed = 0
   /** Users deleted while the run was looking at them. */
   vanished = 0
+  /** Events made for the sinks: one per user collected, unless the run sends change events. */
+  emitted = 0
   /** The run's AWS figures so far (the collection sets it; delivery alone makes no AWS call). */
-  aws: () => AwsFigures = () => noAwsCalls
+  aws: () => AwsFigures = () => sumFigures([...this.accounts.values()].map((a) => a.aws()))
+  /** Users the accounts said they hold (GetAccountSummary), added up as they answer: the live line's estimate. */
+  estimatedUsers: number | undefined = undefined
+  /** The accounts of a run that reads several (an `accounts` section), by id; empty otherwise. */
+  readonly accounts = new Map<string, AccountCounts>()
   /** The collection was cut short by a stop (SIGTERM/SIGINT): the snapshot is partial. */
   stopped = false
   readonly sinks: Map<string, SinkCounts>
@@ -39,9 +69,17 @@ export class RunStats {
     return counts
   }
 
-  /** Every user collected and every event delivered to every sink. */
+  /** An account starts being read. */
+  account(id: string, name: string | undefined): AccountCounts {
+    const counts: AccountCounts = { id, name, collected: 0, failed: 0, vanished: 0, status: "reading", aws: () => noAwsCalls }
+    this.accounts.set(id, counts)
+    return counts
+  }
+
+  /** Every account read in full, every user collected and every event delivered to every sink. */
   get complete(): boolean {
-    return !this.stopped && this.failed === 0 && [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
+    return !this.stopped && this.failed === 0 && [...this.accounts.values()].every((a) => a.status === "complete") &&
+      [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.emitted)
   }
 
   summary(): RunSummary {
@@ -52,11 +90,23 @@ export class RunStats {
       vanished: this.vanished,
       stopped: this.stopped,
       sinks: Object.fromEntries([...this.sinks].map(([name, c]) => [name, { ...c }])),
+      accounts: [...this.accounts.values()].map(({ aws, ...a }) => ({ ...a, aws: aws() })),
       aws: this.aws(),
       durationMs: Date.now() - this.startedAt,
       complete: this.complete
     }
   }
+}
+
+export interface AccountSummary {
+  readonly id: string
+  readonly name: string | undefined
+  readonly collected: number
+  readonly failed: number
+  readonly vanished: number
+  readonly status: "reading" | "complete" | "failed"
+  readonly error?: string
+  readonly aws: AwsFigures
 }
 
 export interface RunSummary {
@@ -67,6 +117,8 @@ export interface RunSummary {
   /** Cut short by SIGTERM/SIGINT: not every user was collected. */
   readonly stopped?: boolean
   readonly sinks: Readonly<Record<string, SinkCounts>>
+  /** Per account, when the run reads several (an `accounts` section); empty otherwise. */
+  readonly accounts: ReadonlyArray<AccountSummary>
   readonly aws: AwsFigures
   readonly durationMs: number
   readonly complete: boolean
@@ -113,5 +165,18 @@ export const formatSummary = (s: RunSummary): string => {
       }`
     )
     .join("; ")
-  return `${s.collected} users collected, ${s.failed} failed, ${s.vanished} vanished in ${seconds.toFixed(1)}s (${formatRate(rate)} users/s) | ${aws} | ${sinks}`
+  const failedAccounts = s.accounts.filter((a) => a.status !== "complete").length
+  const accounts = s.accounts.length === 0
+    ? ""
+    : ` | accounts: ${s.accounts.length - failedAccounts} read${failedAccounts > 0 ? `, ${failedAccounts} failed` : ""}`
+  return `${s.collected} users collected, ${s.failed} failed, ${s.vanished} vanished in ${seconds.toFixed(1)}s (${formatRate(rate)} users/s)${accounts} | ${aws} | ${sinks}`
+}
+
+/** One account's line, for a run that reads several. */
+export const formatAccount = (a: AccountSummary): string => {
+  const who = a.name === undefined ? a.id : `${a.id} (${a.name})`
+  const state = a.status === "complete" ? "read" : a.status === "failed" ? `failed: ${a.error ?? "unknown"}` : "not finished"
+  const { calls, throttled, retries } = a.aws
+  return `account ${who}: ${state}; ${a.collected} users collected, ${a.failed} failed, ${a.vanished} vanished | ` +
+    `AWS: ${calls} calls, ${throttled} throttled, ${retries} retries`
 }

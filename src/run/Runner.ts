@@ -9,7 +9,9 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type { AppConfig } from "./AppConfig.ts"
 import { DeadLetter } from "../delivery/DeadLetter.ts"
-import { Iam, type IamSettings } from "../iam/Iam.ts"
+import { Accounts, type AccountsSettings } from "../accounts/Accounts.ts"
+import { statePath } from "../state/StateConfig.ts"
+import type { Connection } from "../iam/sdkClient.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
 import { observeRun } from "../telemetry/metrics.ts"
@@ -45,7 +47,8 @@ export class RunIncomplete extends Schema.TaggedError<RunIncomplete>()("RunIncom
   }
 }
 
-export const iamSettings = (config: AppConfig): IamSettings => ({
+/** Where the AWS calls go and with which credentials: the `aws` section. */
+export const connectionOf = (config: AppConfig): Connection => ({
   region: config.aws.region,
   endpoint: config.aws.endpoint,
   credentials: config.aws.accessKeyId !== undefined && config.aws.secretAccessKey !== undefined
@@ -55,13 +58,27 @@ export const iamSettings = (config: AppConfig): IamSettings => ({
       sessionToken: config.aws.sessionToken
     }
     : undefined,
-  callTimeout: config.collection.callTimeout,
-  retry: config.collection.retry,
   // Each user being enriched has up to seven calls in flight.
-  maxInFlight: config.collection.concurrency * 7,
-  maxSockets: Math.max(50, config.collection.concurrency * 8),
-  requestRate: { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
+  maxSockets: Math.max(50, config.collection.concurrency * 8)
 })
+
+/** How the run reaches its accounts, and what each account's IAM service is made of. */
+export const accountsSettings = (config: AppConfig): AccountsSettings => {
+  const requestRate = { ceiling: config.collection.maxRequestsPerSecond, floor: config.collection.minRequestsPerSecond }
+  return {
+    connection: connectionOf(config),
+    accounts: config.accounts,
+    iam: {
+      callTimeout: config.collection.callTimeout,
+      retry: config.collection.retry,
+      maxInFlight: config.collection.concurrency * 7,
+      requestRate
+    },
+    callTimeout: config.collection.callTimeout,
+    retry: config.collection.retry,
+    requestRate
+  }
+}
 
 export const runSettings = (config: AppConfig): RunSettings => ({
   collect: {
@@ -70,12 +87,26 @@ export const runSettings = (config: AppConfig): RunSettings => ({
     strategy: config.collection.strategy,
     maxCredentialReportAge: config.collection.maxCredentialReportAge
   },
-  profile: config.ocsf.profile
+  profile: config.ocsf.profile,
+  emit: { emit: config.ocsf.emit, snapshotEvery: config.ocsf.snapshotEvery }
 })
+
+/**
+ * The state store, when the run emits changes: opened for the run (SQLite loads only then), so
+ * that a daemon holds no lock on the file between runs and `state reset` can run beside it.
+ */
+const withState = (config: AppConfig) => <A, E, R>(run: Effect.Effect<A, E, R>) =>
+  config.ocsf.emit === "snapshot"
+    ? run
+    : Effect.promise(() => import("../state/sqlite.ts")).pipe(
+      Effect.flatMap((sqlite) =>
+        run.pipe(Effect.provide(sqlite.layer(statePath(config.state, config.deadLetter.path))))
+      )
+    )
 
 /** The services a run needs, built from the config. */
 export const runLayer = (config: AppConfig) =>
-  Layer.mergeAll(Iam.layer(iamSettings(config)), DeadLetter.layer(config.deadLetter.path))
+  Layer.mergeAll(Accounts.layer(accountsSettings(config)), DeadLetter.layer(config.deadLetter.path))
 
 /**
  * One run from start to summary; sinks are released when it ends. A dead-letter file that could
@@ -87,7 +118,7 @@ export const runOnce = (config: AppConfig) =>
       yield* (yield* DeadLetter).check
       const targets = yield* acquireSinks(config)
       yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
-      const summary = yield* runCollection(runSettings(config), targets)
+      const summary = yield* runCollection(runSettings(config), targets).pipe(withState(config))
       const log = summary.complete ? Effect.logInfo : Effect.logWarning
       const ended = summary.stopped ? `stopped by ${(yield* StopSignal).signal() ?? "a stop request"}` : "finished"
       yield* log(`collection ${ended}: ${formatSummary(summary)}`)

@@ -35,7 +35,7 @@ export const iamErrorOf = <A>(exit: Exit.Exit<A, IamError>): IamError | undefine
  * retry schedule's last delay; 0 for a first attempt), and on failure the AWS error code and its
  * classification. Applied inside the attempt's span. An interrupted attempt is not counted.
  */
-export const observeAttempt = (tally: CallTally, action: string, attempt: number) =>
+export const observeAttempt = (tally: CallTally, action: string, attempt: number, account?: string) =>
 <A, R>(self: Effect.Effect<A, IamError, R>): Effect.Effect<A, IamError, R> =>
   Effect.flatMap(Schedule.CurrentMetadata, ({ duration }) =>
     Effect.andThen(
@@ -45,7 +45,7 @@ export const observeAttempt = (tally: CallTally, action: string, attempt: number
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit)) {
           tally.count(action, attempt, "ok")
-          return recordAwsAttempt(action, attempt, "ok")
+          return recordAwsAttempt(action, attempt, "ok", account)
         }
         const error = iamErrorOf(exit)
         if (error === undefined) return Effect.void
@@ -54,6 +54,6 @@ export const observeAttempt = (tally: CallTally, action: string, attempt: number
           "aws.error.code": error.reason.code,
           "aws.error.reason": error.reason._tag,
           ...(error.reason.status === undefined ? {} : { "http.response.status_code": error.reason.status })
-        }).pipe(Effect.andThen(recordAwsAttempt(action, attempt, error.reason._tag)))
+        }).pipe(Effect.andThen(recordAwsAttempt(action, attempt, error.reason._tag, account)))
       })
     )

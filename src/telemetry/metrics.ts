@@ -3,7 +3,8 @@
  * series, so nothing grows), exported through `@effect/opentelemetry` only when OTLP or the
  * /metrics endpoint asks for them. Prometheus sees `iam_ocsf.users.collected` as
  * `iam_ocsf_users_collected_total`. Units are in the names: Effect metrics carry none. Every attribute comes from a small closed set
- * (an IAM action, an outcome, a sink name from the config), never from data such as a user name.
+ * (an AWS action, an outcome, an account id, a sink name from the config), never from data such as a
+ * user name.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -16,8 +17,7 @@ const counter = (name: string, description: string) => Metric.counter(name, { de
 /** Seconds: runs take minutes, batches take milliseconds to seconds. */
 const secondsBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
-const usersCollected = counter("iam_ocsf.users.collected", "Users enriched and mapped to an OCSF event")
-const usersFailed = counter("iam_ocsf.users.failed", "Users that could not be collected (dead-lettered)")
+
 /**
  * A counter with one series per set of attributes, each made once: `withAttributes` on every
  * update would work out the series' key again each time, for thousands of attempts a second.
@@ -35,6 +35,8 @@ const counterSeries = (name: string, description: string) => {
   }
 }
 
+const usersCollectedIn = counterSeries("iam_ocsf.users.collected", "Users enriched and mapped to an OCSF event, by account")
+const usersFailedIn = counterSeries("iam_ocsf.users.failed", "Users that could not be collected (dead-lettered), by account")
 const awsCalls = counterSeries("iam_ocsf.aws.calls", "IAM API attempts, by action and outcome")
 const awsThrottles = counterSeries("iam_ocsf.aws.throttles", "IAM API attempts refused for the request rate, by action")
 const awsRetries = counterSeries("iam_ocsf.aws.retries", "IAM API attempts that repeat an earlier one, by action")
@@ -61,16 +63,22 @@ const lastSuccess = Metric.gauge("iam_ocsf.run.last_success_timestamp_seconds", 
 })
 
 /** The outcome of one IAM attempt: "ok", or the reason it failed ("Throttled", "AccessDenied", ...). */
-export const recordAwsAttempt = (action: string, attempt: number, outcome: string): Effect.Effect<void> =>
+export const recordAwsAttempt = (action: string, attempt: number, outcome: string, account?: string): Effect.Effect<void> =>
   Effect.contextWith((context) => {
-    awsCalls({ action, outcome }).updateUnsafe(1, context)
-    if (outcome === "Throttled") awsThrottles({ action }).updateUnsafe(1, context)
-    if (attempt > 1) awsRetries({ action }).updateUnsafe(1, context)
+    const where = account === undefined ? {} : { "aws.account.id": account }
+    awsCalls({ action, outcome, ...where }).updateUnsafe(1, context)
+    if (outcome === "Throttled") awsThrottles({ action, ...where }).updateUnsafe(1, context)
+    if (attempt > 1) awsRetries({ action, ...where }).updateUnsafe(1, context)
     return Effect.void
   })
 
-export const recordUser = (outcome: "collected" | "failed"): Effect.Effect<void> =>
-  Metric.update(outcome === "collected" ? usersCollected : usersFailed, 1)
+/** A user collected or failed, in `account` when the run reads several. */
+export const recordUser = (outcome: "collected" | "failed", account?: string): Effect.Effect<void> =>
+  Effect.contextWith((context) => {
+    const where = account === undefined ? {} : { "aws.account.id": account }
+    ;(outcome === "collected" ? usersCollectedIn : usersFailedIn)(where).updateUnsafe(1, context)
+    return Effect.void
+  })
 
 export const recordBatch = (
   sink: string,
@@ -98,8 +106,8 @@ export const recordRun = (outcome: RunOutcome, seconds: number, endedAtMillis: n
  */
 const registerSeries = (sinkNames: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.all([
-    Metric.update(usersCollected, 0),
-    Metric.update(usersFailed, 0),
+    Metric.update(usersCollectedIn({}), 0),
+    Metric.update(usersFailedIn({}), 0),
     ...(["complete", "incomplete", "failed"] as const).map((outcome) =>
       Metric.update(Metric.withAttributes(runs, { outcome }), 0)
     ),

@@ -1,0 +1,179 @@
+/**
+ * The state store (src/state/sqlite.ts) alone, at account scale: figures, not assertions. In a
+ * child process of its own (so that its peak RSS is the store's and the users', nothing else's):
+ *   1. baseline: N users staged (every one new), committed;
+ *   2. a second run where 1% of the users changed (a policy attached, a tag changed or MFA
+ *      switched), 0.1% were deleted and 0.1% are new: staged, diffed, the unseen (deleted) users
+ *      read back, committed.
+ * Reported: time in the store and the diff (the users' generation excluded), commit time, the
+ * file's size, and the process's peak RSS. The users come from the emulator's generator, through
+ * the `IamUser` schema and `toSnapshot`, as a collection would hand them over.
+ *
+ * `npm run build && npx node $(cat bin/node-flags) dist/bench/state.js [--users 100000]`
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { makeAccount, toExpectedJson, type UserRecord } from "../emulator/account.ts"
+import { diffUser } from "../src/changes/diff.ts"
+import { toSnapshot } from "../src/changes/snapshot.ts"
+import { IamUser } from "../src/iam/IamUser.ts"
+import { openSqliteStore } from "../src/state/sqlite.ts"
+
+export interface StateBenchOptions {
+  readonly users: number
+}
+
+export interface StateFigures {
+  readonly users: number
+  readonly baselineStageSeconds: number
+  readonly baselineCommitSeconds: number
+  /** The second run: stage + diff of every user, the unseen users read back, and the commit. */
+  readonly changedRunSeconds: number
+  /** The same, in CPU time (user + system): the figure to trust on a busy machine. */
+  readonly changedRunCpuSeconds: number
+  readonly changedCommitSeconds: number
+  readonly changes: number
+  readonly changedUsers: number
+  readonly newUsers: number
+  readonly deletedUsers: number
+  readonly fileMb: number
+  readonly idleRssMb: number
+  readonly peakRssMb: number
+}
+
+const decodeUser = Schema.decodeUnknownSync(IamUser)
+
+/** User `i` as the second run sees it: 1% changed in one of three ways. */
+const secondLook = (u: UserRecord, i: number): UserRecord => {
+  if (i % 100 !== 7) return u
+  switch (i % 3) {
+    case 0:
+      return { ...u, AttachedPolicies: [...u.AttachedPolicies, { PolicyName: "BenchPolicy", PolicyArn: "arn:aws:iam::aws:policy/BenchPolicy" }] }
+    case 1:
+      return { ...u, Tags: [...u.Tags.filter((t) => t.Key !== "Bench"), { Key: "Bench", Value: String(i) }] }
+    default:
+      return { ...u, MFADevices: u.MFADevices.length > 0 ? [] : [{ SerialNumber: `arn:aws:iam::123456789012:mfa/b${i}`, EnableDate: "2025-01-01T00:00:00Z" }] }
+  }
+}
+
+const runJob = async (options: StateBenchOptions, file: string): Promise<StateFigures> => {
+  const account = makeAccount({ users: options.users, specExamples: false })
+  const idleRssMb = Math.round(process.memoryUsage().rss / 1e6)
+  const store = await Effect.runPromise(openSqliteStore(file))
+  const snapshotOf = (u: UserRecord) => toSnapshot(decodeUser(toExpectedJson(u)))
+
+  // 1. baseline
+  let t = performance.now()
+  let inStore = 0
+  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const run = yield* store.beginRun("123456789012")
+    for (const u of account.users()) {
+      const s = snapshotOf(u)
+      const t0 = performance.now()
+      yield* run.stage(s)
+      inStore += performance.now() - t0
+    }
+    const c = performance.now()
+    yield* run.commit({ complete: true, at: new Date(), snapshot: true })
+    t = performance.now() - c
+  })))
+  const baselineStageSeconds = inStore / 1000
+  const baselineCommitSeconds = t / 1000
+
+  // 2. 1% changed, 0.1% deleted (users i % 1000 === 3 are not seen), 0.1% new (copies with new ids)
+  let inRun = 0
+  let cpuMicros = 0
+  const cpu = () => {
+    const u = process.cpuUsage()
+    return u.user + u.system
+  }
+  let commitMs = 0
+  let changes = 0
+  let changedUsers = 0
+  let newUsers = 0
+  let deletedUsers = 0
+  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const run = yield* store.beginRun("123456789012")
+    let i = 0
+    for (const u of account.users()) {
+      const index = i++
+      if (index % 1000 === 3) continue
+      const s = snapshotOf(secondLook(u, index))
+      const extra = index % 1000 === 5 ? toSnapshot(decodeUser(toExpectedJson({ ...u, UserId: `${u.UserId}NEW`, UserName: `${u.UserName}-new` }))) : undefined
+      const t0 = performance.now()
+      const c0 = cpu()
+      for (const snapshot of extra === undefined ? [s] : [s, extra]) {
+        const seen = yield* run.stage(snapshot)
+        const found = seen._tag === "Unchanged" ? [] : diffUser(seen._tag === "Changed" ? seen.previous : undefined, snapshot)
+        if (seen._tag === "New") newUsers++
+        if (seen._tag === "Changed") changedUsers++
+        changes += found.length
+      }
+      inRun += performance.now() - t0
+      cpuMicros += cpu() - c0
+    }
+    const t1 = performance.now()
+    const c1 = cpu()
+    deletedUsers = yield* run.unseen().pipe(Stream.runFold(() => 0, (n) => n + 1))
+    changes += deletedUsers
+    const c = performance.now()
+    yield* run.commit({ complete: true, at: new Date(), snapshot: false })
+    commitMs = performance.now() - c
+    inRun += performance.now() - t1
+    cpuMicros += cpu() - c1
+  })))
+  store.close()
+  const size = ["", "-wal"].map((s) => fs.statSync(file + s, { throwIfNoEntry: false })?.size ?? 0).reduce((a, b) => a + b, 0)
+  return {
+    users: options.users,
+    baselineStageSeconds: round(baselineStageSeconds),
+    baselineCommitSeconds: round(baselineCommitSeconds),
+    changedRunSeconds: round(inRun / 1000),
+    changedRunCpuSeconds: round(cpuMicros / 1e6),
+    changedCommitSeconds: round(commitMs / 1000),
+    changes,
+    changedUsers,
+    newUsers,
+    deletedUsers,
+    fileMb: round(size / 1e6),
+    idleRssMb,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024)
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100
+
+/** The job in a child process with this process's Node flags; its figures. */
+export const stateBench = (options: StateBenchOptions): Promise<StateFigures> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-state-bench-"))
+  const file = path.join(dir, "state.sqlite")
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, "--job", JSON.stringify({ options, file })], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    child.stdout.on("data", (d) => (out += d))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      fs.rmSync(dir, { recursive: true, force: true })
+      if (code !== 0) return reject(new Error(`state bench job exited with ${code}`))
+      resolve(JSON.parse(out.trim().split("\n").at(-1)!) as StateFigures)
+    })
+  })
+}
+
+if (import.meta.main) {
+  const jobAt = process.argv.indexOf("--job")
+  if (jobAt >= 0) {
+    const { options, file } = JSON.parse(process.argv[jobAt + 1]!) as { options: StateBenchOptions; file: string }
+    console.log(JSON.stringify(await runJob(options, file)))
+  } else {
+    const at = process.argv.indexOf("--users")
+    console.table([await stateBench({ users: at < 0 ? 100_000 : Number(process.argv[at + 1]) })])
+  }
+}
