@@ -176,8 +176,9 @@ describe("bad IAM answers (issue 10)", () => {
     const loop = await runOnce({ ListUsers: { corrupt: { kind: "marker-loop" } } }, { strategy: "per-user", pageSize: 10 })
     expect(loop.code).toBe(1)
     expect(loop.stderr).toMatch(/collection failed: ListUsers failed: BadData \(MarkerRepeated\)/)
-    // The first page was asked for twice (the second time by its own Marker), then the run stopped.
-    expect(emulator.counters().byAction["ListUsers"]!.ok + emulator.counters().byAction["ListUsers"]!.corrupted).toBe(2)
+    // The first page was asked for twice (the second time by its own Marker), then the run stopped;
+    // the start-up check asked for one user before that.
+    expect(emulator.counters().byAction["ListUsers"]!.ok + emulator.counters().byAction["ListUsers"]!.corrupted).toBe(3)
     // The users of the first page may have been emitted, each once and true; no user twice.
     expect(loop.file.length).toBeLessThanOrEqual(10)
     onlyTrueEvents(loop)

@@ -96,8 +96,8 @@ describe("progress for people", () => {
       expect(redraws.some((line) => /^\d+ of ~62 users collected, \d+ delivered, 0 failed, \d+ users\/s/.test(line)))
         .toBe(true)
       expect(stdout).toMatch(/collection finished: 62 users collected/)
-      // Once for the listings' bounds, once for the estimate.
-      expect(emulator.counters().byAction["GetAccountSummary"]?.ok).toBe(2)
+      // Once by the start-up check, once for the listings' bounds, once for the estimate.
+      expect(emulator.counters().byAction["GetAccountSummary"]?.ok).toBe(3)
       expect(readLines(path.join(dir, "events.ndjson"))).toHaveLength(62)
     })
 
@@ -108,8 +108,8 @@ describe("progress for people", () => {
       expect(result.code).toBe(0)
       expect(result.stderr).not.toContain(clearLine)
       expect(result.stderr).toMatch(/"message":"collection finished: 62 users collected, 0 failed/)
-      // Only for the listings' bounds.
-      expect(emulator.counters().byAction["GetAccountSummary"]?.ok).toBe(1)
+      // By the start-up check and for the listings' bounds; no estimate.
+      expect(emulator.counters().byAction["GetAccountSummary"]?.ok).toBe(2)
     })
   })
 })

@@ -20,6 +20,20 @@ import { configFor, readLines, runCli, runInProcess, tempDir, writeJson } from "
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId
 const idOf = (span: ReadableSpan) => span.spanContext().spanId
 
+/**
+ * A run makes two traces: its start-up checks (a root span `check`, with their AWS calls) and the
+ * collection run (a root span); every exported span belongs to one of them.
+ */
+const assertRunAndCheckTraces = (spans: ReadonlyArray<any>, run: any) => {
+  assert.isNotOk(run.parentSpanId, "the run is a root span")
+  const checks = spans.filter((s) => s.name === "check")
+  assert.strictEqual(checks.length, 1)
+  assert.isNotOk(checks[0].parentSpanId, "the start-up checks are a root span")
+  assert.notStrictEqual(checks[0].traceId, run.traceId)
+  assert.deepStrictEqual(new Set(spans.map((s) => s.traceId)), new Set([run.traceId, checks[0].traceId]))
+  assert.isNotEmpty(spans.filter((s) => s.traceId === checks[0].traceId && s.name.startsWith("IAM ")))
+}
+
 describe("traces of a collection run", () => {
   it.live("per-user over a throttled emulator: one trace, run → pages / users / mappings / batches / dead letters → IAM attempts with retries", () =>
     Effect.gen(function*() {
@@ -175,8 +189,7 @@ describe("export by the standard OpenTelemetry variables", () => {
         const { metric, spans } = otlpTrafficOf(receiver)
         const run = spans.filter((s: any) => s.name === "collection run")
         assert.strictEqual(run.length, 1)
-        assert.isNotOk(run[0].parentSpanId, "the run is a root span")
-        assert.deepStrictEqual(new Set(spans.map((s: any) => s.traceId)), new Set([run[0].traceId]))
+        assertRunAndCheckTraces(spans, run[0])
         const users = spans.filter((s: any) => s.name === "enrichUser")
         assert.strictEqual(users.length, 12)
         for (const user of users) assert.strictEqual(user.parentSpanId, run[0].spanId)
@@ -205,8 +218,7 @@ describe("export by the standard OpenTelemetry variables", () => {
       const { metric, spans } = otlpTrafficOf(receiver)
       const run = spans.filter((s: any) => s.name === "collection run")
       assert.strictEqual(run.length, 1)
-      assert.isNotOk(run[0].parentSpanId, "the run is a root span")
-      assert.deepStrictEqual(new Set(spans.map((s: any) => s.traceId)), new Set([run[0].traceId]))
+      assertRunAndCheckTraces(spans, run[0])
       const childrenOfRun = (name: string) => spans.filter((s: any) => s.name === name && s.parentSpanId === run[0].spanId)
       assert.strictEqual(childrenOfRun("ocsf.map").length, 6)
       assert.isNotEmpty(childrenOfRun("sink.batch"))

@@ -10,6 +10,7 @@ import type * as FileSystem from "effect/FileSystem"
 import { Accounts } from "../accounts/Accounts.ts"
 import { canColor } from "../cli/versionLine.ts"
 import { RunFailed } from "../common/exit.ts"
+import { checkWritable } from "../delivery/DeadLetter.ts"
 import type { AppConfig } from "../run/AppConfig.ts"
 import { accountsSettings } from "../run/Runner.ts"
 import { awsChecks } from "./aws.ts"
@@ -49,6 +50,11 @@ export const checkCommand = (config: AppConfig, format: CheckFormat) =>
  */
 export const startupChecks = (config: AppConfig, requireHealthy: boolean) =>
   Effect.gen(function*() {
+    // Without a dead-letter file nothing may be collected, healthy or not: it fails the start
+    // before the checks' first AWS call, as it did before there were checks.
+    yield* checkWritable(config.deadLetter.path).pipe(
+      Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
+    )
     const results = yield* allChecks(config)
     for (const r of results) {
       if (r.status === "ok") continue
