@@ -85,11 +85,11 @@ describe("one collection run", () => {
       assert.strictEqual(summary.collected, 250)
     }))
 
-  it.live("2,500 users with 20% of calls throttled: all delivered, identical to a fault-free run", () =>
+  it.live("1,000 users with 20% of calls throttled: all delivered, identical to a fault-free run", () =>
     Effect.gen(function*() {
       const run = (throttleRate: number) =>
         Effect.scoped(Effect.gen(function*() {
-          const emulator = yield* emulatorScoped({ users: 2_498, faults: { "*": { throttleRate } } })
+          const emulator = yield* emulatorScoped({ users: 998, faults: { "*": { throttleRate } } })
           const dir = tempDir()
           const summary = yield* runInProcess(
             configFor(emulator, dir, { collection: { concurrency: 48, pageSize: 100 }, delivery: { batchSize: 500 } })
@@ -102,9 +102,10 @@ describe("one collection run", () => {
         }))
       const clean = yield* run(0)
       const throttled = yield* run(0.2)
-      assert.strictEqual(clean.events.length, 2_500)
+      assert.strictEqual(clean.events.length, 1_000)
       assert.strictEqual(clean.throttled, 0)
-      assert.isAbove(throttled.throttled, 2_500)
+      // About 8 calls a user, a fifth of them throttled (more with their retries).
+      assert.isAbove(throttled.throttled, 1_000)
       assert.isTrue(throttled.summary.complete)
       assert.deepStrictEqual(throttled.events, clean.events)
     }), 120_000)
