@@ -541,3 +541,41 @@ describe("an organization's accounts", () => {
     expect((await c.run()).events).toEqual([])
   }, 90_000)
 })
+
+describe("a stale credential report", () => {
+  it("bulk: a report older than the state's last run makes no change up; a change shows once a report made after that run is read", async () => {
+    const emu = await start()
+    const { iam } = await prepare(emu)
+    // the account's report was made a minute ago, before the changes below (AWS keeps it for four hours)
+    emu.setCredentialReport({ ageMs: 60_000 })
+    await enableMfa(iam, "gainer")
+    await iam.send(new CreateLoginProfileCommand({ UserName: "gainer", Password: "Secr3t!pass" }))
+    await iam.send(new CreateAccessKeyCommand({ UserName: "gainer" }))
+
+    // the baseline from the per-user calls: gainer has MFA, a password and a key
+    const c = collector(emu, { collection: { strategy: "per-user" } })
+    expect((await c.run()).code).toBe(0)
+
+    // bulk reads the report, which says gainer has none of them: older than the state, it is no change
+    c.reconfigure({ collection: { strategy: "bulk" } })
+    const stale = await c.run()
+    expect(stale.code, stale.stderr).toBe(0)
+    expect(stale.stderr).toContain("credential report reused")
+    expect(stale.events).toEqual([])
+
+    // a real change, which the stale report cannot show: it waits
+    await iam.send(new DeleteLoginProfileCommand({ UserName: "gainer" }))
+    expect((await c.run()).events).toEqual([])
+
+    // a report made after the last run: the change, and nothing else
+    emu.setCredentialReport({})
+    const fresh = await c.run()
+    expect(fresh.code, fresh.stderr).toBe(0)
+    expect(fresh.stderr).toContain("credential report newly generated")
+    expectValidChanges(fresh.events)
+    expect(summarize(fresh.events)).toEqual([["gainer", "password_removed", undefined]])
+    // and the per-user calls agree with the state
+    c.reconfigure({ collection: { strategy: "per-user" } })
+    expect((await c.run()).events).toEqual([])
+  }, 60_000)
+})

@@ -146,7 +146,7 @@ export const runCollection = Effect.fn("collection run")(function*(
             events.push(event)
           }
           if (tracked !== undefined) {
-            const detected = yield* observeUser(tracked.run, outcome.user)
+            const detected = yield* observeUser(tracked.run, outcome.user, outcome.reported)
             if (tracked.emission.changes) {
               for (const d of detected) events.push(changeEvent(d, where, outcome.collectedAt))
               tracked.changes += detected.length
