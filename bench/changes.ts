@@ -40,6 +40,8 @@ export const defaultChangesBench: ChangesBenchOptions = { users: 100_000, change
 interface Job {
   readonly url: string
   readonly emit: "snapshot" | "changes"
+  /** Default strict (change events need a strict profile). */
+  readonly profile?: "spec" | "strict"
   /** Where the run's events, dead letters and state go (the state lives across jobs). */
   readonly dir: string
 }
@@ -55,6 +57,10 @@ export interface ChangesRun {
   readonly commitSeconds: number | undefined
   readonly storeMb: number | undefined
   readonly peakRssMb: number
+  /** The largest V8 heap in use seen (sampled every 50 ms): what of the peak RSS is live JavaScript. */
+  readonly peakHeapMb: number
+  /** The largest memory in ArrayBuffers (Buffers: answers, file writes) seen, outside the heap. */
+  readonly peakBuffersMb: number
 }
 
 /** In the child: one run, as `iam-ocsf run --once` does it; the commit time read from its log line. */
@@ -65,7 +71,7 @@ const runJob = async (job: Job): Promise<Omit<ChangesRun, "run">> => {
     aws: { endpoint: job.url, accessKeyId: "AKIABENCHBENCHBENCH0", secretAccessKey: "bench" },
     // no budget to learn: the emulator admits every call, so the run goes as fast as the collector can
     collection: { strategy: "bulk", minRequestsPerSecond: 10_000 },
-    ocsf: { profile: "strict", emit: job.emit },
+    ocsf: { profile: job.profile ?? "strict", emit: job.emit },
     state: { path: state },
     sinks: [{ type: "file", path: events }],
     deadLetter: { path: path.join(job.dir, "dead-letter.ndjson") }
@@ -78,6 +84,13 @@ const runJob = async (job: Job): Promise<Omit<ChangesRun, "run">> => {
     if (m !== null) commitSeconds = Number(m[1])
     else if (logLevel === "Warn" || logLevel === "Error" || logLevel === "Fatal") process.stderr.write(`${logLevel}: ${text}\n`)
   })
+  let peakHeap = 0
+  let peakBuffers = 0
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage()
+    peakHeap = Math.max(peakHeap, m.heapUsed)
+    peakBuffers = Math.max(peakBuffers, m.arrayBuffers)
+  }, 50)
   const started = performance.now()
   const cpuBefore = process.cpuUsage()
   const summary = await Effect.runPromise(runOnce(config).pipe(
@@ -86,6 +99,7 @@ const runJob = async (job: Job): Promise<Omit<ChangesRun, "run">> => {
   ))
   const seconds = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpuBefore)
+  clearInterval(sampler)
   if (!summary.complete) throw new Error(`incomplete run: ${summary.failed} users failed`)
   const lines = fs.readFileSync(events, "utf8").split("\n").filter((l) => l.length > 0).length
   fs.rmSync(events)
@@ -98,7 +112,9 @@ const runJob = async (job: Job): Promise<Omit<ChangesRun, "run">> => {
     commitSeconds,
     storeMb: job.emit === "snapshot" ? undefined : round(size / 1e6),
     // kilobytes on Linux
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024)
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakHeapMb: Math.round(peakHeap / 1024 / 1024),
+    peakBuffersMb: Math.round(peakBuffers / 1024 / 1024)
   }
 }
 
@@ -189,6 +205,22 @@ if (import.meta.main) {
   const job = jobOf<Job>()
   if (job !== undefined) {
     console.log(JSON.stringify(await runJob(job)))
+    process.exit(0)
+  }
+  const probe = process.argv.indexOf("--probe")
+  if (probe >= 0) {
+    // one plain snapshot run per profile (`--probe spec,strict`), to tell where a peak RSS comes from
+    const users = Number(process.argv[process.argv.indexOf("--users") + 1] ?? 30_000)
+    const emulator = await startEmulatorProcess(["--users", String(users - 2)])
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-bench-changes-"))
+    try {
+      for (const profile of process.argv[probe + 1]!.split(",") as Array<"spec" | "strict">) {
+        console.log(profile, JSON.stringify(await runInChild<Job, Omit<ChangesRun, "run">>(import.meta.filename, { url: emulator.url, emit: "snapshot", profile, dir })))
+      }
+    } finally {
+      await emulator.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
     process.exit(0)
   }
   const at = process.argv.indexOf("--users")
