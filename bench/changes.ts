@@ -59,6 +59,8 @@ export interface ChangesRun {
   readonly peakRssMb: number
   /** The largest V8 heap in use seen (sampled every 50 ms): what of the peak RSS is live JavaScript. */
   readonly peakHeapMb: number
+  /** The largest V8 heap reserved (in use or not) seen. */
+  readonly peakHeapTotalMb: number
   /** The largest memory in ArrayBuffers (Buffers: answers, file writes) seen, outside the heap. */
   readonly peakBuffersMb: number
 }
@@ -86,9 +88,11 @@ const runJob = async (job: Job): Promise<Omit<ChangesRun, "run">> => {
   })
   let peakHeap = 0
   let peakBuffers = 0
+  let peakHeapTotal = 0
   const sampler = setInterval(() => {
     const m = process.memoryUsage()
     peakHeap = Math.max(peakHeap, m.heapUsed)
+    peakHeapTotal = Math.max(peakHeapTotal, m.heapTotal)
     peakBuffers = Math.max(peakBuffers, m.arrayBuffers)
   }, 50)
   const started = performance.now()
@@ -114,6 +118,7 @@ const runJob = async (job: Job): Promise<Omit<ChangesRun, "run">> => {
     // kilobytes on Linux
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     peakHeapMb: Math.round(peakHeap / 1024 / 1024),
+    peakHeapTotalMb: Math.round(peakHeapTotal / 1024 / 1024),
     peakBuffersMb: Math.round(peakBuffers / 1024 / 1024)
   }
 }
