@@ -5,6 +5,8 @@
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
  *   state       the state store alone: a baseline of N users, then a run with 1% changed
+ *   changes     whole runs with change events: 100,000 users, a baseline, then 1% changed through the SDK,
+ *               against a plain snapshot run (time, commit, store size, peak RSS, events)
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
  *   accounts    an organization: bulk over 50 accounts against one as large, per-user over 10 budgets
@@ -17,6 +19,7 @@ import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
 import { stateBench } from "./state.ts"
+import { changesBench, defaultChangesBench, printChanges } from "./changes.ts"
 import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 import { printThrottling, throttlingBench } from "./throttling.ts"
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     "soak-runs": { type: "string", default: "500" },
     "soak-users": { type: "string", default: "50" },
     "state-users": { type: "string", default: "100000" },
+    "changes-users": { type: "string", default: String(defaultChangesBench.users) },
     "startup-runs": { type: "string", default: String(defaultStartupBench.runs) },
     "startup-users": { type: "string", default: String(defaultStartupBench.users) },
     "startup-root": { type: "string" },
@@ -52,7 +56,7 @@ if (values.help) {
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
       "  [--throttling-users N] [--cpu-users N]\n" +
-      "  [--state-users N]   (state is not in the default set)"
+      "  [--state-users N] [--changes-users N]   (state and changes are not in the default set: --only state,changes)"
   )
   process.exit(0)
 }
@@ -109,6 +113,10 @@ if (sections.has("state")) {
   const users = Number(values["state-users"])
   console.log(`\n## state store: ${users} users, then a run with 1% changed, 0.1% deleted, 0.1% new`)
   console.table([await stateBench({ users })])
+}
+if (sections.has("changes")) {
+  console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+  printChanges(await changesBench({ ...defaultChangesBench, users: Number(values["changes-users"]) }))
 }
 if (sections.has("startup")) {
   const options = {

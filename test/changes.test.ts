@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { type Change, CHANGE_KINDS, deletion, diffUser } from "../src/changes/diff.ts"
+import { withoutStaleReport } from "../src/changes/detect.ts"
 import { emissionFor } from "../src/changes/emission.ts"
 import { snapshotHash, toSnapshot, type UserSnapshot } from "../src/changes/snapshot.ts"
 import { IamUser, type IamUserJson } from "../src/iam/IamUser.ts"
@@ -348,6 +349,28 @@ describe("Account Change (3001) events", () => {
     assert.notStrictEqual(uid({ previous: with_({ MFA: false }), current: renamed!.after }), once)
     const all = examples.map((e) => (map(e.expected, { observedAt, previous: e.before, current: e.after }) as any).metadata.uid)
     assert.strictEqual(new Set(all).size, all.length)
+  })
+})
+
+describe("a fact from a stale credential report", () => {
+  const lastCommit = new Date("2026-03-01T10:00:00Z")
+  const older = new Date("2026-03-01T09:00:00Z")
+  const newer = new Date("2026-03-01T11:00:00Z")
+  const reportSays = with_({ MFA: false, ConsoleAccess: false, AccessKeys: [], Tags: [] })
+
+  it("keeps the state's MFA, password and (when the report gave them) keys when the report is older than the last commit; the rest is compared", () => {
+    assert.deepStrictEqual(withoutStaleReport(base, reportSays, { at: older, keys: true }, lastCommit), { ...base, Tags: [] })
+    assert.deepStrictEqual(withoutStaleReport(base, reportSays, { at: older, keys: false }, lastCommit), { ...base, AccessKeys: [], Tags: [] })
+    assert.deepStrictEqual(diffUser(base, withoutStaleReport(base, reportSays, { at: older, keys: true }, lastCommit)).map((c) => c._tag), ["TagsChanged"])
+  })
+
+  it("compares everything when the report is not older than the last commit, when nothing came from a report, or on a first run", () => {
+    assert.strictEqual(withoutStaleReport(base, reportSays, { at: newer, keys: true }, lastCommit), reportSays)
+    assert.strictEqual(withoutStaleReport(base, reportSays, { at: lastCommit, keys: true }, lastCommit), reportSays)
+    assert.strictEqual(withoutStaleReport(base, reportSays, undefined, lastCommit), reportSays)
+    assert.strictEqual(withoutStaleReport(base, reportSays, { at: older, keys: true }, undefined), reportSays)
+    const agrees = with_({ Tags: [] })
+    assert.strictEqual(withoutStaleReport(base, agrees, { at: older, keys: true }, lastCommit), agrees)
   })
 })
 

@@ -7,11 +7,20 @@
  * A run uses it as: `observeUser` for every collected user, `run.keep(userId)` for every user
  * whose collection failed, `deletions(run)` only when the listing was complete, and
  * `run.commit(...)` once every event was delivered or dead-lettered.
+ *
+ * A fact from a stale credential report is not a change. The bulk strategy takes MFA, the console
+ * password and (when the report shows none) the access keys from the report, as of its generation;
+ * AWS makes one at most every four hours. When that report is older than the account's last
+ * commit, the state may know better (an earlier run read those facts from the per-user calls, a
+ * key listing, or a newer report): those facts keep the state's values, and a change of them
+ * waits for a report generated after that commit. Never a change the account did not make; a
+ * change is seen as late as the report it shows in.
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import type { Reported } from "../collect/users.ts"
 import type { IamUser } from "../iam/IamUser.ts"
-import type { RunState, StateError } from "../state/StateStore.ts"
+import type { Observation, RunState, StateError } from "../state/StateStore.ts"
 import { type Change, deletion, diffUser } from "./diff.ts"
 import { toSnapshot, type UserSnapshot } from "./snapshot.ts"
 
@@ -25,21 +34,45 @@ export interface Detected {
 }
 
 /**
- * Stages the user in the run and returns its changes since the last complete run, in the stable
- * order of `diffUser` (none when its content hash is unchanged).
+ * The snapshot with the facts a stale report gave (`reported`, older than the state's last
+ * commit) replaced by the state's: `current` itself when the report is not older, or agrees.
  */
-export const observeUser = (run: RunState, user: IamUser): Effect.Effect<ReadonlyArray<Detected>, StateError> =>
+export const withoutStaleReport = (
+  previous: UserSnapshot,
+  current: UserSnapshot,
+  reported: Reported | undefined,
+  lastCommit: Date | undefined
+): UserSnapshot => {
+  if (reported === undefined || lastCommit === undefined || reported.at.getTime() >= lastCommit.getTime()) return current
+  const keys = reported.keys ? previous.AccessKeys : current.AccessKeys
+  if (previous.MFA === current.MFA && previous.ConsoleAccess === current.ConsoleAccess && keys === current.AccessKeys) return current
+  return { ...current, MFA: previous.MFA, ConsoleAccess: previous.ConsoleAccess, AccessKeys: keys }
+}
+
+/**
+ * Stages the user in the run and returns its changes since the last complete run, in the stable
+ * order of `diffUser` (none when its content hash is unchanged). `reported`: the facts the
+ * collection took from the credential report, and when it was generated (see above).
+ */
+export const observeUser = (run: RunState, user: IamUser, reported?: Reported): Effect.Effect<ReadonlyArray<Detected>, StateError> =>
   Effect.suspend(() => {
-    const current = toSnapshot(user)
-    return run.stage(current).pipe(
-      Effect.map((seen): ReadonlyArray<Detected> => {
-        switch (seen._tag) {
+    const seen = toSnapshot(user)
+    return run.stage(seen).pipe(
+      Effect.flatMap((observation): Effect.Effect<{ readonly observation: Observation; readonly current: UserSnapshot }, StateError> => {
+        if (observation._tag !== "Changed") return Effect.succeed({ observation, current: seen })
+        const current = withoutStaleReport(observation.previous, seen, reported, run.lastCommit)
+        if (current === seen) return Effect.succeed({ observation, current })
+        // staged again, as the state will keep it: the state's facts where the report is older
+        return Effect.as(run.stage(current), { observation, current })
+      }),
+      Effect.map(({ current, observation }): ReadonlyArray<Detected> => {
+        switch (observation._tag) {
           case "Unchanged":
             return []
           case "New":
             return diffUser(undefined, current).map((change) => ({ change, previous: undefined, current }))
           case "Changed":
-            return diffUser(seen.previous, current).map((change) => ({ change, previous: seen.previous, current }))
+            return diffUser(observation.previous, current).map((change) => ({ change, previous: observation.previous, current }))
         }
       })
     )

@@ -39,7 +39,7 @@ import type { IamUserJson } from "../iam/IamUser.ts"
 import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
 import { checkedListing, type ListingLimits } from "./paging.ts"
-import { outcome, type UserOutcome, usersAtOnce } from "./users.ts"
+import { outcome, type Reported, type UserOutcome, usersAtOnce } from "./users.ts"
 
 export interface BulkOptions {
   /** Users completed by per-user calls (and key listings) at once, as in the per-user strategy (`usersAtOnce`). */
@@ -178,6 +178,8 @@ export interface AccountIndex {
   /** The credential report's rows; a user without one was created after the report. */
   readonly report: ReportRows
   readonly reportAgeMs: number
+  /** When the report was generated: what the users' report facts are as of (`Reported`). */
+  readonly reportGeneratedAt: Date
   readonly passwordUse: PasswordUse
   /** The ListUsers paging that fills `passwordUse`, running. */
   readonly listing: Fiber.Fiber<void, IamError>
@@ -217,12 +219,12 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
       Effect.andThen(Effect.sync(() => passwordUse.finish())),
       Effect.forkScoped
     )
-    const { ageMs, rows } = yield* fetchCredentialReport(options.maxCredentialReportAge).pipe(
+    const { ageMs, rows, generatedAt } = yield* fetchCredentialReport(options.maxCredentialReportAge).pipe(
       // A run that cannot use the report (and may fall back to per-user) needs no listing.
       Effect.onError(() => Fiber.interrupt(listing))
     )
     yield* Effect.annotateCurrentSpan({ "iam.groups": groups.size, "credential_report.users": rows.size })
-    const index: AccountIndex = { groups, report: rows, reportAgeMs: ageMs, passwordUse, listing }
+    const index: AccountIndex = { groups, report: rows, reportAgeMs: ageMs, reportGeneratedAt: generatedAt, passwordUse, listing }
     return index
   })
 
@@ -233,6 +235,9 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
     const iam = yield* Iam
     let perUser = 0
     let keyListings = 0
+    // What a user described by the report has from it: MFA and the password, and its keys unless listed.
+    const reportedWithKeys: Reported = { at: index.reportGeneratedAt, keys: true }
+    const reportedKeysListed: Reported = { at: index.reportGeneratedAt, keys: false }
 
     /**
      * The user's JSON from the bulk sources, or undefined when they do not tell all of it (no
@@ -308,14 +313,16 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           const decoded = decodeCollectedNow(name, options.accessKeyIds ? withKeys(full, []) : full)
           return decoded instanceof IamError
             ? { _tag: "Failed", userName: name, arn: read.Arn, userId: read.UserId, error: decoded }
-            : { _tag: "Collected", user: decoded, collectedAt }
+            : { _tag: "Collected", user: decoded, collectedAt, reported: reportedWithKeys }
         }
       }
       keyListings += 1
       const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
         Effect.flatMap((keys) => decodeCollected(name, withKeys(json, keys.map(accessKeyJson))))
       )
-      return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, listed)
+      return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, listed).pipe(
+        Effect.map((o): UserOutcome => o._tag === "Collected" ? { ...o, reported: reportedKeysListed } : o)
+      )
     }
 
     /** The user's JSON with its keys listed: their count is then the listing's, not the report's. */

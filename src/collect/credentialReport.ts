@@ -127,7 +127,7 @@ export const fetchCredentialReport = Effect.fn("credential report")(function*(ma
   } else {
     yield* Effect.logInfo(`credential report ${how}: generated at ${report.generatedAt.toISOString()}, ${age} old`)
   }
-  return { rows, ageMs }
+  return { rows, ageMs, generatedAt: report.generatedAt }
 })
 
 // ---------------------------------------------------------------------------------------

@@ -12,10 +12,24 @@ import type { IamUser } from "../iam/IamUser.ts"
 import { enrichUser } from "./enrich.ts"
 import { checkedListing } from "./paging.ts"
 
+/**
+ * The facts of a user the bulk strategy took from the credential report, which AWS makes at most
+ * every four hours: the console password and MFA always, the access keys when the report showed
+ * none (then no ListAccessKeys was made). They are as of `at`, the report's generation time.
+ */
+export interface Reported {
+  readonly at: Date
+  /** The user's access keys (none) are the report's too. */
+  readonly keys: boolean
+}
+
 /** What became of one user that ListUsers returned. */
 export type UserOutcome =
-  /** `collectedAt`: when the last answer about the user arrived (the strict profiles' event `time`). */
-  | { readonly _tag: "Collected"; readonly user: IamUser; readonly collectedAt: Date }
+  /**
+   * `collectedAt`: when the last answer about the user arrived (the strict profiles' event `time`).
+   * `reported`: some facts are the credential report's, as of its generation, not as of `collectedAt`.
+   */
+  | { readonly _tag: "Collected"; readonly user: IamUser; readonly collectedAt: Date; readonly reported?: Reported | undefined }
   /** Enrichment failed after its retries: the user must not be emitted with guessed values. */
   | {
     readonly _tag: "Failed"

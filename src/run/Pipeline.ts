@@ -146,7 +146,7 @@ export const runCollection = Effect.fn("collection run")(function*(
             events.push(event)
           }
           if (tracked !== undefined) {
-            const detected = yield* observeUser(tracked.run, outcome.user)
+            const detected = yield* observeUser(tracked.run, outcome.user, outcome.reported)
             if (tracked.emission.changes) {
               for (const d of detected) events.push(changeEvent(d, where, outcome.collectedAt))
               tracked.changes += detected.length
@@ -296,9 +296,11 @@ export const runCollection = Effect.fn("collection run")(function*(
   // the same changes again (at least once, never zero).
   for (const t of tracked) {
     const complete = t.listingComplete && !t.lossy && !stats.stopped
+    const committing = performance.now()
     const written = yield* t.run.commit({ complete, at: runStartedAt, snapshot: t.emission.snapshot })
+    const seconds = (performance.now() - committing) / 1000
     yield* Effect.logInfo(
-      `account ${t.accountId}: state recorded (${written.written} users written, ${written.removed} removed` +
+      `account ${t.accountId}: state recorded in ${seconds.toFixed(2)}s (${written.written} users written, ${written.removed} removed` +
         `${t.emission.changes ? `, ${t.changes} change events` : ""}${complete ? "" : "; incomplete: no deletion inferred"})`
     )
   }

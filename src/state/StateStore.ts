@@ -70,6 +70,11 @@ export interface RunState {
   readonly lastCompleteRun: Date | undefined
   /** When the account's full snapshot was last sent (any mode). */
   readonly lastSnapshot: Date | undefined
+  /**
+   * When the account's last run recorded its state: every fact the state holds was observed
+   * before then (a source older than that, a stale credential report, may be older than the state).
+   */
+  readonly lastCommit: Date | undefined
   /** The user as the last complete state has it (a point lookup; staged snapshots are not visible). */
   readonly previous: (userId: string) => Effect.Effect<Option.Option<UserSnapshot>, StateError>
   /**

@@ -45,6 +45,8 @@ CREATE TABLE accounts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   account_id TEXT NOT NULL UNIQUE,
   last_run INTEGER,
+  -- when the last run's state was recorded: after every observation it made
+  last_commit INTEGER,
   last_complete_run INTEGER,
   last_snapshot INTEGER
 );
@@ -229,7 +231,7 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
   }
 
   const accountRow = (accountId: string) =>
-    get("SELECT id, last_run, last_complete_run, last_snapshot FROM accounts WHERE account_id = ?", accountId)
+    get("SELECT id, last_run, last_commit, last_complete_run, last_snapshot FROM accounts WHERE account_id = ?", accountId)
 
   const summaries = (accountId: string | undefined): Array<AccountSummary> =>
     all(
@@ -299,6 +301,7 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
       accountId,
       lastCompleteRun: millis(row?.last_complete_run),
       lastSnapshot: millis(row?.last_snapshot),
+      lastCommit: millis(row?.last_commit),
 
       previous: (userId) =>
         attempt("read", () => {
@@ -381,13 +384,14 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
               ).changes
               : 0
             run(
-              "UPDATE accounts SET last_run = ?1, " +
+              "UPDATE accounts SET last_run = ?1, last_commit = ?5, " +
                 "last_complete_run = CASE WHEN ?2 THEN ?1 ELSE last_complete_run END, " +
                 "last_snapshot = CASE WHEN ?3 THEN ?1 ELSE last_snapshot END WHERE id = ?4",
               at,
               complete ? 1 : 0,
               options.snapshot ? 1 : 0,
-              id
+              id,
+              Date.now()
             )
             run("DELETE FROM temp.seen WHERE run = ?", runId)
             account = id
