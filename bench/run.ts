@@ -7,6 +7,7 @@
  *   state       the state store alone: a baseline of N users, then a run with 1% changed
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
+ *   accounts    an organization: bulk over 50 accounts against one as large, per-user over 10 budgets
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -20,10 +21,11 @@ import { stateBench } from "./state.ts"
 import { defaultStartupBench, printStartup, startupBench } from "./startup.ts"
 import { defaultStrategiesBench, printStrategies, strategiesBench } from "./strategies.ts"
 import { printThrottling, throttlingBench } from "./throttling.ts"
+import { accountsBench, printAccounts } from "./accounts.ts"
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling" },
+    only: { type: "string", default: "collect,strategies,sinks,soak,startup,throttling,accounts" },
     users: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8,32" },
@@ -33,7 +35,8 @@ const { values } = parseArgs({
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
     profile: { type: "string", default: "spec" },
     "sink-events": { type: "string", default: "50000" },
-    "soak-runs": { type: "string", default: "200" },
+    "soak-runs": { type: "string", default: "500" },
+    "soak-users": { type: "string", default: "50" },
     "state-users": { type: "string", default: "100000" },
     "startup-runs": { type: "string", default: String(defaultStartupBench.runs) },
     "startup-users": { type: "string", default: String(defaultStartupBench.users) },
@@ -46,9 +49,9 @@ const { values } = parseArgs({
 })
 if (values.help) {
   console.log(
-    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
+    "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling,accounts] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
       "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--profile spec|strict|strict-cloud]\n" +
-      "  [--sink-events N] [--soak-runs N]\n" +
+      "  [--sink-events N] [--soak-runs N] [--soak-users N]\n" +
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
       "  [--throttling-users N] [--cpu-users N]\n" +
@@ -102,8 +105,14 @@ if (sections.has("sinks")) {
 
 if (sections.has("soak")) {
   const runs = Number(values["soak-runs"])
-  console.log(`\n## daemon soak: ${runs} runs of 50 users`)
-  console.table([await soakBench({ runs, users: 50 })])
+  const users = Number(values["soak-users"])
+  console.log(`\n## daemon soak: ${runs} runs of ${users} users`)
+  const soak = await soakBench({ runs, users })
+  console.table([soak])
+  console.log(
+    `RSS at run 10: ${soak.rssMbAtRun10} MB, at run ${soak.runs}: ${soak.rssMbAtEnd} MB: ratio ${soak.rssRatio.toFixed(3)} ` +
+      `(target: at most 1.05)`
+  )
 }
 if (sections.has("state")) {
   const users = Number(values["state-users"])
@@ -130,5 +139,9 @@ if (sections.has("throttling")) {
   )
   printThrottling(await throttlingBench({ users, cpuUsers }))
   console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+}
+if (sections.has("accounts")) {
+  console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+  printAccounts(await accountsBench())
 }
 process.exit(0)

@@ -11,12 +11,12 @@ import * as vm from "node:vm"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import * as Ref from "effect/Ref"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { lastingAccountRuns, runLoop } from "../src/run/Daemon.ts"
+import { makeStopper, StopSignal } from "../src/run/StopSignal.ts"
 import { DaemonHealth } from "../src/ops/health.ts"
 import { noOtelVariables, resolveTelemetry } from "../src/telemetry/settings.ts"
 import { Telemetry } from "../src/telemetry/Telemetry.ts"
@@ -27,13 +27,13 @@ export interface SoakFigures {
   readonly users: number
   readonly seconds: number
   /**
-   * Resident set size at run 10, half way and at the last run. Between run 10 and half way V8
-   * grows its young generation to its working size (a one-time step of tens of MB); from half
-   * way on, growth would be a leak.
+   * Resident set size at run 10, half way and at the last run, and the last over run 10: what
+   * the daemon's memory did over its runs once warmed up (target: at most 1.05).
    */
   readonly rssMbAtRun10: number
   readonly rssMbHalfWay: number
   readonly rssMbAtEnd: number
+  readonly rssRatio: number
   /** Live heap after a full garbage collection, at run 10 and at the last run. */
   readonly heapMbAtRun10: number
   readonly heapMbAtEnd: number
@@ -77,7 +77,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
     const started = performance.now()
     const program = Effect.gen(function*() {
       const { scrape } = yield* Telemetry
-      const stop = yield* Latch.make()
+      const stopper = yield* makeStopper
       const daemonRun = yield* lastingAccountRuns
       const run = (c: typeof config) =>
         daemonRun(c).pipe(
@@ -92,13 +92,13 @@ export const soakBench = async (options: { readonly runs: number; readonly users
               if (completed === Math.ceil(options.runs / 2)) halfWay = sample()
               if (completed === options.runs) {
                 atEnd = sample()
-                yield* stop.open
+                yield* stopper.request
               }
             })
           )
         )
-      const loop = yield* runLoop({ current: yield* Ref.make(config), health: new DaemonHealth(config.schedule.interval), run, stop })
-        .pipe(Effect.forkChild)
+      const loop = yield* runLoop({ current: yield* Ref.make(config), health: new DaemonHealth(config.schedule.interval), run })
+        .pipe(Effect.provideService(StopSignal, stopper.signal), Effect.forkChild)
       yield* Fiber.join(loop)
     }).pipe(
       Effect.scoped,
@@ -113,6 +113,7 @@ export const soakBench = async (options: { readonly runs: number; readonly users
       rssMbAtRun10: mb(atRun10.rss),
       rssMbHalfWay: mb(halfWay.rss),
       rssMbAtEnd: mb(atEnd.rss),
+      rssRatio: Math.round((atEnd.rss / atRun10.rss) * 1000) / 1000,
       heapMbAtRun10: mb(atRun10.heap),
       heapMbAtEnd: mb(atEnd.heap)
     }
@@ -124,6 +125,6 @@ export const soakBench = async (options: { readonly runs: number; readonly users
 
 // `npx node bench/soak.ts [runs] [users]` on its own; `npm run bench` imports `soakBench`.
 if (import.meta.main) {
-  const [runs = "200", users = "50"] = process.argv.slice(2)
+  const [runs = "500", users = "50"] = process.argv.slice(2)
   console.table([await soakBench({ runs: Number(runs), users: Number(users) })])
 }

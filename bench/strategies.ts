@@ -13,7 +13,6 @@
  *   only; `--collector-flags ""`: V8's defaults)
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -24,6 +23,7 @@ import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import type { OcsfProfile } from "../src/ocsf/index.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
+import { jobOf, runInChild } from "./childJob.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 export interface StrategiesBenchOptions {
@@ -126,22 +126,7 @@ export const runJob = async (job: ChildJob): Promise<RunFigures> => {
 }
 
 /** One collection run in a child process of its own. */
-const runInChild = (job: ChildJob, flags: ReadonlyArray<string>): Promise<RunFigures> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, import.meta.filename, "--job", JSON.stringify(job)], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err = (err + d).slice(-4000)))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      const last = out.trim().split("\n").pop() ?? ""
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last))
-      else reject(new Error(`${job.strategy} run on ${job.users} users exited with ${code}: ${err}`))
-    })
-  })
+const runJobInChild = (job: ChildJob, flags: ReadonlyArray<string>) => runInChild<ChildJob, RunFigures>(import.meta.filename, job, flags)
 
 const withEmulator = async <A>(users: number, options: StrategiesBenchOptions, f: (url: string) => Promise<A>) => {
   const emulator = await startEmulatorProcess([
@@ -160,7 +145,7 @@ export const strategiesBench = async (options: StrategiesBenchOptions = defaultS
   const flags = options.collectorFlags ?? process.execArgv
   const run = (strategy: CollectionStrategy, users: number) =>
     // One emulator per run: each starts with a full request budget and no credential report.
-    withEmulator(users, options, (url) => runInChild({ url, strategy, users, budget: options.budget, profile: options.profile ?? "spec" }, flags))
+    withEmulator(users, options, (url) => runJobInChild({ url, strategy, users, budget: options.budget, profile: options.profile ?? "spec" }, flags))
   const perUser = options.users > 0 ? await run("per-user", options.users) : undefined
   const bulk = options.users > 0 ? await run("bulk", options.users) : undefined
   const large: Array<RunFigures> = []
@@ -216,9 +201,9 @@ const numbers = (name: string, fallback: string): Array<number> =>
   (flag(name) ?? fallback).split(",").filter((s) => s !== "").map(Number)
 
 if (import.meta.main) {
-  const jobAt = process.argv.indexOf("--job")
-  if (jobAt >= 0) {
-    console.log(JSON.stringify(await runJob(JSON.parse(process.argv[jobAt + 1]!))))
+  const job = jobOf<ChildJob>()
+  if (job !== undefined) {
+    console.log(JSON.stringify(await runJob(job)))
   } else {
     const d = defaultStrategiesBench
     printStrategies(

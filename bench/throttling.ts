@@ -17,7 +17,6 @@
  * `npm run bench -- --only throttling [--throttling-users 2000] [--cpu-users 10000]`
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -28,6 +27,7 @@ import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { pushback } from "../src/run/RunStats.ts"
+import { jobOf, runInChild } from "./childJob.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 interface Job {
@@ -104,22 +104,9 @@ const runJob = async (job: Job): Promise<Omit<ThrottlingRun, "name">> => {
   }
 }
 
-const runInChild = (job: Job, flags: ReadonlyArray<string>): Promise<Omit<ThrottlingRun, "name">> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, import.meta.filename, "--job", JSON.stringify(job)], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err = (err + d).slice(-4000)))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      const last = out.trim().split("\n").pop() ?? ""
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last))
-      else reject(new Error(`${job.strategy} run on ${job.users} users exited with ${code}: ${err}`))
-    })
-  })
+const runJobInChild = (job: Job, flags: ReadonlyArray<string>) =>
+  runInChild<Job, Omit<ThrottlingRun, "name">>(import.meta.filename, job, flags)
+
 
 interface Account {
   readonly latencyMs: number
@@ -139,7 +126,7 @@ const run = async (name: string, strategy: CollectionStrategy, users: number, ac
     ...(account.seed === undefined ? [] : ["--seed", String(account.seed)])
   ])
   try {
-    const figures = await runInChild({ url: emulator.url, strategy, users }, flags)
+    const figures = await runJobInChild({ url: emulator.url, strategy, users }, flags)
     const result: ThrottlingRun = { name, ...figures }
     console.log(`  ${name}: ${result.error ?? `${result.seconds}s, ${result.awsCalls} calls, ${result.throttled} throttled`}`)
     return result
@@ -219,9 +206,9 @@ const median = (runs: ReadonlyArray<ThrottlingRun>) => [...runs].map((r) => r.se
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
 
 if (import.meta.main) {
-  const jobAt = process.argv.indexOf("--job")
-  if (jobAt >= 0) {
-    console.log(JSON.stringify(await runJob(JSON.parse(process.argv[jobAt + 1]!))))
+  const job = jobOf<Job>()
+  if (job !== undefined) {
+    console.log(JSON.stringify(await runJob(job)))
     process.exit(0)
   }
 }

@@ -11,11 +11,11 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Latch from "effect/Latch"
 import * as Ref from "effect/Ref"
 import { TestClock } from "effect/testing"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { nextDelay, runLoop } from "../src/run/Daemon.ts"
+import { makeStopper, StopSignal } from "../src/run/StopSignal.ts"
 import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { DaemonHealth, readiness } from "../src/ops/health.ts"
 import { opsServer } from "../src/ops/OpsServer.ts"
@@ -49,7 +49,7 @@ describe("the daemon's schedule and readiness (TestClock)", () => {
       const config = defaultConfig({ schedule: { interval: "10s", jitter: 0.2 } })
       const starts: Array<number> = []
       const health = new DaemonHealth(config.schedule.interval)
-      const stop = yield* Latch.make()
+      const stopper = yield* makeStopper
       // A run that takes one second of (test) clock time; the second one fails.
       const run = () =>
         Effect.gen(function*() {
@@ -59,7 +59,10 @@ describe("the daemon's schedule and readiness (TestClock)", () => {
           if (n === 2) return yield* Effect.fail({ message: "ListUsers failed: AccessDenied" })
           return summary(n)
         })
-      const loop = yield* runLoop({ current: yield* Ref.make(config), health, run, stop }).pipe(Effect.forkChild)
+      const loop = yield* runLoop({ current: yield* Ref.make(config), health, run }).pipe(
+        Effect.provideService(StopSignal, stopper.signal),
+        Effect.forkChild
+      )
 
       yield* TestClock.adjust(Duration.millis(0))
       assert.deepStrictEqual(starts, [0])
@@ -91,7 +94,7 @@ describe("the daemon's schedule and readiness (TestClock)", () => {
       assert.isAtMost(secondWait, 12_000)
       yield* TestClock.adjust(Duration.seconds(1))
       const endedAt = health.lastRun!.endedAt
-      yield* stop.open
+      yield* stopper.request
       yield* Fiber.join(loop)
       assert.isTrue(readiness(health.lastRun, endedAt + 19_999, config.schedule.interval).ready)
       const stale = readiness(health.lastRun, endedAt + 20_000, config.schedule.interval)
@@ -306,10 +309,8 @@ describe("iam-ocsf run as a daemon", () => {
       const result = await daemon.done
       expect(result.signal).toBeNull()
       expect(result.code).toBe(0)
-      // The run wound down by itself, before schedule.shutdownTimeout cut it short.
-      expect(daemon.logs().map((l) => l.message)).not.toContainEqual(expect.stringMatching(/did not wind down/))
-      const finished = daemon.logs().find((l) => /^collection finished/.test(l.message))
-      const collected = Number(/^collection finished: (\d+) users collected/.exec(finished.message)![1])
+      const finished = daemon.logs().find((l) => /^collection stopped by SIGTERM/.test(l.message))
+      const collected = Number(/^collection stopped by SIGTERM: (\d+) users collected/.exec(finished.message)![1])
       expect(collected).toBeGreaterThanOrEqual(20)
       expect(collected).toBeLessThan(302)
       const delivered = readNdjson(events)
@@ -322,7 +323,7 @@ describe("iam-ocsf run as a daemon", () => {
     }
   })
 
-  vitestIt("SIGTERM while a sink hangs: the process still exits at schedule.shutdownTimeout", async () => {
+  vitestIt("SIGTERM while a sink hangs: at schedule.shutdownTimeout the request is cancelled, the batch dead-lettered, exit 0", async () => {
     const webhook = await startWebhook(() => "hang")
     try {
       const dir = tempDir()
@@ -336,14 +337,20 @@ describe("iam-ocsf run as a daemon", () => {
       await daemon.until("a request to the webhook", () => (webhook.received.length > 0 ? true : undefined))
       daemon.signal("SIGTERM")
       const result = await daemon.done
-      // It exited by itself (a hang would be killed, and `signal` would say so), and said why.
-      expect(result.signal).toBeNull()
       expect(result.code).toBe(0)
       const messages = daemon.logs().map((l) => l.message)
-      expect(messages).toContainEqual(expect.stringMatching(/^stopping: the run did not wind down within 2s; exiting anyway/))
-      expect(messages).not.toContain("stopped: everything collected was delivered or dead-lettered")
-      // The request was still unanswered: the deadline, not an answer, ended the run.
-      expect(webhook.received.map((r) => r.status)).toEqual(["hang"])
+      const said = (pattern: RegExp) => messages.findIndex((m) => pattern.test(m))
+      expect(said(/^SIGTERM: stopping/)).toBeGreaterThanOrEqual(0)
+      expect(said(/^stopping: not delivered within 2s \(schedule\.shutdownTimeout\); cancelling/)).toBeGreaterThan(said(/^SIGTERM: stopping/))
+      expect(said(/^collection stopped by SIGTERM: \d+ users collected/)).toBeGreaterThan(said(/^stopping: not delivered/))
+      // Every event collected is in the dead-letter file, once: the hung request's batch and the rest.
+      const collected = Number(/^collection stopped by SIGTERM: (\d+) users/.exec(messages[said(/^collection stopped/)]!)![1])
+      const records = readNdjson(path.join(dir, "dead-letter.ndjson"))
+      expect(records.every((r) => r.kind === "batch" && r.sink === "http")).toBe(true)
+      expect(records.map((r) => r.error.message)).toContainEqual(expect.stringMatching(/^cancelled at the shutdown deadline/))
+      const uids = records.flatMap((r) => r.events.map((e: any) => e.user.uid))
+      expect(uids).toHaveLength(collected)
+      expect(new Set(uids).size).toBe(collected)
     } finally {
       await webhook.close()
     }

@@ -110,7 +110,7 @@ describe("the delivery machinery", () => {
     const [record, ...rest] = readNdjson(path.join(dir, "dead-letter.ndjson"))
     expect(rest).toEqual([])
     expect(record).toMatchObject({ kind: "batch", sink: "http", count: 8 })
-    expect(record.error.message).toMatch(/shutdown while the batch waited for its next attempt/)
+    expect(record.error.message).toMatch(/^cancelled at the shutdown deadline/)
     expect(uidsOf(record.events)).toEqual(envelopes.map((e) => e.key))
   })
 })

@@ -73,10 +73,17 @@ describe("iam-ocsf replay", () => {
     expect(fs.readFileSync(deadLetter, "utf8")).toBe(content)
   })
 
-  it("no dead-letter file: nothing to replay, exit 0", async () => {
-    const { dir, config } = setup()
-    const result = await runCli(["replay", "--config", config, "--dead-letter", path.join(dir, "none.ndjson")])
+  it("no dead-letter file at the config's path: nothing to replay, exit 0; a --dead-letter file that does not exist: exit 2", async () => {
+    const { dir, config, deadLetter } = setup()
+    fs.rmSync(deadLetter)
+    const result = await runCli(["replay", "--config", config])
     expect(result.code).toBe(0)
     expect(result.stderr).toMatch(/nothing to replay/)
+
+    const missing = path.join(dir, "none.ndjson")
+    const named = await runCli(["replay", "--config", config, "--dead-letter", missing])
+    expect(named.code).toBe(2)
+    expect(named.stderr.trim()).toBe(`--dead-letter ${missing}: no such file`)
+    expect(named.stdout).toBe("")
   })
 })

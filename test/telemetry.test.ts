@@ -90,8 +90,12 @@ describe("traces of a collection run", () => {
       for (const first of spans.filter((s) => s.name.startsWith("IAM ") && s.attributes["retry.attempt"] === 1)) {
         assert.strictEqual(first.attributes["retry.backoff_ms"], 0)
       }
-      const deniedCall = named("IAM ListMFADevices").find((s) => s.attributes["aws.iam.user"] === denied)
-      assert.strictEqual(deniedCall?.attributes["aws.error.code"], "AccessDenied")
+      // Throttling may come first (the account's rate is checked before the user's permission);
+      // the call ends with AccessDenied, never retried after it.
+      const deniedCalls = named("IAM ListMFADevices").filter((s) => s.attributes["aws.iam.user"] === denied)
+        .sort((a, b) => Number(a.attributes["retry.attempt"]) - Number(b.attributes["retry.attempt"]))
+      assert.strictEqual(deniedCalls.at(-1)?.attributes["aws.error.code"], "AccessDenied")
+      assert.strictEqual(deniedCalls.filter((s) => s.attributes["aws.error.code"] === "AccessDenied").length, 1)
 
       const mappings = childrenOfRun("ocsf.map")
       assert.strictEqual(mappings.length, 11)

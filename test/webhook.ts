@@ -42,7 +42,8 @@ const decode = (headers: http.IncomingHttpHeaders, raw: Buffer): Array<any> => {
 
 export const startWebhook = (
   answer: (n: number, received: Omit<Received, "status">) => Answer = () => ({ status: 200 }),
-  options: { readonly port?: number } = {}
+  /** `healthStatus`: the answer to a GET (a healthcheck), default 200; GETs are not recorded. */
+  options: { readonly port?: number; readonly healthStatus?: number } = {}
 ): Promise<Webhook> =>
   new Promise((resolve, reject) => {
     const received: Array<Received> = []
@@ -50,6 +51,11 @@ export const startWebhook = (
     let inFlight = 0
     let mostInFlight = 0
     const server = http.createServer((req, res) => {
+      if (req.method === "GET") {
+        const status = options.healthStatus ?? 200
+        res.writeHead(status).end(status === 200 ? "healthy" : "unhealthy: index queue full")
+        return
+      }
       const chunks: Array<Buffer> = []
       req.on("data", (chunk: Buffer) => chunks.push(chunk))
       req.on("end", () => {

@@ -40,6 +40,8 @@ export interface AccountsService {
   readonly discover: Effect.Effect<ReadonlyArray<AccountTarget>, IamError>
   /** The IAM service of an account; for a role, the session is assumed first (its failure is the account's). */
   readonly open: (account: AccountTarget) => Effect.Effect<IamService, IamError>
+  /** The id of an account: a target's own, or for the credentials' own account, GetCallerIdentity's (asked once). */
+  readonly idOf: (account: AccountTarget) => Effect.Effect<string, IamError>
 }
 
 /** The account of the credentials themselves, when no `accounts` section names others. */
@@ -130,7 +132,16 @@ const make = Effect.fnUntraced(function*(settings: AccountsSettings) {
       return [...listed, ...found.filter((a) => !ids.has(a.id))]
     })).pipe(Effect.withSpan("accounts.discover"))
 
+  let ownId: string | undefined
+  const idOf = (account: AccountTarget): Effect.Effect<string, IamError> =>
+    account.id !== undefined
+      ? Effect.succeed(account.id)
+      : ownId !== undefined
+      ? Effect.succeed(ownId)
+      : Effect.scoped(callerIdentity(connection, sts)).pipe(Effect.map((caller) => (ownId = caller.account)))
+
   return Accounts.of({
+    idOf,
     several: accounts !== undefined,
     concurrency: accounts?.concurrency ?? 1,
     discover,

@@ -1,5 +1,5 @@
 /**
- * The command line: `run`, `validate-config`, `replay`, `demo` and `state`, their flags and help texts, and
+ * The command line: `run`, `check`, `validate-config`, `replay`, `demo` and `state`, their flags and help texts, and
  * how their failures become exit codes. The work itself is done elsewhere: a command loads the
  * config and hands it on. Each command imports what it runs when it runs (`load`), so that
  * `--help` loads no config schema, `validate-config` no AWS SDK, and `run --once` neither the
@@ -20,13 +20,14 @@ import { sinkDefinitions } from "../sinks/index.ts"
 const load = <A>(module: () => Promise<A>): Effect.Effect<A> => Effect.promise(module)
 
 const exitCodes = [
-  "Exit codes: 0 everything delivered (or stopped by SIGTERM/SIGINT); 1 the run failed",
-  "(IAM or a sink unreachable, ListUsers denied); 2 invalid command line or config;",
-  "3 finished, but some users or batches were dead-lettered (see the dead-letter file)."
+  "Exit codes: 0 everything delivered (daemon: stopped by SIGTERM/SIGINT); 1 the run failed (IAM unreachable,",
+  "ListUsers denied, a sink or the dead-letter file could not be opened); 2 invalid command line or config;",
+  "3 finished, but some users or batches were dead-lettered (a sink unreachable or refusing them: see the",
+  "dead-letter file); 130, 143 --once stopped by SIGINT, SIGTERM before every user was collected."
 ].join(" ")
 
-/** The config's problems, printed once and plainly (no stack trace: nothing crashed). */
-const invalid = (error: ConfigError | ReplayError) =>
+/** The problems of the command line, config or file, printed once and plainly (no stack trace: nothing crashed). */
+const invalid = (error: ConfigError | ReplayError | { readonly message: string }) =>
   Console.error(error.message).pipe(Effect.andThen(Effect.fail(new InvalidInput({ message: error.message }))))
 
 /** A run that could not complete: said once in the log, then exit code 1. */
@@ -36,18 +37,30 @@ const failed = (error: { readonly message: string }) =>
   )
 
 /**
- * `run --once` from a config: the run with its logs, telemetry, live progress and exit codes.
- * `demo` runs through here too, so that `npm start` shows the product as it ships. `prelude`
- * runs first, inside the same logging and telemetry.
+ * `run --once` from a config: the start-up checks, then the run with its logs, telemetry, live
+ * progress and exit codes. `demo` runs through here too, so that `npm start` shows the product
+ * as it ships. `prelude` runs first, inside the same logging and telemetry. The checks share the
+ * run's accounts (its role sessions and request rates).
  */
-const runOnceCommand = (config: AppConfig, logLevel: Option.Option<LogLevel>, prelude: Effect.Effect<void> = Effect.void) =>
+const runOnceCommand = (
+  config: AppConfig,
+  logLevel: Option.Option<LogLevel>,
+  requireHealthy: boolean,
+  prelude: Effect.Effect<void> = Effect.void
+) =>
   Effect.gen(function*() {
-    const [{ runLayer, runOnceStrict }, { withTerminalProgress }, { observabilityLayer }] = yield* load(() =>
-      Promise.all([import("../run/Runner.ts"), import("./progress.ts"), import("../run/observability.ts")])
+    const [{ runLayer, runOnceStrict }, { withTerminalProgress }, { observabilityLayer }, { startupChecks }] = yield* load(() =>
+      Promise.all([
+        import("../run/Runner.ts"),
+        import("./progress.ts"),
+        import("../run/observability.ts"),
+        import("../check/checks.ts")
+      ])
     )
     yield* prelude.pipe(
+      Effect.andThen(startupChecks(config, requireHealthy)),
       Effect.andThen(runOnceStrict(config)),
-      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed }),
+      Effect.catchTags({ IamError: failed, DeadLetterError: failed, SinkError: failed, StateError: failed }),
       Effect.provide(runLayer(config)),
       withTerminalProgress,
       Effect.provide(observabilityLayer(config, { daemon: false, logLevel }))
@@ -66,19 +79,29 @@ const run = Command.make(
     once: Flag.Boolean("once").pipe(
       Flag.withDescription("Collect one snapshot, deliver it and exit, instead of running as a daemon."),
       Flag.withDefault(false)
+    ),
+    requireHealthy: Flag.Boolean("require-healthy").pipe(
+      Flag.withDescription(
+        "Do not start (exit code 1) when a start-up check fails (the checks of `iam-ocsf check`); without it, each " +
+          "failed check is logged as a warning with its fix and the run starts anyway."
+      ),
+      Flag.withDefault(false)
     )
   },
-  Effect.fn(function*({ config: file, once }) {
+  Effect.fn(function*({ config: file, once, requireHealthy }) {
     const { loadConfig } = yield* load(() => import("../run/AppConfig.ts"))
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const logLevel = yield* GlobalFlag.LogLevel
     if (once) {
-      yield* runOnceCommand(config, logLevel)
+      yield* runOnceCommand(config, logLevel, requireHealthy)
     } else {
-      const [{ daemon }, { observabilityLayer }] = yield* load(() =>
-        Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts")])
+      const [{ daemon }, { observabilityLayer }, { checkLayer, startupChecks }] = yield* load(() =>
+        Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts"), import("../check/checks.ts")])
       )
-      yield* daemon({ config, configFile: file }).pipe(
+      // The checks at start only: each run of the daemon logs what goes wrong in it.
+      yield* startupChecks(config, requireHealthy).pipe(
+        Effect.provide(checkLayer(config)),
+        Effect.andThen(daemon({ config, configFile: file })),
         Effect.catchTag("OpsServerError", (error) =>
           Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
         Effect.provide(observabilityLayer(config, { daemon: true, logLevel }))
@@ -93,11 +116,51 @@ const run = Command.make(
       "schedule.shutdownTimeout, then exit; server.port serves /healthz, /readyz and /metrics) or once with " +
       "--once (a live progress line on a terminal). Logs are JSON on stderr (log.level, log.format); traces " +
       "and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when set. Users that cannot be collected and batches a sink " +
-      "refuses go to the dead-letter file, never silently away. " + exitCodes
+      "refuses go to the dead-letter file, never silently away. It starts with the checks of `iam-ocsf check` " +
+      "(the daemon at start only), logging each failed one with its fix; --require-healthy makes a failed one " +
+      "stop the start (exit code 1). " + exitCodes
   ),
   Command.withExamples([
     { command: "iam-ocsf run --config config.json --once", description: "One snapshot, then exit" },
-    { command: "iam-ocsf run --config /etc/iam-ocsf/config.json", description: "Run as a daemon" }
+    { command: "iam-ocsf run --config /etc/iam-ocsf/config.json", description: "Run as a daemon" },
+    { command: "iam-ocsf run --config config.json --require-healthy", description: "A daemon that does not start unless every check passes" }
+  ])
+)
+
+const check = Command.make(
+  "check",
+  {
+    config: configFlag,
+    format: Flag.Literals("format", ["table", "json"]).pipe(
+      Flag.withDescription(
+        "table (default: one line per check, ✓ passed, ! warning, ✗ failed, with the reason and the fix) or json " +
+          "(one object: { ok, summary: { ok, warn, fail }, checks: [{ name, account, status, detail, fix }] })."
+      ),
+      Flag.withDefault("table")
+    )
+  },
+  Effect.fn(function*({ config: file, format }) {
+    const [{ loadConfig }, { checkCommand }, { observabilityLayer }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../check/checks.ts"), import("../run/observability.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* checkCommand(config, format).pipe(
+      Effect.provide(observabilityLayer(config, { daemon: false, logLevel: yield* GlobalFlag.LogLevel }))
+    )
+  })
+).pipe(
+  Command.withDescription(
+    "Verify, without collecting, everything a run of this config needs, and print one line per check on stdout: " +
+      "the base credentials (sts:GetCallerIdentity), the organization's discovery and the role of each account " +
+      "(sts:AssumeRole), each IAM action the strategy calls there (one minimal read each: MaxItems=1; no credential " +
+      "report is generated) and which strategy auto would use, every sink (a file sink's folder writable, an http " +
+      "sink's host reachable and its healthcheck URL answering 2xx, a kafka sink's brokers answering with its topic), " +
+      "the dead-letter file's folder and the state store. Warnings (!) do not fail the check. Exit codes: 0 every " +
+      "check passed (warnings allowed); 1 at least one failed; 2 invalid command line or config."
+  ),
+  Command.withExamples([
+    { command: "iam-ocsf check --config config.json", description: "Is this config ready to run?" },
+    { command: "iam-ocsf check --config config.json --format json | jq '.checks[] | select(.status != \"ok\")'", description: "What is not green" }
   ])
 )
 
@@ -137,7 +200,8 @@ const replayCommand = Command.make(
     )
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const path = Option.getOrElse(deadLetter, () => config.deadLetter.path)
-    const summary = yield* replay(config, path, Option.getOrUndefined(sink)).pipe(
+    // A file named on the command line must exist; the config's may not yet (it is made on the first record).
+    const summary = yield* replay(config, path, Option.getOrUndefined(sink), { mustExist: Option.isSome(deadLetter) }).pipe(
       Effect.catchTags({
         ReplayError: invalid,
         SinkError: failed
@@ -151,9 +215,10 @@ const replayCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Send the events of the dead-letter file's batches again, each to the sink named in its record (or all to " +
-      "--sink), and rewrite the file without the batches delivered (user records stay). Exit codes: 0 every " +
-      "batch delivered; 1 a sink could not be opened; 2 invalid command line, config or file; 3 some batches " +
-      "failed again and stay in the file."
+      "--sink), and rewrite the file without the batches delivered (user records stay). Without the config's " +
+      "dead-letter file there is nothing to replay (exit 0); a --dead-letter file that does not exist is an error. " +
+      "Exit codes: 0 every batch delivered; 1 a sink could not be opened; 2 invalid command line, config or file " +
+      "(--dead-letter naming no file included); 3 some batches failed again and stay in the file."
   ),
   Command.withExamples([
     { command: "iam-ocsf replay --config config.json", description: "Replay the config's dead-letter file" },
@@ -170,6 +235,7 @@ const demo = Command.make(
     )
   },
   Effect.fn(function*({ users }) {
+    if (users < 0 || users > 1e9) return yield* invalid({ message: `--users: expected an integer between 0 and 1000000000; found ${users}` })
     // The emulator is tooling, not the product: loaded only by this command.
     const { emulatorScoped } = yield* Effect.promise(() => import("../../emulator/index.ts"))
     const emulator = yield* emulatorScoped({ users })
@@ -182,6 +248,7 @@ const demo = Command.make(
     yield* runOnceCommand(
       config,
       yield* GlobalFlag.LogLevel,
+      false,
       Effect.logInfo(`embedded IAM emulator listening on ${emulator.url}; events follow on stdout`)
     )
   }, Effect.scoped)
@@ -258,5 +325,5 @@ export const cli = Command.make("iam-ocsf").pipe(
     "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
       `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
   ),
-  Command.withSubcommands([run, validateConfig, replayCommand, demo, state])
+  Command.withSubcommands([run, check, validateConfig, replayCommand, demo, state])
 )

@@ -263,7 +263,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         Groups: groups.map(groupJson),
         AttachedPolicies: (detail.AttachedManagedPolicies ?? []).map(policyJson),
         InlinePolicyNames: (detail.UserPolicyList ?? []).map((p) => p.PolicyName)
-      } satisfies Record<Exclude<keyof IamUserJson, "AccessKeys" | "MFADevices">, unknown>
+      } satisfies Record<Exclude<keyof IamUserJson, "AccessKeys" | "MFADevices" | "Identity">, unknown>
     }
 
     /** The per-user strategy's calls for one user, from a summary as ListUsers (or GetUser) gives it. */
@@ -298,7 +298,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       const json = complete(detail, name, packed, lastUsed)
       if (json === undefined) {
         perUser += 1
-        return outcome(name, detail.Arn, perUserCalls(detail, name, lastUsed))
+        return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, perUserCalls(detail, name, lastUsed))
       }
       // Without key ids, or with none to list (the report shows no key): all from the bulk sources.
       if (!options.accessKeyIds || unpackRow(packed!).hasKeys === false) {
@@ -307,7 +307,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           const full = complete(read, name, packed, lastUsed)
           const decoded = decodeCollectedNow(name, options.accessKeyIds ? withKeys(full, []) : full)
           return decoded instanceof IamError
-            ? { _tag: "Failed", userName: name, arn: read.Arn, error: decoded }
+            ? { _tag: "Failed", userName: name, arn: read.Arn, userId: read.UserId, error: decoded }
             : { _tag: "Collected", user: decoded, collectedAt }
         }
       }
@@ -315,7 +315,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
         Effect.flatMap((keys) => decodeCollected(name, withKeys(json, keys.map(accessKeyJson))))
       )
-      return outcome(name, detail.Arn, listed)
+      return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, listed)
     }
 
     /** The user's JSON with its keys listed: their count is then the listing's, not the report's. */

@@ -92,7 +92,7 @@ export const enrichUser = Effect.fn("enrichUser")(function*(summary: User) {
     AttachedPolicies: aspects.attached.map(policyJson),
     InlinePolicyNames: aspects.inline
     // Every list is made here, so the credential report's stand-ins for them do not apply.
-  } satisfies Record<Exclude<keyof IamUserJson, "ActiveAccessKeyCount" | "MFAActive">, unknown>
+  } satisfies Record<Exclude<keyof IamUserJson, "ActiveAccessKeyCount" | "MFAActive" | "Identity">, unknown>
 
   return yield* decodeCollected(name, json)
 })

@@ -17,7 +17,14 @@ export type UserOutcome =
   /** `collectedAt`: when the last answer about the user arrived (the strict profiles' event `time`). */
   | { readonly _tag: "Collected"; readonly user: IamUser; readonly collectedAt: Date }
   /** Enrichment failed after its retries: the user must not be emitted with guessed values. */
-  | { readonly _tag: "Failed"; readonly userName: string; readonly arn: string | undefined; readonly error: IamError }
+  | {
+    readonly _tag: "Failed"
+    readonly userName: string
+    readonly arn: string | undefined
+    /** From the listing; the state keeps such a user as it was (no change inferred from a gap). */
+    readonly userId: string | undefined
+    readonly error: IamError
+  }
   /** Deleted between ListUsers and its per-user calls (NoSuchEntity): nothing to report. */
   | { readonly _tag: "Vanished"; readonly userName: string }
 
@@ -30,8 +37,7 @@ export interface CollectOptions {
 
 /** One user's collection as an outcome: its failures are the user's, not the run's. */
 export const outcome = <R>(
-  userName: string,
-  arn: string | undefined,
+  listed: { readonly userName: string; readonly arn: string | undefined; readonly userId: string | undefined },
   collect: Effect.Effect<IamUser, IamError, R>
 ): Effect.Effect<UserOutcome, never, R> =>
   collect.pipe(
@@ -41,8 +47,8 @@ export const outcome = <R>(
     Effect.catch((error) =>
       Effect.succeed<UserOutcome>(
         error.reason._tag === "NotFound"
-          ? { _tag: "Vanished", userName }
-          : { _tag: "Failed", userName, arn, error }
+          ? { _tag: "Vanished", userName: listed.userName }
+          : { _tag: "Failed", ...listed, error }
       )
     )
   )
@@ -84,6 +90,8 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
         Stream.buffer({ capacity: 1 }),
         Stream.flattenIterable,
         usersAtOnce(iam, options.concurrency, (summary) =>
-          outcome(summary.UserName ?? "", summary.Arn, enrichUser(summary)).pipe(Effect.provideService(Iam, iam)))
+          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary)).pipe(
+            Effect.provideService(Iam, iam)
+          ))
       )
   }))

@@ -5,6 +5,9 @@
  * first record only: an empty dead-letter file would look like a problem. It is opened for each
  * record rather than held open: `iam-ocsf replay` replaces the file (rename), and a record
  * written through a descriptor held from before would land in the replaced, unlinked file.
+ * Whether it can be written is checked when a run starts, before the first AWS call: a record
+ * that cannot be written stops the run, and finding that out half way would leave the sinks
+ * with part of a snapshot and the log claiming a batch was dead-lettered.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -24,6 +27,8 @@ export class DeadLetterError extends Schema.TaggedError<DeadLetterError>()("Dead
 
 export interface DeadLetterService {
   readonly path: string
+  /** Fails when records could not be written (`checkWritable`): a run starts with it. */
+  readonly check: Effect.Effect<void, DeadLetterError>
   readonly user: (userName: string, arn: string | undefined, error: IamError) => Effect.Effect<void, DeadLetterError>
   /** An account the run could not read (whole or in part): its role could not be assumed, its listing failed. */
   readonly account: (
@@ -36,6 +41,25 @@ export interface DeadLetterService {
 export class DeadLetter extends Context.Service<DeadLetter, DeadLetterService>()("iam-ocsf/DeadLetter") {
   static readonly layer = (path: string) => Layer.effect(DeadLetter, make(path))
 }
+
+/**
+ * Whether records could be written to `filePath`, without writing one: its folder is created,
+ * then an existing file is opened for appending, or the folder is checked writable (the file is
+ * created on the first record only).
+ */
+export const checkWritable = Effect.fnUntraced(function*(filePath: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const fail = (cause: unknown) =>
+    new DeadLetterError({ path: filePath, message: `the dead-letter file ${filePath} cannot be written: ${causeText(cause)}` })
+  const folder = path.dirname(filePath)
+  yield* fs.makeDirectory(folder, { recursive: true }).pipe(Effect.mapError(fail))
+  if (yield* fs.exists(filePath).pipe(Effect.mapError(fail))) {
+    yield* Effect.scoped(fs.open(filePath, { flag: "a" })).pipe(Effect.mapError(fail))
+  } else {
+    yield* fs.access(folder, { writable: true }).pipe(Effect.mapError(fail))
+  }
+})
 
 const encoder = new TextEncoder()
 
@@ -74,6 +98,7 @@ const make = Effect.fnUntraced(function*(filePath: string) {
 
   return DeadLetter.of({
     path: filePath,
+    check: checkWritable(filePath).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path)),
     user: (userName, arn, error) =>
       append(JSON.stringify({
         kind: "user",

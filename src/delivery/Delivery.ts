@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Option from "effect/Option"
 import { causeText } from "../common/causeText.ts"
@@ -52,9 +53,10 @@ export const deliverySettings = (defaults: DeliveryConfig, entry: Overrides): De
 })
 
 /**
- * One write of `batch`, retried while the sink says the failure is retryable. Each attempt runs
- * to its end even during a shutdown (a destination never sees half a batch from us); the waits
- * between attempts do not hold a shutdown up.
+ * One write of `batch`, retried while the sink says the failure is retryable; each retry is
+ * logged with its wait (a `Retry-After` the destination asked for included). An attempt may be
+ * cancelled by the shutdown deadline (`StopSignal.ts`): a sink whose write must not stop half
+ * way (the file sink) protects it itself.
  */
 export const writeWithRetry = (
   sink: Sink,
@@ -66,20 +68,25 @@ export const writeWithRetry = (
   const attempt = Effect.suspend(() => {
     attempts += 1
     if (attempts > 1) onRetry()
-    return Effect.uninterruptible(sink.write(batch)).pipe(
-      Effect.tapError((error) =>
-        error.retryable && attempts < retry.maxAttempts
-          ? Effect.logWarning(`sink ${sink.name}: attempt ${attempts} of ${retry.maxAttempts} failed, will retry: ${error.message}`)
-          : Effect.void
-      )
-    )
+    return sink.write(batch)
   })
-  return Effect.retry(attempt, retryPolicy<SinkError>(retry))
+  const policy = retryPolicy<SinkError>(retry).pipe(
+    Schedule.tap(({ duration, input }) => {
+      const delay = Duration.millis(Math.round(Duration.toMillis(duration)))
+      const asked = input.retryAfter === undefined ? "" : ` (the destination asked to wait ${Duration.format(input.retryAfter)})`
+      return Effect.logWarning(
+        `sink ${sink.name}: attempt ${attempts} of ${retry.maxAttempts} failed, next attempt in ${Duration.format(delay)}${asked}: ` +
+          input.message
+      ).pipe(Effect.annotateLogs({ sink: sink.name, attempt: attempts, delayMs: Duration.toMillis(delay) }))
+    })
+  )
+  return Effect.retry(attempt, policy)
 }
 
 /**
- * Writes one batch; counts it delivered, or dead-letters it with the last error. A shutdown
- * while the batch waits for its next attempt dead-letters it too, so it can be replayed.
+ * Writes one batch; counts it delivered, or dead-letters it with the last error. The shutdown
+ * deadline, cancelling an attempt in flight or the wait for the next one, dead-letters it too,
+ * so it can be replayed.
  */
 const deliverBatch = (sink: Sink, { events: batch, bytes }: Batch, retry: RetrySettings, counts: SinkCounts) =>
   Effect.uninterruptibleMask((restore) => {
@@ -107,12 +114,14 @@ const deliverBatch = (sink: Sink, { events: batch, bytes }: Batch, retry: RetryS
 const failureOf = (sink: string, cause: Cause.Cause<SinkError>): SinkError => {
   const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) return failure.value
-  if (Cause.hasInterruptsOnly(cause)) {
-    return new SinkError({ sink, message: "shutdown while the batch waited for its next attempt", retryable: true })
-  }
+  if (Cause.hasInterruptsOnly(cause)) return notSentByDeadline(sink, "cancelled at the shutdown deadline")
   // A defect in a sink is a bug, but its batch must still not vanish.
   return new SinkError({ sink, message: `unexpected failure: ${causeText(Cause.squash(cause))}`, retryable: false })
 }
+
+/** Why a batch the shutdown deadline caught was not delivered (it may be replayed). */
+const notSentByDeadline = (sink: string, what: string) =>
+  new SinkError({ sink, message: `${what} (schedule.shutdownTimeout after SIGTERM/SIGINT)`, retryable: true })
 
 const deadLetterBatch = (sink: string, error: SinkError, batch: ReadonlyArray<Envelope>, counts: SinkCounts) =>
   Effect.gen(function*() {
@@ -151,7 +160,8 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
   let pending: ReadonlyArray<Envelope> = []
   let next = 0
   let ended = false
-  let building = 0
+  // The batch being made: taken from the queue, in no batch yet.
+  let building: Array<Envelope> = []
 
   const take = (max: number) =>
     Queue.takeBetween(queue, 1, max).pipe(
@@ -160,6 +170,7 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
 
   const nextBatch: Effect.Effect<Batch | undefined> = Effect.gen(function*() {
     const batch: Array<Envelope> = []
+    building = batch
     let bytes = 0
     let deadline = 0
     for (;;) {
@@ -167,13 +178,12 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
         const event = pending[next]!
         const size = byteLength(event)
         if (closesBatch(batch.length, bytes, size, settings)) {
-          building = 0
+          building = []
           return { events: batch, bytes }
         }
         batch.push(event)
         bytes += size
         next += 1
-        building = batch.length
       }
       if (batch.length >= settings.batchSize || (ended && batch.length > 0)) break
       if (ended) return undefined
@@ -194,38 +204,89 @@ const batcher = (queue: Queue.Dequeue<Envelope, Cause.Done>, settings: DeliveryS
         next = 0
       }
     }
-    building = 0
+    building = []
     return { events: batch, bytes }
   })
 
-  return { nextBatch, held: () => pending.length - next + building }
+  /** The events taken from the queue but in no batch yet; they are the caller's from now on. */
+  const takeHeld = (): Array<Envelope> => {
+    const held = [...building, ...pending.slice(next)]
+    building = []
+    pending = []
+    next = 0
+    return held
+  }
+
+  return { nextBatch, takeHeld }
+}
+
+/** `events` cut into batches as `settings` make them (count and bytes). */
+export const inBatches = (events: ReadonlyArray<Envelope>, settings: DeliverySettings): Array<Array<Envelope>> => {
+  const out: Array<Array<Envelope>> = []
+  let current: Array<Envelope> = []
+  let bytes = 0
+  for (const e of events) {
+    const size = byteLength(e)
+    if (closesBatch(current.length, bytes, size, settings)) {
+      out.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(e)
+    bytes += size
+  }
+  if (current.length > 0) out.push(current)
+  return out
 }
 
 /**
  * Drains one sink's queue until it has ended, with at most `sink.concurrency` batches in flight
- * (a failure to dead-letter stops them all).
+ * (a failure to dead-letter stops them all). When `deadline` fires (the shutdown's), the writes
+ * in flight and the waits for a next attempt are cancelled and their batches dead-lettered, and
+ * so is every event still waiting: in batches made but not started, in the batch being made and
+ * in the queue, until the source (already stopped from taking users) has ended it.
  */
-const drain = (target: DeliveryTarget, queue: Queue.Dequeue<Envelope, Cause.Done>, counts: SinkCounts) => {
+const drain = (
+  target: DeliveryTarget,
+  queue: Queue.Dequeue<Envelope, Cause.Done>,
+  counts: SinkCounts,
+  deadline: Effect.Effect<void>
+) => {
   const { sink, settings } = target
   const batches = batcher(queue, settings)
-  // Events of batches made but not yet started: held too, for the shutdown's count.
-  let waiting = 0
+  // Batches made but not yet started.
+  const waiting = new Set<Batch>()
   const made = Stream.unfold(undefined, () =>
     batches.nextBatch.pipe(Effect.map((batch) => {
       if (batch === undefined) return undefined
-      waiting += batch.events.length
+      waiting.add(batch)
       return [batch, undefined] as const
     })))
   const start = (batch: Batch) =>
     Effect.suspend(() => {
-      waiting -= batch.events.length
+      waiting.delete(batch)
       return deliverBatch(sink, batch, settings.retry, counts)
     })
+  const leftovers = Effect.gen(function*() {
+    const events: Array<Envelope> = [...[...waiting].flatMap((b) => b.events), ...batches.takeHeld()]
+    waiting.clear()
+    for (;;) {
+      const taken = yield* Queue.takeAll(queue).pipe(Effect.option)
+      if (taken._tag === "None") break
+      events.push(...taken.value)
+    }
+    if (events.length === 0) return
+    const error = notSentByDeadline(sink.name, "not sent before the shutdown deadline")
+    for (const batch of inBatches(events, settings)) yield* deadLetterBatch(sink.name, error, batch, counts)
+  })
   return made.pipe(
     Stream.mapEffect(start, { concurrency: Math.max(1, sink.concurrency ?? 1), unordered: true }),
+    Stream.interruptWhen(deadline),
     Stream.runDrain,
+    Effect.andThen(leftovers),
     Effect.onInterrupt(() => {
-      const left = Math.max(0, Queue.sizeUnsafe(queue)) + batches.held() + waiting
+      const left = Math.max(0, Queue.sizeUnsafe(queue)) + batches.takeHeld().length +
+        [...waiting].reduce((n, b) => n + b.events.length, 0)
       return left === 0 ? Effect.void : Effect.logWarning(
         `sink ${sink.name}: stopped with ${left} events not delivered (the next run collects them again)`
       )
@@ -237,12 +298,14 @@ const drain = (target: DeliveryTarget, queue: Queue.Dequeue<Envelope, Cause.Done
  * Runs `events` into every target and returns when each sink has delivered or dead-lettered
  * all of them. If the source fails, what it produced is still delivered before the failure is
  * returned. A dead-letter file that cannot be written stops the run (nothing may be lost
- * silently).
+ * silently). `deadline` (the shutdown's, `run/StopSignal.ts`; default never) ends the
+ * delivery early: what is not delivered by then is dead-lettered.
  */
 export const deliverStream = <E, R>(
   events: Stream.Stream<Envelope, E, R>,
   targets: ReadonlyArray<DeliveryTarget>,
-  stats: { readonly sink: (name: string) => SinkCounts }
+  stats: { readonly sink: (name: string) => SinkCounts },
+  deadline: Effect.Effect<void> = Effect.never
 ): Effect.Effect<void, E | DeadLetterError, R | DeadLetter> =>
   Effect.gen(function*() {
     const queues = yield* Effect.forEach(targets, (t) => Queue.bounded<Envelope, Cause.Done>(t.settings.queueSize))
@@ -263,7 +326,7 @@ export const deliverStream = <E, R>(
     )
     const sinks = Effect.forEach(
       targets,
-      (target, i) => drain(target, queues[i]!, stats.sink(target.sink.name)),
+      (target, i) => drain(target, queues[i]!, stats.sink(target.sink.name), deadline),
       { concurrency: "unbounded", discard: true }
     )
     const [sourceExit] = yield* Effect.all([source, sinks], { concurrency: "unbounded" })

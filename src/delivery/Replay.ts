@@ -87,7 +87,7 @@ const chunks = (events: ReadonlyArray<Envelope>, settings: DeliverySettings): Ar
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
-export const replay = (config: SinksSettings, file: string, only?: string) =>
+export const replay = (config: SinksSettings, file: string, only?: string, options: { readonly mustExist?: boolean } = {}) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const failed = (what: string) => (cause: unknown) =>
@@ -99,6 +99,7 @@ export const replay = (config: SinksSettings, file: string, only?: string) =>
       })
     }
     if (!(yield* fs.exists(file).pipe(Effect.mapError(failed("read"))))) {
+      if (options.mustExist === true) return yield* new ReplayError({ message: `--dead-letter ${file}: no such file` })
       yield* Effect.logInfo(`no dead-letter file at ${file}: nothing to replay`)
       return { sinks: {}, keptBatches: 0, keptOther: 0 } satisfies ReplaySummary
     }

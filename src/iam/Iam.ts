@@ -104,18 +104,20 @@ export interface IamService {
   readonly listUsers: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<User>, IamError>
   /** ListUsers, each user reduced to when its password was last used (the bulk strategy's need). */
   readonly listLastPasswordUse: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<LastPasswordUse>, IamError>
-  readonly listAccessKeys: (userName: string, marker?: string) => Effect.Effect<Page<AccessKeyMetadata>, IamError>
-  readonly listMfaDevices: (userName: string, marker?: string) => Effect.Effect<Page<MFADevice>, IamError>
-  readonly listUserTags: (userName: string, marker?: string) => Effect.Effect<Page<Tag>, IamError>
-  readonly listGroupsForUser: (userName: string, marker?: string) => Effect.Effect<Page<Group>, IamError>
+  /** The per-user list calls: one page; `maxItems` (absent: `perUserPageSize`) is what `iam-ocsf check` asks for, 1. */
+  readonly listAccessKeys: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<AccessKeyMetadata>, IamError>
+  readonly listMfaDevices: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<MFADevice>, IamError>
+  readonly listUserTags: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<Tag>, IamError>
+  readonly listGroupsForUser: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<Group>, IamError>
   readonly listAttachedUserPolicies: (
     userName: string,
-    marker?: string
+    marker?: string,
+    maxItems?: number
   ) => Effect.Effect<Page<AttachedPolicy>, IamError>
-  readonly listUserPolicies: (userName: string, marker?: string) => Effect.Effect<Page<string>, IamError>
-  readonly listSshPublicKeys: (userName: string, marker?: string) => Effect.Effect<Page<SSHPublicKeyMetadata>, IamError>
-  readonly listSigningCertificates: (userName: string, marker?: string) => Effect.Effect<Page<SigningCertificate>, IamError>
-  readonly listServiceSpecificCredentials: (userName: string, marker?: string) => Effect.Effect<Page<ServiceSpecificCredentialMetadata>, IamError>
+  readonly listUserPolicies: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<string>, IamError>
+  readonly listSshPublicKeys: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<SSHPublicKeyMetadata>, IamError>
+  readonly listSigningCertificates: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<SigningCertificate>, IamError>
+  readonly listServiceSpecificCredentials: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<ServiceSpecificCredentialMetadata>, IamError>
   /** ListServiceSpecificCredentials with AllUsers: every user's, a page at a time (the bulk strategy's). */
   readonly listAllServiceSpecificCredentials: (
     marker: string | undefined,
@@ -250,9 +252,9 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
     ) => Promise<O>,
     items: (output: O) => ReadonlyArray<A> | undefined
   ) =>
-  (userName: string, marker?: string): Effect.Effect<Page<A>, IamError> =>
+  (userName: string, marker?: string, maxItems?: number): Effect.Effect<Page<A>, IamError> =>
     call(action, userName, (abortSignal) =>
-      send({ UserName: userName, Marker: marker, MaxItems: settings.perUserPageSize }, abortSignal)).pipe(
+      send({ UserName: userName, Marker: marker, MaxItems: maxItems ?? settings.perUserPageSize }, abortSignal)).pipe(
         Effect.map((o) => page(action, userName, items(o), o.IsTruncated, o.Marker))
       )
 

@@ -6,6 +6,8 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Accounts } from "../accounts/Accounts.ts"
 import type { AccountTarget } from "../accounts/discover.ts"
@@ -16,7 +18,19 @@ import { DeadLetter, type DeadLetterError } from "../delivery/DeadLetter.ts"
 import { type DeliveryTarget, deliverStream } from "../delivery/Delivery.ts"
 import { Iam, type IamService } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
-import { type AccountContext, eventKey, mapperFor, needsAccessKeyIds, type OcsfProfile } from "../ocsf/index.ts"
+import {
+  type AccountContext,
+  changeMapperFor,
+  eventKey,
+  hasChangeEvents,
+  mapperFor,
+  needsAccessKeyIds,
+  type OcsfProfile
+} from "../ocsf/index.ts"
+import { type Detected, deletions, observeUser } from "../changes/detect.ts"
+import { type Emission, emissionFor, type EmitSettings } from "../changes/emission.ts"
+import type { IamUser } from "../iam/IamUser.ts"
+import { type RunState, StateError, StateStore, type StateStoreService } from "../state/StateStore.ts"
 import { Progress } from "../cli/progress.ts"
 import { type AccountCounts, type AwsFigures, formatAccount, RunStats, type RunSummary } from "./RunStats.ts"
 import type { Envelope } from "../delivery/Sink.ts"
@@ -27,6 +41,8 @@ export interface RunSettings {
   /** How users are collected; whether key ids are needed follows from the profile. */
   readonly collect: Omit<CollectionOptions, "accessKeyIds">
   readonly profile: OcsfProfile
+  /** Inventory, change events or both (`ocsf.emit`); changes need the `StateStore`. */
+  readonly emit?: EmitSettings | undefined
   /** How often a long run logs its progress. */
   readonly progressEvery?: Duration.Duration
 }
@@ -75,39 +91,77 @@ export const runCollection = Effect.fn("collection run")(function*(
     yield* Effect.logInfo(`reading ${list.length} accounts, ${accounts.concurrency} at once: ${list.map((a) => a.id).join(", ")}`)
   }
 
-  /** One user's outcome → its event (or its dead-letter record), counted for the run and its account. */
-  const toEnvelope = (account: AccountCounts | undefined, where: AccountContext) =>
-  (outcome: UserOutcome): Effect.Effect<Envelope | undefined, DeadLetterError> => {
+  /** The event of one collected user, or undefined when its mapping failed (it is then dead-lettered). */
+  const inventoryEvent = (account: AccountCounts | undefined, where: AccountContext, user: IamUser, collectedAt: Date) =>
+    Effect.suspend(() => {
+      try {
+        const event = map(user, { collectedAt, account: where })
+        return Effect.succeed<Envelope | undefined>({ key: ownString(eventKey(event)), json: JSON.stringify(event) })
+      } catch (cause) {
+        const error = new IamError({
+          action: "MapToOcsf",
+          userName: user.UserName,
+          reason: new BadData({ code: "MappingFailed", message: String(cause) })
+        })
+        return failUser(account, user.UserName, user.Arn, error)
+      }
+    }).pipe(Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": user.UserName, "ocsf.profile": settings.profile } }))
+
+  /** One change as its event (class 3001). */
+  const changeEvent = (detected: Detected, where: AccountContext, observedAt: Date): Envelope => {
+    const event = changeMap!(detected.change, { observedAt, previous: detected.previous, current: detected.current, account: where })
+    return { key: ownString(eventKey(event)), json: JSON.stringify(event) }
+  }
+
+  /**
+   * One user's outcome → its events: the inventory event, the change events, or neither (its
+   * dead-letter record); counted for the run and its account, and seen by the account's state.
+   */
+  const toEvents = (account: AccountCounts | undefined, where: AccountContext, tracked: Tracked | undefined) =>
+  (outcome: UserOutcome): Effect.Effect<ReadonlyArray<Envelope>, DeadLetterError | StateError> => {
     stats.seen += 1
     switch (outcome._tag) {
       case "Vanished":
         stats.vanished += 1
         if (account !== undefined) account.vanished += 1
-        return Effect.logInfo(`user ${outcome.userName} was deleted during the run; skipped`).pipe(Effect.as(undefined))
-      case "Failed":
-        return failUser(account, outcome.userName, outcome.arn, outcome.error)
+        return Effect.logInfo(`user ${outcome.userName} was deleted during the run; skipped`).pipe(Effect.as([]))
+      case "Failed": {
+        // The state keeps what it knew of the user; without its id, the run cannot say which that is.
+        const keep = tracked === undefined
+          ? Effect.void
+          : outcome.userId === undefined
+          ? Effect.sync(() => void (tracked.lossy = true))
+          : tracked.run.keep(outcome.userId)
+        return keep.pipe(Effect.andThen(failUser(account, outcome.userName, outcome.arn, outcome.error)), Effect.as([]))
+      }
       case "Collected":
-        return Effect.suspend(() => {
-          try {
-            const event = map(outcome.user, { collectedAt: outcome.collectedAt, account: where })
-            stats.collected += 1
-            if (account !== undefined) account.collected += 1
-            return recordUser("collected", account?.id).pipe(
-              Effect.as({ key: ownString(eventKey(event)), json: JSON.stringify(event) })
-            )
-          } catch (cause) {
-            const error = new IamError({
-              action: "MapToOcsf",
-              userName: outcome.user.UserName,
-              reason: new BadData({ code: "MappingFailed", message: String(cause) })
-            })
-            return failUser(account, outcome.user.UserName, outcome.user.Arn, error)
+        return Effect.gen(function*() {
+          const events: Array<Envelope> = []
+          if (tracked === undefined || tracked.emission.snapshot) {
+            const event = yield* inventoryEvent(account, where, outcome.user, outcome.collectedAt)
+            if (event === undefined) {
+              if (tracked !== undefined) yield* tracked.run.keep(outcome.user.UserId)
+              return events
+            }
+            events.push(event)
           }
-        }).pipe(Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": outcome.user.UserName, "ocsf.profile": settings.profile } }))
+          if (tracked !== undefined) {
+            const detected = yield* observeUser(tracked.run, outcome.user)
+            if (tracked.emission.changes) {
+              for (const d of detected) events.push(changeEvent(d, where, outcome.collectedAt))
+              tracked.changes += detected.length
+            }
+          }
+          stats.collected += 1
+          stats.emitted += events.length
+          if (account !== undefined) account.collected += 1
+          yield* recordUser("collected", account?.id)
+          return events
+        })
     }
   }
 
-  const failUser = (account: AccountCounts | undefined, userName: string, arn: string | undefined, error: IamError) => {
+  const failUser = (account: AccountCounts | undefined, userName: string, arn: string | undefined, error: IamError): Effect.Effect<undefined, DeadLetterError> => {
     stats.failed += 1
     if (account !== undefined) account.failed += 1
     return Effect.logWarning(`user ${userName} not collected: ${error.message}`).pipe(
@@ -136,9 +190,42 @@ export const runCollection = Effect.fn("collection run")(function*(
 
   const options = { ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile) }
   const progress = yield* Progress
+  const store = yield* Effect.serviceOption(StateStore)
+  const changeMap = settings.emit !== undefined && settings.emit.emit !== "snapshot" && hasChangeEvents(settings.profile)
+    ? changeMapperFor(settings.profile)
+    : undefined
+
+  /** The state of one account in this run, when change events are asked for. */
+  interface Tracked {
+    readonly accountId: string
+    readonly run: RunState
+    readonly emission: Emission
+    /** The listing was read to its end (not failed, not stopped): only then are deletions inferred. */
+    listingComplete: boolean
+    /** A user failed whose id the run does not know: the state cannot be complete. */
+    lossy: boolean
+    changes: number
+  }
+  const tracked: Array<Tracked> = []
+  const runStartedAt = new Date()
+  const runScope = yield* Effect.scope
+
+  /** Starts the account's run in the state store and decides what it sends (`emissionFor`). */
+  const track = (target: AccountTarget, store: StateStoreService, emit: EmitSettings) =>
+    Effect.gen(function*() {
+      const accountId = yield* accounts.idOf(target)
+      const run = yield* store.beginRun(accountId).pipe(Scope.provide(runScope))
+      const emission = emissionFor(emit, run, runStartedAt)
+      if (emission.baseline) {
+        yield* Effect.logInfo(`account ${accountId}: no complete run recorded yet; this run records the baseline and sends the full inventory (no change events this time)`)
+      }
+      const t: Tracked = { accountId, run, emission, listingComplete: false, lossy: false, changes: 0 }
+      tracked.push(t)
+      return t
+    })
 
   /** One account's users as events: with its own IAM service (its door, rate and credentials). */
-  const accountEvents = (target: AccountTarget): Stream.Stream<Envelope, IamError | DeadLetterError> => {
+  const accountEvents = (target: AccountTarget): Stream.Stream<Envelope, IamError | DeadLetterError | StateError> => {
     const counts = target.id === undefined ? undefined : stats.account(target.id, target.name)
     const where: AccountContext = { name: target.name, organizationId: target.organizationId }
     const events = Stream.unwrap(Effect.gen(function*() {
@@ -154,14 +241,33 @@ export const runCollection = Effect.fn("collection run")(function*(
           Effect.forkChild
         )
       }
-      return collect(options).pipe(Stream.provideService(Iam, iam))
-    })).pipe(
-      Stream.mapEffect(toEnvelope(counts, where)),
-      Stream.filter((e): e is Envelope => e !== undefined),
-      Stream.onEnd(Effect.sync(() => {
-        if (counts !== undefined && counts.status === "reading") counts.status = "complete"
-      }))
-    )
+      const t = Option.isSome(store) && settings.emit !== undefined && settings.emit.emit !== "snapshot"
+        ? yield* track(target, store.value, settings.emit)
+        : undefined
+      const users = collect(options).pipe(
+        Stream.provideService(Iam, iam),
+        Stream.mapEffect(toEvents(counts, where, t)),
+        Stream.flattenIterable,
+        Stream.onEnd(Effect.sync(() => {
+          if (counts !== undefined && counts.status === "reading") counts.status = "complete"
+          if (t !== undefined) t.listingComplete = true
+        }))
+      )
+      if (t === undefined || !t.emission.changes) return users
+      // After the whole listing, the users the last complete run saw and this one did not are gone.
+      return Stream.concat(
+        users,
+        Stream.unwrap(Effect.sync(() =>
+          t.listingComplete && !t.lossy
+            ? deletions(t.run).pipe(Stream.map((d) => {
+              t.changes += 1
+              stats.emitted += 1
+              return changeEvent(d, where, runStartedAt)
+            }))
+            : Stream.empty
+        ))
+      )
+    }))
     if (counts === undefined) return events
     // Several accounts: one account's failure is its own; the others are read on.
     return events.pipe(
@@ -177,12 +283,25 @@ export const runCollection = Effect.fn("collection run")(function*(
     Stream.fromIterable(list).pipe(
       Stream.flatMap(accountEvents, { concurrency: accounts.concurrency }),
       // On SIGTERM no new user is taken; the events already made are still delivered.
-      Stream.interruptWhen(stop.requested)
+      Stream.interruptWhen(stop.requested.pipe(Effect.andThen(Effect.sync(() => void (stats.stopped = true)))))
     ),
     targets,
-    stats
+    stats,
+    stop.deadline
   )
   yield* Fiber.interrupt(reporting)
+
+  // Every event was delivered or dead-lettered (dead letters stay replayable): the state may now
+  // say so. A run that dies before this line leaves the state as it was, and the next run finds
+  // the same changes again (at least once, never zero).
+  for (const t of tracked) {
+    const complete = t.listingComplete && !t.lossy && !stats.stopped
+    const written = yield* t.run.commit({ complete, at: runStartedAt, snapshot: t.emission.snapshot })
+    yield* Effect.logInfo(
+      `account ${t.accountId}: state recorded (${written.written} users written, ${written.removed} removed` +
+        `${t.emission.changes ? `, ${t.changes} change events` : ""}${complete ? "" : "; incomplete: no deletion inferred"})`
+    )
+  }
 
   const summary: RunSummary = stats.summary()
   if (accounts.several) {

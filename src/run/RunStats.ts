@@ -46,12 +46,16 @@ export class RunStats {
   failed = 0
   /** Users deleted while the run was looking at them. */
   vanished = 0
+  /** Events made for the sinks: one per user collected, unless the run sends change events. */
+  emitted = 0
   /** The run's AWS figures so far (the collection sets it; delivery alone makes no AWS call). */
   aws: () => AwsFigures = () => sumFigures([...this.accounts.values()].map((a) => a.aws()))
   /** Users the accounts said they hold (GetAccountSummary), added up as they answer: the live line's estimate. */
   estimatedUsers: number | undefined = undefined
   /** The accounts of a run that reads several (an `accounts` section), by id; empty otherwise. */
   readonly accounts = new Map<string, AccountCounts>()
+  /** The collection was cut short by a stop (SIGTERM/SIGINT): the snapshot is partial. */
+  stopped = false
   readonly sinks: Map<string, SinkCounts>
   readonly startedAt = Date.now()
 
@@ -74,8 +78,8 @@ export class RunStats {
 
   /** Every account read in full, every user collected and every event delivered to every sink. */
   get complete(): boolean {
-    return this.failed === 0 && [...this.accounts.values()].every((a) => a.status === "complete") &&
-      [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.collected)
+    return !this.stopped && this.failed === 0 && [...this.accounts.values()].every((a) => a.status === "complete") &&
+      [...this.sinks.values()].every((s) => s.deadLettered === 0 && s.delivered === this.emitted)
   }
 
   summary(): RunSummary {
@@ -84,6 +88,7 @@ export class RunStats {
       collected: this.collected,
       failed: this.failed,
       vanished: this.vanished,
+      stopped: this.stopped,
       sinks: Object.fromEntries([...this.sinks].map(([name, c]) => [name, { ...c }])),
       accounts: [...this.accounts.values()].map(({ aws, ...a }) => ({ ...a, aws: aws() })),
       aws: this.aws(),
@@ -109,6 +114,8 @@ export interface RunSummary {
   readonly collected: number
   readonly failed: number
   readonly vanished: number
+  /** Cut short by SIGTERM/SIGINT: not every user was collected. */
+  readonly stopped?: boolean
   readonly sinks: Readonly<Record<string, SinkCounts>>
   /** Per account, when the run reads several (an `accounts` section); empty otherwise. */
   readonly accounts: ReadonlyArray<AccountSummary>

@@ -10,12 +10,29 @@ import * as Schema from "effect/Schema"
 import type { AppConfig } from "./AppConfig.ts"
 import { DeadLetter } from "../delivery/DeadLetter.ts"
 import { Accounts, type AccountsSettings } from "../accounts/Accounts.ts"
+import { statePath } from "../state/StateConfig.ts"
 import type { Connection } from "../iam/sdkClient.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
 import { observeRun } from "../telemetry/metrics.ts"
 import { acquireSinks } from "../sinks/acquire.ts"
 import { ExitCode } from "../common/exit.ts"
+import { StopSignal, stopGracefully } from "./StopSignal.ts"
+
+/**
+ * `--once` stopped by SIGTERM/SIGINT before every user was collected: the snapshot is partial, so
+ * the exit code is the shell's for that signal (143, 130), never 0. What was collected was
+ * delivered or dead-lettered (the summary line says which).
+ */
+export class RunStopped extends Schema.TaggedError<RunStopped>()("RunStopped", {
+  signal: Schema.String
+}) {
+  override readonly [Runtime.errorReported] = false
+  override readonly [Runtime.errorExitCode] = this.signal === "SIGINT" ? ExitCode.stoppedBySigint : ExitCode.stoppedBySigterm
+  override get message(): string {
+    return `run stopped by ${this.signal} before every user was collected`
+  }
+}
 
 /** `--once` ended without delivering everything: exit code 3, details already logged. */
 export class RunIncomplete extends Schema.TaggedError<RunIncomplete>()("RunIncomplete", {
@@ -70,22 +87,41 @@ export const runSettings = (config: AppConfig): RunSettings => ({
     strategy: config.collection.strategy,
     maxCredentialReportAge: config.collection.maxCredentialReportAge
   },
-  profile: config.ocsf.profile
+  profile: config.ocsf.profile,
+  emit: { emit: config.ocsf.emit, snapshotEvery: config.ocsf.snapshotEvery }
 })
+
+/**
+ * The state store, when the run emits changes: opened for the run (SQLite loads only then), so
+ * that a daemon holds no lock on the file between runs and `state reset` can run beside it.
+ */
+const withState = (config: AppConfig) => <A, E, R>(run: Effect.Effect<A, E, R>) =>
+  config.ocsf.emit === "snapshot"
+    ? run
+    : Effect.promise(() => import("../state/sqlite.ts")).pipe(
+      Effect.flatMap((sqlite) =>
+        run.pipe(Effect.provide(sqlite.layer(statePath(config.state, config.deadLetter.path))))
+      )
+    )
 
 /** The services a run needs, built from the config. */
 export const runLayer = (config: AppConfig) =>
   Layer.mergeAll(Accounts.layer(accountsSettings(config)), DeadLetter.layer(config.deadLetter.path))
 
-/** One run from start to summary; sinks are released when it ends. */
+/**
+ * One run from start to summary; sinks are released when it ends. A dead-letter file that could
+ * not be written fails the run before the sinks are opened and the first AWS call is made.
+ */
 export const runOnce = (config: AppConfig) =>
   Effect.scoped(
     Effect.gen(function*() {
+      yield* (yield* DeadLetter).check
       const targets = yield* acquireSinks(config)
       yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
-      const summary = yield* runCollection(runSettings(config), targets)
+      const summary = yield* runCollection(runSettings(config), targets).pipe(withState(config))
       const log = summary.complete ? Effect.logInfo : Effect.logWarning
-      yield* log(`collection finished: ${formatSummary(summary)}`)
+      const ended = summary.stopped ? `stopped by ${(yield* StopSignal).signal() ?? "a stop request"}` : "finished"
+      yield* log(`collection ${ended}: ${formatSummary(summary)}`)
       const pushedBack = pushback(summary)
       if (pushedBack !== undefined) {
         yield* Effect.logWarning(
@@ -97,16 +133,26 @@ export const runOnce = (config: AppConfig) =>
     })
   ).pipe(observeRun(config.sinks.map((entry) => entry.name)))
 
-/** `--once`: fails with `RunIncomplete` (exit 3) unless every user reached every sink. */
+/**
+ * `--once`: fails with `RunIncomplete` (exit 3) unless every user reached every sink, or with
+ * `RunStopped` (exit 143, 130) when SIGTERM/SIGINT cut the collection short. A signal winds the
+ * run down as in the daemon (`StopSignal.ts`): within `schedule.shutdownTimeout` what was
+ * collected is delivered or dead-lettered, and the summary line is logged.
+ */
 export const runOnceStrict = (config: AppConfig) =>
-  runOnce(config).pipe(
-    Effect.flatMap((summary: RunSummary) =>
-      summary.complete ? Effect.succeed(summary) : Effect.fail(
-        new RunIncomplete({
-          failed: summary.failed,
-          deadLettered: Object.values(summary.sinks).reduce((n, s) => n + s.deadLettered, 0),
-          deadLetterPath: config.deadLetter.path
+  stopGracefully(
+    runOnce(config).pipe(
+      Effect.flatMap((summary: RunSummary) =>
+        Effect.gen(function*() {
+          if (summary.stopped) return yield* new RunStopped({ signal: (yield* StopSignal).signal() ?? "SIGTERM" })
+          if (summary.complete) return summary
+          return yield* new RunIncomplete({
+            failed: summary.failed,
+            deadLettered: Object.values(summary.sinks).reduce((n, s) => n + s.deadLettered, 0),
+            deadLetterPath: config.deadLetter.path
+          })
         })
       )
-    )
+    ),
+    Effect.succeed(config.schedule.shutdownTimeout)
   )

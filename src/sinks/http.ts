@@ -37,6 +37,11 @@ const HttpUrl = httpUrl("https://siem.example.com/ingest", {
   fetch: true
 })
 
+const HealthcheckUrl = httpUrl("https://siem.example.com/health", {
+  secretsGoTo: `a header: "headers": { "Authorization": "\${TOKEN}" }`,
+  fetch: true
+})
+
 const HeaderName = Schema.String.check(
   Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { expected: "an HTTP header name" })
 )
@@ -49,6 +54,12 @@ const HttpSinkConfig = Schema.Struct({
   ...commonSinkFields,
   /** Where each batch is POSTed. Secrets belong in `headers`, not in the URL. */
   url: HttpUrl,
+  /**
+   * What `iam-ocsf check` (and `run` at start-up) GETs, expecting a 2xx, to know that the receiver
+   * is healthy, not only listening; `headers` are sent with it when it has `url`'s origin.
+   * Absent: a TCP (for https, TLS) connection to `url`'s host and port is all that is tried.
+   */
+  healthcheck: Schema.optionalKey(HealthcheckUrl),
   /** "json": one JSON array per request; "ndjson": one event per line. */
   format: Schema.Literals(["json", "ndjson"]).pipe(withDefault("json")),
   /** Compress request bodies (`Content-Encoding: gzip`). */
@@ -147,7 +158,11 @@ export default defineSink({
         const detail = `POST ${shown} answered ${status}${answer.trim() === "" ? "" : `: ${answer.trim().slice(0, 200)}`}`
         if (!isRetryableStatus(config.retryableStatuses, status)) return yield* fail(detail, false)
         const asked = parseRetryAfter(response.headers["retry-after"], Date.now())
-        return yield* fail(detail, true, {
+        // The wait itself is logged by the delivery's retry; a cut one says so here.
+        const cut = asked !== undefined && Duration.isGreaterThan(asked, config.maxRetryAfter)
+          ? ` (Retry-After: ${response.headers["retry-after"]}, cut to ${Duration.format(config.maxRetryAfter)} by maxRetryAfter)`
+          : ""
+        return yield* fail(detail + cut, true, {
           throttled: status === 429,
           ...(asked === undefined ? {} : { retryAfter: Duration.min(asked, config.maxRetryAfter) })
         })

@@ -96,7 +96,7 @@ const KafkaSinkConfig = Schema.Struct({
   mockCompatible: Schema.Boolean.pipe(withDefault(false))
 }).check(idempotenceNeedsAllAcks)
 
-type KafkaSinkConfig = typeof KafkaSinkConfig.Type
+export type KafkaSinkConfig = typeof KafkaSinkConfig.Type
 
 /** Error codes that another attempt cannot fix (bad config, rejected credentials, old broker). */
 const permanentCodes = new Set([
@@ -123,7 +123,7 @@ const isRetryable = (error: unknown): boolean =>
   !errorTree(error).some((e) => e["canRetry"] === false || permanentCodes.has(String(e["code"])))
 
 /** "initProducerId failed 1 times: Cannot connect to any broker." — the summary, then its reasons. */
-const describe = (error: unknown): string => {
+export const describe = (error: unknown): string => {
   const tree = errorTree(error)
   const leaves = [...new Set(tree.filter((e) => !Array.isArray(e["errors"])).map((e) => causeText(e)))]
   const top = causeText(error)
@@ -146,6 +146,28 @@ const tlsOptions = (tls: KafkaSinkConfig["tls"]) =>
     } satisfies TlsOptions
   })
 
+/**
+ * How a client of this sink reaches its brokers (addresses, TLS files read, SASL, timeouts; no
+ * retries of the client's own): the producer's, and the one `iam-ocsf check` asks for metadata.
+ */
+export const connectionOptions = (config: KafkaSinkConfig) =>
+  Effect.map(tlsOptions(config.tls), (tls) => ({
+    clientId: config.clientId,
+    bootstrapBrokers: [...config.brokers],
+    connectTimeout: Duration.toMillis(config.connectTimeout),
+    requestTimeout: Duration.toMillis(config.requestTimeout),
+    timeout: Duration.toMillis(config.requestTimeout),
+    retries: false as const,
+    ...(tls === undefined ? {} : { tls }),
+    ...(config.sasl === undefined ? {} : {
+      sasl: {
+        mechanism: config.sasl.mechanism,
+        username: config.sasl.username,
+        password: Redacted.value(config.sasl.password)
+      }
+    })
+  }))
+
 export default defineSink({
   type: "kafka",
   summary: "one record per event on a Kafka topic, keyed by user.uid",
@@ -153,38 +175,24 @@ export default defineSink({
   make: Effect.fnUntraced(function*(config, name) {
     const fail = (message: string, retryable: boolean, cause?: unknown) =>
       new SinkError({ sink: name, message: `kafka ${config.topic}: ${message}`, retryable, cause })
-    const tls = yield* tlsOptions(config.tls).pipe(
+    const connection = yield* connectionOptions(config).pipe(
       Effect.mapError((cause) => fail(`cannot read a TLS file: ${causeText(cause)}`, false, cause))
     )
-    const connectTimeout = Duration.toMillis(config.connectTimeout)
-    const requestTimeout = Duration.toMillis(config.requestTimeout)
+    const { connectTimeout, requestTimeout } = connection
     const { compatibilityPartitioner, ProduceAcks, Producer, stringSerializers } = yield* loadClient
     const acksValue = { all: ProduceAcks.ALL, leader: ProduceAcks.LEADER, none: ProduceAcks.NO_RESPONSE } as const
     const producer = yield* Effect.acquireRelease(
       Effect.try({
         try: () =>
           new Producer({
-            clientId: config.clientId,
-            bootstrapBrokers: [...config.brokers],
+            // Its `retries: false`: a number 0 or 1 would mean "forever" for an idempotent producer.
+            ...connection,
             serializers: stringSerializers,
             partitioner: compatibilityPartitioner,
             idempotent: config.idempotent,
             acks: acksValue[config.acks],
             compression: config.compression satisfies CompressionAlgorithmValue,
-            connectTimeout,
-            requestTimeout,
-            timeout: requestTimeout,
-            // A number 0 or 1 would mean "forever" for an idempotent producer; `false` means none.
-            retries: false,
             autocreateTopics: false,
-            ...(tls === undefined ? {} : { tls }),
-            ...(config.sasl === undefined ? {} : {
-              sasl: {
-                mechanism: config.sasl.mechanism,
-                username: config.sasl.username,
-                password: Redacted.value(config.sasl.password)
-              }
-            }),
             ...(config.mockCompatible ? { producerId: -1n, producerEpoch: -1 } : {})
           }),
         catch: (cause) => fail(`invalid producer settings: ${describe(cause)}`, false, cause)

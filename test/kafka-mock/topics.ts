@@ -8,7 +8,8 @@ export const testTopics = {
   cli: { name: "iam-ocsf-cli", partitions: 4 },
   threePartitions: { name: "iam-ocsf-three-partitions", partitions: 3 },
   traceparent: { name: "iam-ocsf-traceparent", partitions: 4 },
-  allSinks: { name: "iam-ocsf-all-sinks", partitions: 4 }
+  allSinks: { name: "iam-ocsf-all-sinks", partitions: 4 },
+  check: { name: "iam-ocsf-check", partitions: 2 }
 } as const
 
 /** As the broker's `-t` option wants them: "name:partitions". */
