@@ -10,6 +10,7 @@ import { Iam, type IamService } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { IamUser } from "../iam/IamUser.ts"
 import { enrichUser } from "./enrich.ts"
+import { makePolicySources } from "./identity.ts"
 import { checkedListing } from "./paging.ts"
 
 /** What became of one user that ListUsers returned. */
@@ -33,6 +34,8 @@ export interface CollectOptions {
   readonly pageSize: number
   /** Users enriched at once, as far as AWS calls in flight go (`usersAtOnce`). */
   readonly concurrency: number
+  /** Collect each user's `Identity` (the strict profiles: `identity.ts`). */
+  readonly identity?: boolean | undefined
 }
 
 /** One user's collection as an outcome: its failures are the user's, not the run's. */
@@ -80,6 +83,8 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
   Stream.unwrap(Effect.gen(function*() {
     const iam = yield* Iam
     const check = yield* checkedListing((limits) => limits.users)
+    // one a run: each group's policies and each managed policy's document are read once
+    const sources = options.identity === true ? makePolicySources(iam) : undefined
     return Stream.paginate(undefined as string | undefined, (marker) =>
       iam.listUsers(marker, options.pageSize).pipe(
         Effect.flatMap(check),
@@ -90,7 +95,7 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
         Stream.buffer({ capacity: 1 }),
         Stream.flattenIterable,
         usersAtOnce(iam, options.concurrency, (summary) =>
-          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary)).pipe(
+          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary, sources)).pipe(
             Effect.provideService(Iam, iam)
           ))
       )

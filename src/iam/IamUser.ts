@@ -9,9 +9,11 @@
  * Such a user carries `MFAActive` instead of `MFADevices`, and `ActiveAccessKeyCount` instead
  * of `AccessKeys`: each fact is stated the way its source stated it, never filled in.
  *
- * `Identity` holds what the strict profiles describe beyond the spec's table (credentials of every
- * kind with their last use, the policies that apply with what each allows, the permissions
- * boundary); absent when the profile does not need it (`spec`), so absent means "not collected".
+ * `Identity` holds what the strict profiles describe beyond the spec's table (each access key's
+ * last use, signing certificates, service-specific credentials, the policies that apply with what
+ * each allows, the permissions boundary); absent when the profile does not need it (`spec`), so
+ * absent means "not collected". SSH public keys are not in it: no account-wide call lists them,
+ * so the bulk strategy could only list them user by user (see the README, "OCSF output").
  */
 import * as Schema from "effect/Schema"
 
@@ -68,13 +70,6 @@ export const AccessKeyLastUse = Schema.Struct({
 })
 export type AccessKeyLastUse = typeof AccessKeyLastUse.Type
 
-export const SshPublicKey = Schema.Struct({
-  SSHPublicKeyId: Schema.NonEmptyString,
-  Status: CredentialStatus,
-  UploadDate: IsoDate
-})
-export type SshPublicKey = typeof SshPublicKey.Type
-
 export const SigningCertificate = Schema.Struct({
   CertificateId: Schema.NonEmptyString,
   Status: CredentialStatus,
@@ -122,7 +117,6 @@ export type PermissionsBoundary = typeof PermissionsBoundary.Type
 export const Identity = Schema.Struct({
   /** One per access key of `AccessKeys`. */
   AccessKeyLastUse: Schema.Array(AccessKeyLastUse),
-  SSHPublicKeys: Schema.Array(SshPublicKey),
   SigningCertificates: Schema.Array(SigningCertificate),
   ServiceSpecificCredentials: Schema.Array(ServiceSpecificCredential),
   /**
