@@ -278,7 +278,7 @@ export const toAccountChangeEvent = (change: Change, ctx: ChangeContext): Accoun
     time: ctx.observedAt,
     message: messageOf(change, user),
     metadata: { version: OCSF_VERSION, product: { name: "IAM", vendor_name: "AWS" }, uid: changeUid(change, ctx, user) },
-    user: strictUser({ ...user, hasMfa: user.MFA }, ctx.account),
+    user: strictUser({ ...user, hasMfa: user.MFA, admin: user.Admin }, ctx.account),
     ...(policies && { policies }),
     unmapped: { change: detailsOf(change) }
   }
