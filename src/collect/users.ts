@@ -1,5 +1,6 @@
 /**
- * The per-user strategy (ListUsers, then seven calls a user), and `UserOutcome`: what became of
+ * The per-user strategy (ListUsers, then seven calls a user, more for the strict profiles'
+ * identity: `enrichUser`), and `UserOutcome`: what became of
  * each listed user, as both strategies report it, so that a failure is that user's, not the run's.
  */
 import * as Clock from "effect/Clock"

@@ -1,7 +1,11 @@
 /**
  * The `strict` profile: a valid OCSF 1.6.0 event without profiles, modelled on
  * `test/fixtures/ocsf/corrected-core.json`. Data with an OCSF attribute goes there; the rest of
- * what the spec maps goes to `unmapped.user`, under the spec's names, in milliseconds.
+ * what the spec maps goes to `unmapped.user`, under the spec's names, in milliseconds. With the
+ * user's identity (`Identity`, which the collection gathers for this profile) it says too who is an
+ * admin (`identity/admin.ts`), how risky the user is (`identity/risk.ts`), every credential with its
+ * last use, the groups' privileges and the boundary (README, "The identity in the strict
+ * profiles"); without it (a user built outside the collection) the event is as before: type 1.
  */
 import * as Schema from "effect/Schema"
 import type { AccessKey, IamUser } from "../iam/IamUser.ts"
