@@ -134,6 +134,9 @@ const identityOf = (u: UserRecord, account: Account, collectedAt: Date) => {
   }
 }
 
+/** Whether the emulated user is an administrator, by the README's rule (`identityOf`). */
+export const isAdminRecord = (u: UserRecord, account: Account): boolean => identityOf(u, account, new Date()).admin
+
 /** Of the strict profiles' events, what differs by strategy: bulk reads the password's last change from the credential report. */
 export interface StrictOptions {
   readonly bulk?: boolean
