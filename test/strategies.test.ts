@@ -155,6 +155,25 @@ describe("collection strategies", () => {
         }
       })), 600_000)
 
+  it.live("strict: a policy document that is not a policy fails its user, never a guessed verdict, in both strategies", () =>
+    withEmulator({ users: 18 }, (emulator) =>
+      Effect.gen(function*() {
+        const victim = [...emulator.account.users()][5]!
+        emulator.account.replaceUser(victim.UserName, {
+          ...victim,
+          InlinePolicyNames: [...victim.InlinePolicyNames, "NotAPolicy"],
+          InlinePolicyDocuments: { ...victim.InlinePolicyDocuments, NotAPolicy: JSON.stringify({ Version: "2012-10-17" }) }
+        })
+        for (const strategy of ["per-user", "bulk"] as const) {
+          const result = yield* run(emulator, { strategy }, "strict")
+          assert.strictEqual(result.events.length, 19, strategy)
+          assert.isFalse(result.events.some((e: any) => e.user.name === victim.UserName), strategy)
+          assert.strictEqual(result.deadLetters.length, 1, strategy)
+          assert.match(result.deadLetters[0]!, /BadPolicyDocument/, strategy)
+          assert.match(result.deadLetters[0]!, /inline policy NotAPolicy of user .*: the policy document has no Statement/, strategy)
+        }
+      })))
+
   it.live("a user missing from the credential report is collected by the per-user calls, not guessed", () =>
     withEmulator({ users: 20 }, (emulator) =>
       Effect.gen(function*() {

@@ -279,14 +279,22 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
  */
 const indexIdentity = Effect.fnUntraced(function*(groups: ReadonlyMap<string, GroupDetail>, report: ReportIdentityRows) {
   const iam = yield* Iam
-  const policies = new Map<string, PolicyVerdict>()
+  // A document that cannot be read fails the users it applies to, not the run: kept as its error.
+  const policies = new Map<string, PolicyVerdict | IamError>()
   yield* pages((m) => iam.policyDetails(m, PAGE_SIZE), () => undefined).pipe(
-    Stream.runForEach((p) => Effect.map(judgeManagedPolicy(p), ([arn, verdict]) => void policies.set(arn, verdict)))
+    Stream.runForEach((p) =>
+      judgeManagedPolicy(p).pipe(
+        Effect.match({
+          onFailure: (error) => void policies.set(p.Arn ?? "", error),
+          onSuccess: ([arn, verdict]) => void policies.set(arn, verdict)
+        })
+      )
+    )
   )
   const managedNow = makePolicySources(iam, { policies, groups: new Map() }).managedNow
-  const judgedGroups = new Map<string, ReadonlyArray<AppliedPolicyJson>>()
+  const judgedGroups = new Map<string, ReadonlyArray<AppliedPolicyJson> | IamError>()
   for (const [name, g] of groups) {
-    const judged = yield* judgeGroup(g, managedNow)
+    const judged = yield* judgeGroup(g, managedNow).pipe(Effect.catch((error) => Effect.succeed(error)))
     if (judged !== undefined) judgedGroups.set(name, judged)
   }
   const credentials = new Map<string, Array<ServiceSpecificCredentialMetadata>>()

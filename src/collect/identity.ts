@@ -98,12 +98,17 @@ const memo = <A>(make: (key: string) => Effect.Effect<A, IamError>) => {
  */
 export const makePolicySources = (
   iam: IamService,
-  known: { readonly policies: ReadonlyMap<string, PolicyVerdict>; readonly groups: ReadonlyMap<string, ReadonlyArray<AppliedPolicyJson>> } = {
-    policies: new Map(),
-    groups: new Map()
-  }
+  known: {
+    /** A policy whose document could not be read is kept as its error: it fails its users, not the run. */
+    readonly policies: ReadonlyMap<string, PolicyVerdict | IamError>
+    readonly groups: ReadonlyMap<string, ReadonlyArray<AppliedPolicyJson> | IamError>
+  } = { policies: new Map(), groups: new Map() }
 ): PolicySources => {
-  const managedNow = (arn: string) => isAwsManaged(arn) ? awsManagedVerdict(arn) : known.policies.get(arn)
+  const managedNow = (arn: string): PolicyVerdict | undefined => {
+    if (isAwsManaged(arn)) return awsManagedVerdict(arn)
+    const k = known.policies.get(arn)
+    return k instanceof IamError ? undefined : k
+  }
   const fetchManaged = memo((arn) =>
     iam.getPolicyDefaultVersion(arn).pipe(
       Effect.flatMap((version) => iam.getPolicyVersion(arn, version)),
@@ -129,6 +134,8 @@ export const makePolicySources = (
     )
   )
   const managed = (arn: string): Effect.Effect<PolicyVerdict, IamError> => {
+    const bad = known.policies.get(arn)
+    if (bad instanceof IamError) return Effect.fail(bad)
     const now = managedNow(arn)
     return now !== undefined ? Effect.succeed(now) : fetchManaged(arn)
   }
@@ -137,9 +144,12 @@ export const makePolicySources = (
     managedNow,
     group: (groupName) => {
       const now = known.groups.get(groupName)
-      return now !== undefined ? Effect.succeed(now) : fetchGroup(groupName)
+      return now instanceof IamError ? Effect.fail(now) : now !== undefined ? Effect.succeed(now) : fetchGroup(groupName)
     },
-    groupNow: (groupName) => known.groups.get(groupName)
+    groupNow: (groupName) => {
+      const now = known.groups.get(groupName)
+      return now instanceof IamError ? undefined : now
+    }
   }
 }
 
