@@ -45,7 +45,7 @@ try {
     // --promoted: only what outlived the young generation (and so grows the old one)
     includeObjectsCollectedByMinorGC: !values.promoted
   })
-  await runJob({ url: emulator.url, strategy: values.strategy as CollectionStrategy, users, budget: 1_000_000 })
+  await runJob({ url: emulator.url, strategy: values.strategy as CollectionStrategy, users, budget: 1_000_000, profile: "spec" })
   head = (await session.post("HeapProfiler.stopSampling")).profile.head as ProfileNode
 } finally {
   await emulator.stop()

@@ -15,6 +15,7 @@
  */
 import * as os from "node:os"
 import { parseArgs } from "node:util"
+import { OcsfProfile } from "../src/ocsf/index.ts"
 import { collectBench } from "./collect.ts"
 import { sinksBench } from "./sinks.ts"
 import { soakBench } from "./soak.ts"
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     budget: { type: "string", default: String(defaultStrategiesBench.budget) },
     "bulk-sizes": { type: "string", default: defaultStrategiesBench.bulkSizes.join(",") },
     repeats: { type: "string", default: String(defaultStrategiesBench.repeats) },
+    profile: { type: "string", default: "spec" },
     "sink-events": { type: "string", default: "50000" },
     "soak-runs": { type: "string", default: "500" },
     "soak-users": { type: "string", default: "50" },
@@ -52,7 +54,8 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "npm run bench -- [--only collect,strategies,sinks,soak,startup,throttling,accounts] [--users N] [--latency-ms MS] [--concurrency A,B]\n" +
-      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--sink-events N] [--soak-runs N] [--soak-users N]\n" +
+      "  [--strategy-users N] [--budget RPS] [--bulk-sizes A,B] [--repeats N] [--profile spec|strict|strict-cloud]\n" +
+      "  [--sink-events N] [--soak-runs N] [--soak-users N]\n" +
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
       "  [--throttling-users N] [--cpu-users N]\n" +
@@ -80,16 +83,22 @@ if (sections.has("collect")) {
 }
 
 if (sections.has("strategies")) {
-  console.log("\n## collection strategies")
+  const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ")
+  console.log(`\n## collection strategies (load average before: ${load()})`)
   printStrategies(
     await strategiesBench({
       users: Number(values["strategy-users"]),
       latencyMs,
       budget: Number(values.budget),
       bulkSizes: numbers(values["bulk-sizes"]),
-      repeats: Number(values.repeats)
+      repeats: Number(values.repeats),
+      profile: OcsfProfile.literals.find((p) => p === values.profile) ??
+        (() => {
+          throw new Error(`--profile: expected one of ${OcsfProfile.literals.join(", ")}; found ${values.profile}`)
+        })()
     })
   )
+  console.log(`load average after: ${load()}`)
 }
 
 if (sections.has("sinks")) {

@@ -9,7 +9,7 @@
  * would add its own 35 MB to every figure.
  *
  * `npm run build && npx node $(cat bin/node-flags) dist/bench/strategies.js [--users 2000] [--latency-ms 20]
- *   [--budget 100] [--bulk-sizes 10000,100000] [--repeats 3] [--collector-flags ""]` (`--users 0`: large accounts
+ *   [--budget 100] [--bulk-sizes 10000,100000] [--repeats 3] [--profile spec] [--collector-flags ""]` (`--users 0`: large accounts
  *   only; `--collector-flags ""`: V8's defaults)
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
+import type { OcsfProfile } from "../src/ocsf/index.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { jobOf, runInChild } from "./childJob.ts"
@@ -40,6 +41,8 @@ export interface StrategiesBenchOptions {
   readonly repeats: number
   /** Node flags of the collector's process; default this process's own, which `npm run bench` sets to `bin/node-flags` (as `bin/iam-ocsf` runs). */
   readonly collectorFlags?: ReadonlyArray<string>
+  /** The events' profile; default `spec`. The strict profiles need more calls (README, "AWS credentials and permissions"). */
+  readonly profile?: OcsfProfile
 }
 
 export const defaultStrategiesBench: StrategiesBenchOptions = {
@@ -80,6 +83,7 @@ interface ChildJob {
   readonly strategy: CollectionStrategy
   readonly users: number
   readonly budget: number
+  readonly profile: OcsfProfile
 }
 
 /** One collection run in this process: what a child does (and `allocations.ts`). */
@@ -89,6 +93,7 @@ export const runJob = async (job: ChildJob): Promise<RunFigures> => {
     const config = defaultConfig({
       aws: { endpoint: job.url, accessKeyId: "AKIABENCHBENCHBENCH0", secretAccessKey: "bench" },
       collection: { strategy: job.strategy },
+      ocsf: { profile: job.profile },
       sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
       deadLetter: { path: path.join(dir, "dead-letter.ndjson") }
     })
@@ -140,7 +145,7 @@ export const strategiesBench = async (options: StrategiesBenchOptions = defaultS
   const flags = options.collectorFlags ?? process.execArgv
   const run = (strategy: CollectionStrategy, users: number) =>
     // One emulator per run: each starts with a full request budget and no credential report.
-    withEmulator(users, options, (url) => runJobInChild({ url, strategy, users, budget: options.budget }, flags))
+    withEmulator(users, options, (url) => runJobInChild({ url, strategy, users, budget: options.budget, profile: options.profile ?? "spec" }, flags))
   const perUser = options.users > 0 ? await run("per-user", options.users) : undefined
   const bulk = options.users > 0 ? await run("bulk", options.users) : undefined
   const large: Array<RunFigures> = []
@@ -159,7 +164,7 @@ export const strategiesBench = async (options: StrategiesBenchOptions = defaultS
 
 export const printStrategies = (f: StrategiesFigures): void => {
   const o = f.options
-  const flags = `; collector flags: ${(o.collectorFlags ?? process.execArgv).join(" ") || "none (V8 defaults)"}`
+  const flags = `; profile ${o.profile ?? "spec"}; collector flags: ${(o.collectorFlags ?? process.execArgv).join(" ") || "none (V8 defaults)"}`
   if (f.perUser !== undefined && f.bulk !== undefined) {
     console.log(
       `## collection strategies: ${o.users} users, ${o.latencyMs} ms per call, account budget ${o.budget} requests/s, file sink${flags}`
@@ -208,6 +213,7 @@ if (import.meta.main) {
         budget: numbers("--budget", String(d.budget))[0]!,
         bulkSizes: numbers("--bulk-sizes", d.bulkSizes.join(",")),
         repeats: numbers("--repeats", String(d.repeats))[0]!,
+        ...(flag("--profile") === undefined ? {} : { profile: flag("--profile") as OcsfProfile }),
         ...(flag("--collector-flags") === undefined
           ? {}
           : { collectorFlags: flag("--collector-flags")!.split(" ").filter((s) => s !== "") })

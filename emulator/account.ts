@@ -9,7 +9,22 @@
  * an overlay over the generator (users replaced, deleted or created, by position), so an
  * account's memory grows with its changes only, and every read (ListUsers, the per-user calls,
  * GetAccountAuthorizationDetails, the credential report) sees them.
+ *
+ * Beside what the spec maps, a user has what the strict profiles describe: each access key's
+ * last use, SSH public keys, signing certificates, service-specific credentials, a permissions
+ * boundary, a password changed since it was set, inline policy documents (`policies.ts` holds the
+ * documents of the account's policies and groups). These come from a second random stream of
+ * `(seed, i)`, so that the fields the spec maps are the same as before they existed.
  */
+import {
+  boundaryPolicies,
+  customerPolicies,
+  AWS_MANAGED,
+  GROUP_POLICIES,
+  type InlinePolicyRecord,
+  type ManagedPolicyRecord,
+  managedPoliciesOf
+} from "./policies.ts"
 
 export const ACCOUNT_ID = "123456789012"
 
@@ -18,10 +33,44 @@ export const CALLER_USER_NAME = "iam-ocsf-reader"
 
 export type KeyStatus = "Active" | "Inactive"
 
+/** When, where and with which service an access key was last used (GetAccessKeyLastUsed, the credential report). */
+export interface AccessKeyLastUseRecord {
+  readonly Date: string
+  readonly ServiceName: string
+  readonly Region: string
+}
+
 export interface AccessKeyRecord {
   readonly AccessKeyId: string
   readonly Status: KeyStatus
   readonly CreateDate: string
+  /** Absent: never used. */
+  readonly LastUsed?: AccessKeyLastUseRecord
+}
+
+/** An SSH public key (CodeCommit). */
+export interface SshPublicKeyRecord {
+  readonly SSHPublicKeyId: string
+  readonly Status: KeyStatus
+  readonly UploadDate: string
+}
+
+/** An X.509 signing certificate (the legacy SOAP and SimpleDB APIs). */
+export interface SigningCertificateRecord {
+  readonly CertificateId: string
+  readonly Status: KeyStatus
+  readonly UploadDate: string
+}
+
+/** A service-specific credential (CodeCommit Git, Keyspaces, Bedrock API keys). */
+export interface ServiceSpecificCredentialRecord {
+  readonly ServiceSpecificCredentialId: string
+  readonly ServiceName: string
+  readonly ServiceUserName?: string
+  readonly ServiceCredentialAlias?: string
+  readonly Status: KeyStatus | "Expired"
+  readonly CreateDate: string
+  readonly ExpirationDate?: string
 }
 
 export interface MfaDeviceRecord {
@@ -40,6 +89,10 @@ export interface GroupRecord {
   readonly GroupId: string
   readonly Arn: string
   readonly CreateDate: string
+  /** Managed policies attached to the group. */
+  readonly AttachedPolicies: ReadonlyArray<AttachedPolicyRecord>
+  /** The group's inline policies with their documents. */
+  readonly InlinePolicies: ReadonlyArray<InlinePolicyRecord>
 }
 
 export interface AttachedPolicyRecord {
@@ -50,6 +103,8 @@ export interface AttachedPolicyRecord {
 export interface LoginProfileRecord {
   readonly CreateDate: string
   readonly PasswordResetRequired: boolean
+  /** When the password was last set, if after `CreateDate` (the credential report's `password_last_changed`). */
+  readonly PasswordLastChanged?: string
 }
 
 /** Everything the emulator knows about one user. Timestamps are ISO 8601 without milliseconds. */
@@ -69,6 +124,13 @@ export interface UserRecord {
   readonly Groups: ReadonlyArray<GroupRecord>
   readonly AttachedPolicies: ReadonlyArray<AttachedPolicyRecord>
   readonly InlinePolicyNames: ReadonlyArray<string>
+  /** Documents (JSON text) of inline policies written by PutUserPolicy; the others' come from `inlineDocument`. */
+  readonly InlinePolicyDocuments?: Readonly<Record<string, string>>
+  readonly SSHPublicKeys: ReadonlyArray<SshPublicKeyRecord>
+  readonly SigningCertificates: ReadonlyArray<SigningCertificateRecord>
+  readonly ServiceSpecificCredentials: ReadonlyArray<ServiceSpecificCredentialRecord>
+  /** The ARN of the user's permissions boundary; absent: none. */
+  readonly PermissionsBoundary?: string
 }
 
 /**
@@ -137,6 +199,16 @@ export interface Account {
   readonly groups: ReadonlyArray<GroupRecord>
   /** The managed policies a user of the account can be attached to (AWS managed and the account's own). */
   readonly policies: ReadonlyArray<AttachedPolicyRecord>
+  /** Every managed policy the account knows, with its versions: the attachable ones and the permissions boundaries. */
+  readonly managedPolicies: ReadonlyArray<ManagedPolicyRecord>
+  /** The managed policy with this ARN, or undefined. */
+  managedPolicy(arn: string): ManagedPolicyRecord | undefined
+  /** The group named `name`, or undefined. */
+  group(name: string): GroupRecord | undefined
+  /** The user that holds the access key `accessKeyId` and the key, or undefined (GetAccessKeyLastUsed). */
+  accessKeyOwner(accessKeyId: string): { readonly user: UserRecord; readonly key: AccessKeyRecord } | undefined
+  /** How many users and groups each managed policy is attached to, and how many users have it as their boundary, by ARN. */
+  policyUsage(): ReadonlyMap<string, { readonly attachments: number; readonly boundaries: number }>
   /** Replaces the user named `name` (which must exist) by `next`, in its position; a rename when the names differ. */
   replaceUser(name: string, next: UserRecord): void
   /** Adds a user after the last position (its name must be free). */
@@ -157,7 +229,12 @@ export const SPEC_USERS: ReadonlyArray<UserRecord> = [
     Path: "/service-role/",
     CreateDate: "2020-06-04T10:00:00Z",
     AccessKeys: [
-      { AccessKeyId: "AKIA123456789EXAMPLE", Status: "Active", CreateDate: "2020-06-04T10:00:00Z" },
+      {
+        AccessKeyId: "AKIA123456789EXAMPLE",
+        Status: "Active",
+        CreateDate: "2020-06-04T10:00:00Z",
+        LastUsed: { Date: "2025-08-30T23:15:00Z", ServiceName: "logs", Region: "eu-west-1" }
+      },
       { AccessKeyId: "AKIA987654321EXAMPLE", Status: "Active", CreateDate: "2021-03-15T14:30:00Z" }
     ],
     MFADevices: [],
@@ -169,7 +246,10 @@ export const SPEC_USERS: ReadonlyArray<UserRecord> = [
     AttachedPolicies: [
       { PolicyName: "AWSLambdaBasicExecutionRole", PolicyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" }
     ],
-    InlinePolicyNames: []
+    InlinePolicyNames: [],
+    SSHPublicKeys: [],
+    SigningCertificates: [],
+    ServiceSpecificCredentials: []
   },
   {
     UserName: "aws-developer-team",
@@ -178,9 +258,14 @@ export const SPEC_USERS: ReadonlyArray<UserRecord> = [
     Path: "/engineering/",
     CreateDate: "2020-06-04T10:00:00Z",
     PasswordLastUsed: "2025-08-26T09:30:00Z",
-    LoginProfile: { CreateDate: "2020-06-04T10:00:00Z", PasswordResetRequired: false },
+    LoginProfile: { CreateDate: "2020-06-04T10:00:00Z", PasswordResetRequired: false, PasswordLastChanged: "2025-02-03T08:00:00Z" },
     AccessKeys: [
-      { AccessKeyId: "AKIAIOSFODNN7EXAMPLE", Status: "Active", CreateDate: "2025-01-10T11:00:00Z" }
+      {
+        AccessKeyId: "AKIAIOSFODNN7EXAMPLE",
+        Status: "Active",
+        CreateDate: "2025-01-10T11:00:00Z",
+        LastUsed: { Date: "2025-08-29T16:42:00Z", ServiceName: "s3", Region: "us-east-1" }
+      }
     ],
     MFADevices: [
       { SerialNumber: "arn:aws:iam::123456789012:mfa/aws-developer-team", EnableDate: "2020-07-15T14:00:00Z" }
@@ -195,11 +280,27 @@ export const SPEC_USERS: ReadonlyArray<UserRecord> = [
         GroupName: "Developers",
         GroupId: "AGPAEXAMPLEDEVELOPER1",
         Arn: "arn:aws:iam::123456789012:group/engineering/Developers",
-        CreateDate: "2019-11-04T08:00:00Z"
+        CreateDate: "2019-11-04T08:00:00Z",
+        AttachedPolicies: [{ PolicyName: "PowerUserAccess", PolicyArn: "arn:aws:iam::aws:policy/PowerUserAccess" }],
+        InlinePolicies: []
       }
     ],
     AttachedPolicies: [],
-    InlinePolicyNames: []
+    InlinePolicyNames: [],
+    SSHPublicKeys: [
+      { SSHPublicKeyId: "APKAEIBAERJR2EXAMPLE", Status: "Active", UploadDate: "2021-05-11T09:00:00Z" }
+    ],
+    SigningCertificates: [],
+    ServiceSpecificCredentials: [
+      {
+        ServiceSpecificCredentialId: "ACCAEXAMPLE123EXAMPLE",
+        ServiceName: "codecommit.amazonaws.com",
+        ServiceUserName: "aws-developer-team-at-123456789012",
+        Status: "Active",
+        CreateDate: "2021-05-11T09:05:00Z"
+      }
+    ],
+    PermissionsBoundary: "arn:aws:iam::aws:policy/PowerUserAccess"
   }
 ]
 
@@ -311,73 +412,84 @@ interface AccountScope {
   readonly tag: string | undefined
   readonly groups: ReadonlyArray<GroupRecord>
   readonly policies: ReadonlyArray<AttachedPolicyRecord>
+  /** Every managed policy with its documents. */
+  readonly managed: ReadonlyArray<ManagedPolicyRecord>
+  /** ARNs of the permissions boundaries the generator gives out. */
+  readonly boundaries: ReadonlyArray<string>
 }
 
-const groupRecord = (accountId: string, tag: string | undefined, name: string, path: string, n: number, created: string): GroupRecord => ({
-  Path: path,
-  GroupName: name,
-  GroupId: tag === undefined
-    ? `AGPA${base32(mix(n, 7) % 2 ** 30, 6)}${base32(mix(n, 11) % 2 ** 30, 6)}EXAMPL`.slice(0, 21)
-    : `AGPA${tag}${base32(n, 8)}`,
-  Arn: `arn:aws:iam::${accountId}:group${path}${name}`,
-  CreateDate: created
-})
+/** A managed policy as a user or group record names it: its name and ARN only. */
+const attachable = (p: ManagedPolicyRecord): AttachedPolicyRecord => ({ PolicyName: p.PolicyName, PolicyArn: p.PolicyArn })
 
-const groupsOf = (accountId: string, tag: string | undefined): ReadonlyArray<GroupRecord> => [
-  groupRecord(accountId, tag, "Admins", "/", 1, "2016-02-01T09:00:00Z"),
-  groupRecord(accountId, tag, "ReadOnly", "/", 3, "2016-02-01T09:05:00Z"),
-  groupRecord(accountId, tag, "Billing", "/finance/", 4, "2017-05-12T13:20:00Z"),
-  groupRecord(accountId, tag, "Ops", "/ops/", 5, "2017-09-30T07:45:00Z"),
-  groupRecord(accountId, tag, "DataScience", "/engineering/", 6, "2019-03-18T10:10:00Z"),
-  groupRecord(accountId, tag, "Support", "/", 7, "2020-01-06T16:00:00Z"),
-  groupRecord(accountId, tag, "Security", "/security/", 8, "2018-08-08T08:08:00Z"),
-  groupRecord(accountId, tag, "Contractors", "/contractors/", 9, "2021-04-01T12:00:00Z"),
-  groupRecord(accountId, tag, "CI", "/ci/", 10, "2022-10-10T10:00:00Z")
-]
+/** The managed policies a user can be attached to: AWS's, then the account's own (the generator's pool, in this order). */
+const policiesOf = (accountId: string): ReadonlyArray<AttachedPolicyRecord> =>
+  [...AWS_MANAGED, ...customerPolicies(accountId)].map(attachable)
+
+const groupRecord = (
+  accountId: string,
+  tag: string | undefined,
+  policies: ReadonlyArray<AttachedPolicyRecord>,
+  name: string,
+  path: string,
+  n: number,
+  created: string
+): GroupRecord => {
+  const own = GROUP_POLICIES[name] ?? { attached: [], inline: [] }
+  return {
+    Path: path,
+    GroupName: name,
+    GroupId: tag === undefined
+      ? `AGPA${base32(mix(n, 7) % 2 ** 30, 6)}${base32(mix(n, 11) % 2 ** 30, 6)}EXAMPL`.slice(0, 21)
+      : `AGPA${tag}${base32(n, 8)}`,
+    Arn: `arn:aws:iam::${accountId}:group${path}${name}`,
+    CreateDate: created,
+    AttachedPolicies: own.attached.map((policyName) => policies.find((p) => p.PolicyName === policyName)!),
+    InlinePolicies: own.inline
+  }
+}
+
+const groupsOf = (accountId: string, tag: string | undefined): ReadonlyArray<GroupRecord> => {
+  const policies = policiesOf(accountId)
+  return [
+    groupRecord(accountId, tag, policies, "Admins", "/", 1, "2016-02-01T09:00:00Z"),
+    groupRecord(accountId, tag, policies, "ReadOnly", "/", 3, "2016-02-01T09:05:00Z"),
+    groupRecord(accountId, tag, policies, "Billing", "/finance/", 4, "2017-05-12T13:20:00Z"),
+    groupRecord(accountId, tag, policies, "Ops", "/ops/", 5, "2017-09-30T07:45:00Z"),
+    groupRecord(accountId, tag, policies, "DataScience", "/engineering/", 6, "2019-03-18T10:10:00Z"),
+    groupRecord(accountId, tag, policies, "Support", "/", 7, "2020-01-06T16:00:00Z"),
+    groupRecord(accountId, tag, policies, "Security", "/security/", 8, "2018-08-08T08:08:00Z"),
+    groupRecord(accountId, tag, policies, "Contractors", "/contractors/", 9, "2021-04-01T12:00:00Z"),
+    groupRecord(accountId, tag, policies, "CI", "/ci/", 10, "2022-10-10T10:00:00Z")
+  ]
+}
 export const GROUPS: ReadonlyArray<GroupRecord> = groupsOf(ACCOUNT_ID, undefined)
 /** The spec user's group is one of the account's groups too. */
 const ALL_GROUPS: ReadonlyArray<GroupRecord> = [...GROUPS, ...(SPEC_USERS[1]?.Groups ?? [])]
 
-const awsPolicy = (name: string, path = "/"): AttachedPolicyRecord => ({
-  PolicyName: name,
-  PolicyArn: `arn:aws:iam::aws:policy${path}${name}`
-})
-const customerPolicy = (accountId: string, name: string, path = "/"): AttachedPolicyRecord => ({
-  PolicyName: name,
-  PolicyArn: `arn:aws:iam::${accountId}:policy${path}${name}`
-})
-const customerPolicies = (accountId: string): ReadonlyArray<AttachedPolicyRecord> => [
-  customerPolicy(accountId, "DeployPipeline"),
-  customerPolicy(accountId, "S3DataLakeAccess", "/engineering/"),
-  customerPolicy(accountId, "BillingReadOnly", "/finance/"),
-  customerPolicy(accountId, "BreakGlass", "/security/")
-]
-const policiesOf = (accountId: string): ReadonlyArray<AttachedPolicyRecord> => [
-  awsPolicy("AdministratorAccess"),
-  awsPolicy("ReadOnlyAccess"),
-  awsPolicy("PowerUserAccess"),
-  awsPolicy("IAMReadOnlyAccess"),
-  awsPolicy("AmazonS3ReadOnlyAccess"),
-  awsPolicy("AmazonEC2FullAccess"),
-  awsPolicy("CloudWatchLogsFullAccess"),
-  awsPolicy("AWSLambdaBasicExecutionRole", "/service-role/"),
-  ...customerPolicies(accountId)
-]
 export const POLICIES: ReadonlyArray<AttachedPolicyRecord> = policiesOf(ACCOUNT_ID)
-const CUSTOMER_POLICY_COUNT = customerPolicies(ACCOUNT_ID).length
+const CUSTOMER_POLICY_COUNT = customerPolicies(ACCOUNT_ID).length + boundaryPolicies(ACCOUNT_ID).filter((p) => !p.AwsManaged).length
 
 const MANAGEMENT_SCOPE: AccountScope = {
   accountId: ACCOUNT_ID,
   tag: undefined,
   groups: GROUPS,
-  policies: POLICIES
+  policies: POLICIES,
+  managed: managedPoliciesOf(ACCOUNT_ID),
+  boundaries: boundaryPolicies(ACCOUNT_ID).map((p) => p.PolicyArn)
 }
 
 const scopeOf = (accountId: string): AccountScope => {
   if (accountId === ACCOUNT_ID) return MANAGEMENT_SCOPE
   if (!/^\d{12}$/.test(accountId)) throw new RangeError(`accountId must be 12 digits, got '${accountId}'`)
   const tag = `9${base32(Number(accountId), 8)}`
-  return { accountId, tag, groups: groupsOf(accountId, tag), policies: policiesOf(accountId) }
+  return {
+    accountId,
+    tag,
+    groups: groupsOf(accountId, tag),
+    policies: policiesOf(accountId),
+    managed: managedPoliciesOf(accountId),
+    boundaries: boundaryPolicies(accountId).map((p) => p.PolicyArn)
+  }
 }
 const INLINE_POLICIES = ["AllowS3Upload", "AssumeDeployRole", "KmsDecrypt", "SecretsRead", "SqsConsume"]
 
@@ -454,11 +566,118 @@ const generateScopedUser = (seed: number, j: number, scope: AccountScope): UserR
   const inlineCount = weighted(rnd, kind === "human" ? [80, 15, 5] : [40, 40, 20])
   const InlinePolicyNames = sample(rnd, INLINE_POLICIES, inlineCount)
 
-  return {
+  return withIdentity(seed, j, scope, kind, {
     UserName, UserId, Arn, Path, CreateDate,
     ...(PasswordLastUsed === undefined ? {} : { PasswordLastUsed }),
     ...(LoginProfile === undefined ? {} : { LoginProfile }),
-    AccessKeys, MFADevices, Tags, Groups, AttachedPolicies, InlinePolicyNames
+    AccessKeys, MFADevices, Tags, Groups, AttachedPolicies, InlinePolicyNames,
+    SSHPublicKeys: [], SigningCertificates: [], ServiceSpecificCredentials: []
+  })
+}
+
+const KEY_SERVICES = ["s3", "s3", "sts", "ec2", "iam", "lambda", "dynamodb", "sqs", "logs", "kms", "secretsmanager"]
+const KEY_REGIONS = ["us-east-1", "us-east-1", "eu-west-1", "eu-central-1", "us-west-2", "ap-northeast-1"]
+
+/**
+ * The user's fields beyond the spec's, from a random stream of their own (so the spec's fields
+ * stay what they were): key last use, a password changed since it was set, SSH public keys,
+ * signing certificates, service-specific credentials, a permissions boundary, and for a few an
+ * inline policy that allows everything (BreakGlassInline) or denies everything (QuarantineDenyAll).
+ */
+const withIdentity = (seed: number, j: number, scope: AccountScope, kind: Kind, u: UserRecord): UserRecord => {
+  const { accountId, tag } = scope
+  const rnd = prng(mix(seed ^ 0x1d3471, j))
+  const created = Date.parse(u.CreateDate)
+  const between = (from: number) => iso(from + Math.floor(rnd() * Math.max(0, NOW - from)))
+
+  const AccessKeys = u.AccessKeys.map((k): AccessKeyRecord =>
+    rnd() < 0.75
+      ? { ...k, LastUsed: { Date: between(Date.parse(k.CreateDate)), ServiceName: pick(rnd, KEY_SERVICES), Region: pick(rnd, KEY_REGIONS) } }
+      : k
+  )
+
+  let LoginProfile = u.LoginProfile
+  if (LoginProfile !== undefined && rnd() < 0.4) {
+    LoginProfile = { ...LoginProfile, PasswordLastChanged: between(Date.parse(LoginProfile.CreateDate)) }
+  }
+
+  const sshCount = rnd() < (kind === "human" ? 0.1 : kind === "ci" ? 0.25 : 0.02) ? (rnd() < 0.2 ? 2 : 1) : 0
+  const SSHPublicKeys: Array<SshPublicKeyRecord> = []
+  for (let k = 0; k < sshCount; k++) {
+    SSHPublicKeys.push({
+      SSHPublicKeyId: tag === undefined ? `APKA${randomChars(rnd, 8)}${base32(j, 7)}${BASE32[k]}` : `APKA${tag}${base32(j, 6)}${BASE32[k]}`,
+      Status: rnd() < 0.85 ? "Active" : "Inactive",
+      UploadDate: between(created)
+    })
+  }
+
+  const certCount = rnd() < (kind === "service" ? 0.06 : kind === "ci" ? 0.03 : 0.01) ? (rnd() < 0.25 ? 2 : 1) : 0
+  const SigningCertificates: Array<SigningCertificateRecord> = []
+  for (let k = 0; k < certCount; k++) {
+    SigningCertificates.push({
+      CertificateId: tag === undefined
+        ? `${randomChars(rnd, 16)}${base32(j, 7)}${BASE32[k]}`
+        : `${tag}${randomChars(rnd, 8)}${base32(j, 6)}${BASE32[k]}`,
+      Status: rnd() < 0.8 ? "Active" : "Inactive",
+      UploadDate: between(created)
+    })
+  }
+
+  const ServiceSpecificCredentials: Array<ServiceSpecificCredentialRecord> = []
+  const credentialId = () =>
+    tag === undefined
+      ? `ACCA${randomChars(rnd, 9)}${base32(j, 7)}${BASE32[ServiceSpecificCredentials.length]}`
+      : `ACCA${tag}${base32(j, 6)}${BASE32[ServiceSpecificCredentials.length]}`
+  const status = (): KeyStatus => rnd() < 0.9 ? "Active" : "Inactive"
+  if (rnd() < (kind === "human" ? 0.06 : kind === "ci" ? 0.15 : 0)) {
+    const id = credentialId()
+    ServiceSpecificCredentials.push({
+      ServiceSpecificCredentialId: id,
+      ServiceName: "codecommit.amazonaws.com",
+      ServiceUserName: `${u.UserName}-at-${id.slice(-6).toLowerCase()}`,
+      Status: status(),
+      CreateDate: between(created)
+    })
+  }
+  if (rnd() < (kind === "service" ? 0.05 : 0)) {
+    ServiceSpecificCredentials.push({
+      ServiceSpecificCredentialId: credentialId(),
+      ServiceName: "cassandra.amazonaws.com",
+      ServiceUserName: `${u.UserName}-at-${accountId}`,
+      Status: status(),
+      CreateDate: between(created)
+    })
+  }
+  if (rnd() < (kind === "ci" ? 0 : 0.04)) {
+    const id = credentialId()
+    const createdAt = Math.max(created, NOW - Math.floor(rnd() * 400 * DAY))
+    const expires = rnd() < 0.5 ? createdAt + (rnd() < 0.5 ? 30 : 90) * DAY : undefined
+    ServiceSpecificCredentials.push({
+      ServiceSpecificCredentialId: id,
+      ServiceName: "bedrock.amazonaws.com",
+      ServiceCredentialAlias: `BedrockAPIKey-${id.slice(-6).toLowerCase()}`,
+      Status: expires !== undefined && expires < NOW ? "Expired" : status(),
+      CreateDate: iso(createdAt),
+      ...(expires === undefined ? {} : { ExpirationDate: iso(expires) })
+    })
+  }
+
+  const bounded = rnd() < (kind === "human" ? 0.12 : kind === "service" ? 0.08 : 0)
+  const boundary = bounded ? scope.boundaries[weighted(rnd, [60, 25, 15])] : undefined
+
+  const InlinePolicyNames = [...u.InlinePolicyNames]
+  if (rnd() < 0.03) InlinePolicyNames.push("BreakGlassInline")
+  if (rnd() < 0.01) InlinePolicyNames.push("QuarantineDenyAll")
+
+  return {
+    ...u,
+    ...(LoginProfile === undefined ? {} : { LoginProfile }),
+    AccessKeys,
+    InlinePolicyNames,
+    SSHPublicKeys,
+    SigningCertificates,
+    ServiceSpecificCredentials,
+    ...(boundary === undefined ? {} : { PermissionsBoundary: boundary })
   }
 }
 
@@ -504,6 +723,7 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
   const baseSize = offset + generated
   const specByName = new Map(spec.map((u, i) => [u.UserName, i] as const))
   let summaryCache: ReadonlyArray<readonly [string, number]> | undefined
+  let usageCache: ReadonlyMap<string, { readonly attachments: number; readonly boundaries: number }> | undefined
 
   // The overlay: what was written since the account was made, by position.
   /** Base positions whose user was replaced (a record) or deleted (null). */
@@ -566,6 +786,7 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
     if (slot >= baseSize) created[slot - baseSize] = u
     else edits.set(slot, u)
     summaryCache = undefined
+    usageCache = undefined
   }
   const replaceUser = (name: string, next: UserRecord): void => {
     const slot = existing(name)
@@ -581,6 +802,7 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
     created.push(u)
     names.set(u.UserName, slots() - 1)
     summaryCache = undefined
+    usageCache = undefined
   }
   const removeUser = (name: string): void => {
     const slot = existing(name)
@@ -636,6 +858,55 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
     return summaryCache
   }
 
+  const managedByArn = new Map(scope.managed.map((p) => [p.PolicyArn, p] as const))
+  const groupByName = new Map(groups.map((g) => [g.GroupName, g] as const))
+
+  /** The generated user whose keys an id of the generator names (the id carries the user's index). */
+  const generatedKeyOwner = (id: string): number => {
+    const digits = scope.tag === undefined ? id.slice(12, 19) : id.slice(4 + scope.tag.length, 10 + scope.tag.length)
+    if (scope.tag !== undefined && id.slice(4, 4 + scope.tag.length) !== scope.tag) return -1
+    let j = 0
+    for (const c of digits) {
+      const v = BASE32.indexOf(c)
+      if (v < 0) return -1
+      j = j * 32 + v
+    }
+    return j < generated ? offset + j : -1
+  }
+  const accessKeyOwner = (id: string) => {
+    const holding = (u: UserRecord | null | undefined) => {
+      const key = u?.AccessKeys.find((k) => k.AccessKeyId === id)
+      return key === undefined ? undefined : { user: u!, key }
+    }
+    const slot = id.length === 20 ? generatedKeyOwner(id) : -1
+    const found = (slot >= 0 ? holding(at(slot)) : undefined) ?? spec.map(holding).find((x) => x !== undefined)
+    if (found !== undefined) return found
+    // keys written since (CreateAccessKey), or users created or replaced since: the overlay is small
+    for (const u of [...edits.values(), ...created]) {
+      const h = holding(u)
+      if (h !== undefined) return h
+    }
+    return undefined
+  }
+
+  const policyUsage = () => {
+    // counted once, and again after a write (which drops it, as it drops the summary)
+    if (usageCache !== undefined) return usageCache
+    const counts = new Map<string, { attachments: number; boundaries: number }>()
+    const count = (arn: string) => {
+      let c = counts.get(arn)
+      if (c === undefined) counts.set(arn, c = { attachments: 0, boundaries: 0 })
+      return c
+    }
+    for (const g of groups) for (const p of g.AttachedPolicies) count(p.PolicyArn).attachments += 1
+    for (const u of users()) {
+      for (const p of u.AttachedPolicies) count(p.PolicyArn).attachments += 1
+      if (u.PermissionsBoundary !== undefined) count(u.PermissionsBoundary).boundaries += 1
+    }
+    usageCache = counts
+    return counts
+  }
+
   return {
     accountId: scope.accountId,
     get size() {
@@ -659,6 +930,11 @@ export const makeAccount = (options: AccountOptions = {}): Account => {
     summary,
     groups,
     policies: scope.policies,
+    managedPolicies: scope.managed,
+    managedPolicy: (arn) => managedByArn.get(arn),
+    group: (name) => groupByName.get(name),
+    accessKeyOwner,
+    policyUsage,
     replaceUser,
     addUser,
     removeUser
@@ -677,5 +953,8 @@ export const CALLER_USER: UserRecord = {
   Tags: [],
   Groups: [],
   AttachedPolicies: [],
-  InlinePolicyNames: []
+  InlinePolicyNames: [],
+  SSHPublicKeys: [],
+  SigningCertificates: [],
+  ServiceSpecificCredentials: []
 }

@@ -44,13 +44,22 @@ const rootRow = (accountId: string): string => [
   "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"
 ].join(",")
 
-/** One user's row. The emulator does not track key use, so the last-used columns say N/A. */
+/**
+ * One user's row. Keys 1 and 2 are the user's first two keys, oldest first; a key's
+ * `last_rotated` is when it was created, and its last use says N/A when it was never used, as
+ * AWS's does. The certificates are the user's first two signing certificates.
+ */
 export const reportRow = (u: UserRecord): string => {
   const password = u.LoginProfile !== undefined
   const key = (i: number): string => {
     const k = u.AccessKeys[i]
     if (k === undefined) return "false,N/A,N/A,N/A,N/A"
-    return `${k.Status === "Active"},${reportTime(k.CreateDate)},N/A,N/A,N/A`
+    const used = k.LastUsed === undefined ? "N/A,N/A,N/A" : `${reportTime(k.LastUsed.Date)},${k.LastUsed.Region},${k.LastUsed.ServiceName}`
+    return `${k.Status === "Active"},${reportTime(k.CreateDate)},${used}`
+  }
+  const certificate = (i: number): string => {
+    const c = u.SigningCertificates[i]
+    return c === undefined ? "false,N/A" : `${c.Status === "Active"},${reportTime(c.UploadDate)}`
   }
   return [
     csvField(u.UserName),
@@ -58,12 +67,13 @@ export const reportRow = (u: UserRecord): string => {
     reportTime(u.CreateDate),
     String(password),
     !password ? "N/A" : u.PasswordLastUsed === undefined ? "no_information" : reportTime(u.PasswordLastUsed),
-    password ? reportTime(u.LoginProfile!.CreateDate) : "N/A",
+    password ? reportTime(u.LoginProfile!.PasswordLastChanged ?? u.LoginProfile!.CreateDate) : "N/A",
     "N/A",
     String(u.MFADevices.length > 0),
     key(0),
     key(1),
-    "false,N/A,false,N/A"
+    certificate(0),
+    certificate(1)
   ].join(",")
 }
 

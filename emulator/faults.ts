@@ -18,19 +18,39 @@ export const ACTIONS = [
   "GetAccountSummary",
   "GetAccountAuthorizationDetails",
   "GenerateCredentialReport",
-  "GetCredentialReport"
+  "GetCredentialReport",
+  "ListSSHPublicKeys",
+  "ListSigningCertificates",
+  "ListServiceSpecificCredentials",
+  "GetAccessKeyLastUsed",
+  "GetUserPolicy",
+  "ListGroupPolicies",
+  "ListAttachedGroupPolicies",
+  "GetGroupPolicy",
+  "GetPolicy",
+  "GetPolicyVersion"
 ] as const
 export type IamAction = (typeof ACTIONS)[number]
 
 export const isAction = (s: string): s is IamAction => (ACTIONS as ReadonlyArray<string>).includes(s)
 
-/** Actions about the whole account rather than one user (no `UserName`). */
+/**
+ * Actions not about one user named by `UserName`: about the whole account, a group, a policy, or
+ * an access key (GetAccessKeyLastUsed names the key only). ListServiceSpecificCredentials is about
+ * one user, or with `AllUsers` about the whole account.
+ */
 export const ACCOUNT_ACTIONS: ReadonlySet<IamAction> = new Set([
   "ListUsers",
   "GetAccountSummary",
   "GetAccountAuthorizationDetails",
   "GenerateCredentialReport",
-  "GetCredentialReport"
+  "GetCredentialReport",
+  "GetAccessKeyLastUsed",
+  "ListGroupPolicies",
+  "ListAttachedGroupPolicies",
+  "GetGroupPolicy",
+  "GetPolicy",
+  "GetPolicyVersion"
 ])
 
 /**

@@ -7,7 +7,15 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type Account, ACCOUNT_ID, CALLER_USER, makeAccount, type UserRecord } from "./account.ts"
-import { groupDetailXml, isEntityFilter, userDetailXml } from "./authorizationDetails.ts"
+import {
+  boundaryXml,
+  encodedDocument,
+  groupDetailXml,
+  isEntityFilter,
+  policyDetailXml,
+  userDetailXml,
+  userInlineDocument
+} from "./authorizationDetails.ts"
 import {
   type CredentialReportOptions,
   type CredentialReportState,
@@ -30,6 +38,7 @@ import {
 import type { OrganizationOptions } from "./organization.ts"
 import { type EmulatorOrganization, makeRouter, type Service } from "./routing.ts"
 import { type AccountWrites, isWriteAction, makeAccountWrites } from "./writes.ts"
+import type { ManagedPolicyRecord } from "./policies.ts"
 import { el, list, xmlEscape } from "./xml.ts"
 
 
@@ -275,7 +284,15 @@ export interface Caller {
 }
 
 /** Actions about one user: `UserName` is optional for some (then the caller is meant). */
-const CALLER_DEFAULT: ReadonlySet<IamAction> = new Set(["GetUser", "ListAccessKeys", "ListMFADevices", "GetLoginProfile"])
+const CALLER_DEFAULT: ReadonlySet<IamAction> = new Set([
+  "GetUser",
+  "ListAccessKeys",
+  "ListMFADevices",
+  "GetLoginProfile",
+  "ListSSHPublicKeys",
+  "ListSigningCertificates",
+  "ListServiceSpecificCredentials"
+])
 
 const resolveUser = (ctx: Context, action: IamAction, params: URLSearchParams, caller: Caller): UserRecord | Reply => {
   const name = params.get("UserName")
@@ -318,7 +335,10 @@ const listUsers = (ctx: Context, params: URLSearchParams): Reply => {
   return ok(action, users + truncation(action, next))
 }
 
-/** Users first, then groups, each included when `Filter` names it (no `Filter`: every type). */
+/**
+ * Users first, then groups, then managed policies (the account's own for `LocalManagedPolicy`,
+ * AWS's for `AWSManagedPolicy`), each included when `Filter` names it (no `Filter`: every type).
+ */
 const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
   const action = "GetAccountAuthorizationDetails"
   const filters = new Set<string>()
@@ -331,27 +351,184 @@ const authorizationDetails = (ctx: Context, params: URLSearchParams): Reply => {
   const all = filters.size === 0
   const users = all || filters.has("User") ? ctx.account.slots : 0
   const groups = all || filters.has("Group") ? ctx.account.groups : []
-  const total = users + groups.length
+  const policies = ctx.account.managedPolicies.filter((policy) =>
+    all || filters.has(policy.AwsManaged ? "AWSManagedPolicy" : "LocalManagedPolicy")
+  )
+  const total = users + groups.length + policies.length
   const p = paging(action, params, ctx.shortPages)
   if (isReply(p)) return p
   if (p.cursor.index > total) return validation("Invalid Marker.")
   const end = Math.min(total, p.cursor.index + p.limit)
   let userXml = ""
   let groupXml = ""
+  let policyXml = ""
+  const none = { attachments: 0, boundaries: 0 }
   for (let i = p.cursor.index; i < end; i++) {
     if (i < users) {
       const u = ctx.account.at(i)
       if (u !== undefined && !ctx.deleted.has(u.UserName)) userXml += `<member>${userDetailXml(u)}</member>`
+    } else if (i < users + groups.length) groupXml += `<member>${groupDetailXml(groups[i - users]!)}</member>`
+    else {
+      const policy = policies[i - users - groups.length]!
+      policyXml += `<member>${policyDetailXml(policy, ctx.account.policyUsage().get(policy.PolicyArn) ?? none)}</member>`
     }
-    else groupXml += `<member>${groupDetailXml(groups[i - users]!)}</member>`
   }
   const next = end < total ? { index: end, page: p.cursor.page + 1 } : undefined
   const wrap = (name: string, xml: string) => xml === "" ? `<${name}/>` : `<${name}>${xml}</${name}>`
   return ok(
     action,
-    wrap("UserDetailList", userXml) + wrap("GroupDetailList", groupXml) + "<RoleDetailList/><Policies/>" +
+    wrap("UserDetailList", userXml) + wrap("GroupDetailList", groupXml) + "<RoleDetailList/>" + wrap("Policies", policyXml) +
       truncation(action, next)
   )
+}
+
+/** Credentials of one service-specific credential listing (a user's, or with AllUsers every user's). */
+const serviceCredentialXml = (u: UserRecord, c: UserRecord["ServiceSpecificCredentials"][number]): string =>
+  el("UserName", u.UserName) + el("Status", c.Status) +
+  (c.ServiceUserName === undefined ? "" : el("ServiceUserName", c.ServiceUserName)) +
+  (c.ServiceCredentialAlias === undefined ? "" : el("ServiceCredentialAlias", c.ServiceCredentialAlias)) +
+  el("CreateDate", c.CreateDate) + (c.ExpirationDate === undefined ? "" : el("ExpirationDate", c.ExpirationDate)) +
+  el("ServiceSpecificCredentialId", c.ServiceSpecificCredentialId) + el("ServiceName", c.ServiceName)
+
+/** Per user, at most this many service-specific credentials (two per service, three services): a cursor counts in these. */
+const CREDENTIALS_PER_USER = 8
+
+/** ListServiceSpecificCredentials with AllUsers: every user's credentials (of one service, with ServiceName), paged. */
+const allServiceCredentials = (ctx: Context, params: URLSearchParams): Reply => {
+  const action = "ListServiceSpecificCredentials"
+  const service = params.get("ServiceName")
+  const p = paging(action, params, ctx.shortPages)
+  if (isReply(p)) return p
+  const { account } = ctx
+  const end = account.slots * CREDENTIALS_PER_USER
+  if (p.cursor.index > end) return validation("Invalid Marker.")
+  let members = ""
+  let n = 0
+  let i = p.cursor.index
+  while (i < end && n < p.limit) {
+    const u = account.at(Math.floor(i / CREDENTIALS_PER_USER))
+    const credentials = u === undefined || ctx.deleted.has(u.UserName)
+      ? []
+      : u.ServiceSpecificCredentials.filter((c) => service === null || c.ServiceName === service)
+    const k = i % CREDENTIALS_PER_USER
+    if (k < credentials.length) {
+      members += `<member>${serviceCredentialXml(u!, credentials[k]!)}</member>`
+      n += 1
+      i += 1
+    } else i = (Math.floor(i / CREDENTIALS_PER_USER) + 1) * CREDENTIALS_PER_USER
+  }
+  // Is there one more credential to list?
+  let more = false
+  for (let slot = Math.floor(i / CREDENTIALS_PER_USER); slot < account.slots && !more; slot++) {
+    const u = account.at(slot)
+    if (u === undefined || ctx.deleted.has(u.UserName)) continue
+    const count = u.ServiceSpecificCredentials.filter((c) => service === null || c.ServiceName === service).length
+    if (slot * CREDENTIALS_PER_USER + count > i) more = true
+    else i = (slot + 1) * CREDENTIALS_PER_USER
+  }
+  const next = more ? { index: i, page: p.cursor.page + 1 } : undefined
+  return ok(action, (n === 0 ? "<ServiceSpecificCredentials/>" : `<ServiceSpecificCredentials>${members}</ServiceSpecificCredentials>`) + truncation(action, next))
+}
+
+const noSuchGroup = (name: string): Reply => fail(404, "NoSuchEntity", `The group with name ${name} cannot be found.`, "notFound")
+const noSuchPolicy = (arn: string): Reply => fail(404, "NoSuchEntity", `Policy ${arn} does not exist or is not attachable.`, "notFound")
+
+/** The group an action names (`GroupName`), or the error answer. */
+const namedGroup = (ctx: Context, params: URLSearchParams) => {
+  const name = params.get("GroupName")
+  if (name === null || name === "") {
+    return validation("1 validation error detected: Value null at 'groupName' failed to satisfy constraint: Member must not be null")
+  }
+  return ctx.account.group(name) ?? noSuchGroup(name)
+}
+
+/** The managed policy an action names (`PolicyArn`), or the error answer. */
+const namedPolicy = (ctx: Context, params: URLSearchParams): ManagedPolicyRecord | Reply => {
+  const arn = params.get("PolicyArn")
+  if (arn === null || arn === "") {
+    return validation("1 validation error detected: Value null at 'policyArn' failed to satisfy constraint: Member must not be null")
+  }
+  if (!/^arn:[\w-]+:iam::(aws|\d{12}):policy\//.test(arn)) return validation(`ARN ${arn} is not valid.`)
+  return ctx.account.managedPolicy(arn) ?? noSuchPolicy(arn)
+}
+
+const policyXml = (ctx: Context, policy: ManagedPolicyRecord): string => {
+  const usage = ctx.account.policyUsage().get(policy.PolicyArn) ?? { attachments: 0, boundaries: 0 }
+  return el("PolicyName", policy.PolicyName) + el("PolicyId", policy.PolicyId) + el("Arn", policy.PolicyArn) +
+    el("Path", policy.Path) + el("DefaultVersionId", policy.DefaultVersionId) +
+    `<AttachmentCount>${usage.attachments}</AttachmentCount><PermissionsBoundaryUsageCount>${usage.boundaries}</PermissionsBoundaryUsageCount>` +
+    `<IsAttachable>${policy.IsAttachable}</IsAttachable>` + el("CreateDate", policy.CreateDate) +
+    el("UpdateDate", policy.Versions[policy.Versions.length - 1]!.CreateDate)
+}
+
+/** GetAccessKeyLastUsed: names the key only; a key never used has no date and N/A for service and region. */
+const accessKeyLastUsed = (ctx: Context, params: URLSearchParams): Reply => {
+  const id = params.get("AccessKeyId")
+  if (id === null || id === "") {
+    return validation("1 validation error detected: Value null at 'accessKeyId' failed to satisfy constraint: Member must not be null")
+  }
+  const owner = ctx.account.accessKeyOwner(id)
+  if (owner === undefined || ctx.deleted.has(owner.user.UserName)) {
+    return fail(404, "NoSuchEntity", `The Access Key with id ${id} cannot be found.`, "notFound")
+  }
+  const used = owner.key.LastUsed
+  return ok(
+    "GetAccessKeyLastUsed",
+    el("UserName", owner.user.UserName) + "<AccessKeyLastUsed>" +
+      (used === undefined
+        ? el("ServiceName", "N/A") + el("Region", "N/A")
+        : el("LastUsedDate", used.Date) + el("ServiceName", used.ServiceName) + el("Region", used.Region)) +
+      "</AccessKeyLastUsed>"
+  )
+}
+
+/** Account, group, policy and key actions (`ACCOUNT_ACTIONS` but the listings above). */
+const groupOrPolicy = (ctx: Context, action: IamAction, params: URLSearchParams): Reply | undefined => {
+  const sp = ctx.shortPages
+  switch (action) {
+    case "GetAccessKeyLastUsed":
+      return accessKeyLastUsed(ctx, params)
+    case "ListGroupPolicies": {
+      const g = namedGroup(ctx, params)
+      if ("status" in g) return g
+      return pageOf(action, params, sp, g.InlinePolicies.map((p) => p.PolicyName), (page) => list("PolicyNames", page, (n) => xmlEscape(n)))
+    }
+    case "ListAttachedGroupPolicies": {
+      const g = namedGroup(ctx, params)
+      if ("status" in g) return g
+      return pageOf(action, params, sp, g.AttachedPolicies, (page) =>
+        list("AttachedPolicies", page, (p) => el("PolicyName", p.PolicyName) + el("PolicyArn", p.PolicyArn)))
+    }
+    case "GetGroupPolicy": {
+      const g = namedGroup(ctx, params)
+      if ("status" in g) return g
+      const name = params.get("PolicyName") ?? ""
+      const policy = g.InlinePolicies.find((p) => p.PolicyName === name)
+      if (policy === undefined) return fail(404, "NoSuchEntity", `The group policy with name ${name} cannot be found.`, "notFound")
+      return ok(action, el("GroupName", g.GroupName) + el("PolicyName", name) + el("PolicyDocument", encodedDocument(policy.PolicyDocument)))
+    }
+    case "GetPolicy": {
+      const policy = namedPolicy(ctx, params)
+      if ("status" in policy) return policy
+      return ok(action, `<Policy>${policyXml(ctx, policy)}</Policy>`)
+    }
+    case "GetPolicyVersion": {
+      const policy = namedPolicy(ctx, params)
+      if ("status" in policy) return policy
+      const id = params.get("VersionId") ?? ""
+      const version = policy.Versions.find((v) => v.VersionId === id)
+      if (version === undefined) {
+        return fail(404, "NoSuchEntity", `Policy ${policy.PolicyArn} version ${id} does not exist or is not attachable.`, "notFound")
+      }
+      return ok(
+        action,
+        `<PolicyVersion>${el("Document", encodedDocument(version.Document))}${el("VersionId", version.VersionId)}` +
+          `<IsDefaultVersion>${version.VersionId === policy.DefaultVersionId}</IsDefaultVersion>${el("CreateDate", version.CreateDate)}</PolicyVersion>`
+      )
+    }
+    default:
+      return undefined
+  }
 }
 
 const generateCredentialReport = (ctx: Context): Reply => {
@@ -385,6 +562,9 @@ const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: 
   if (action === "GetAccountAuthorizationDetails") return authorizationDetails(ctx, params)
   if (action === "GenerateCredentialReport") return generateCredentialReport(ctx)
   if (action === "GetCredentialReport") return getCredentialReport(ctx)
+  if (action === "ListServiceSpecificCredentials" && params.get("AllUsers") === "true") return allServiceCredentials(ctx, params)
+  const other = groupOrPolicy(ctx, action, params)
+  if (other !== undefined) return other
   if (action === "GetAccountSummary") {
     let entries = ""
     for (const [k, v] of ctx.account.summary()) entries += `<entry>${el("key", k)}<value>${v}</value></entry>`
@@ -394,7 +574,7 @@ const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: 
   const sp = ctx.shortPages
   switch (action) {
     case "GetUser":
-      return ok(action, `<User>${userFields(u)}${u.Tags.length > 0 ? tags(u) : ""}</User>`)
+      return ok(action, `<User>${userFields(u)}${boundaryXml(u)}${u.Tags.length > 0 ? tags(u) : ""}</User>`)
     case "GetLoginProfile":
       if (u.LoginProfile === undefined) {
         return fail(404, "NoSuchEntity", `Login Profile for User ${u.UserName} cannot be found.`, "notFound")
@@ -425,8 +605,35 @@ const handle = (ctx: Context, action: IamAction, params: URLSearchParams, user: 
         list("AttachedPolicies", page, (p) => el("PolicyName", p.PolicyName) + el("PolicyArn", p.PolicyArn)))
     case "ListUserPolicies":
       return pageOf(action, params, sp, u.InlinePolicyNames, (page) => list("PolicyNames", page, (n) => xmlEscape(n)))
+    case "GetUserPolicy": {
+      const name = params.get("PolicyName") ?? ""
+      if (!u.InlinePolicyNames.includes(name)) {
+        return fail(404, "NoSuchEntity", `The user policy with name ${name} cannot be found.`, "notFound")
+      }
+      return ok(action, el("UserName", u.UserName) + el("PolicyName", name) + el("PolicyDocument", encodedDocument(userInlineDocument(u, name))))
+    }
+    case "ListSSHPublicKeys":
+      return pageOf(action, params, sp, u.SSHPublicKeys, (page) =>
+        list("SSHPublicKeys", page, (k) =>
+          el("UserName", u.UserName) + el("SSHPublicKeyId", k.SSHPublicKeyId) + el("Status", k.Status) + el("UploadDate", k.UploadDate)))
+    case "ListSigningCertificates":
+      return pageOf(action, params, sp, u.SigningCertificates, (page) =>
+        list("Certificates", page, (c) =>
+          el("UserName", u.UserName) + el("CertificateId", c.CertificateId) + el("CertificateBody", certificateBody(c.CertificateId)) +
+          el("Status", c.Status) + el("UploadDate", c.UploadDate)))
+    case "ListServiceSpecificCredentials": {
+      const service = params.get("ServiceName")
+      const credentials = u.ServiceSpecificCredentials.filter((c) => service === null || c.ServiceName === service)
+      return pageOf(action, params, sp, credentials, (page) => list("ServiceSpecificCredentials", page, (c) => serviceCredentialXml(u, c)))
+    }
+    default:
+      return fail(500, "ServiceFailure", `Emulator bug: no handler for ${action}`, "error")
   }
 }
+
+/** A certificate's PEM body: not a real certificate, but of its form (ListSigningCertificates must return one). */
+const certificateBody = (id: string): string =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(`emulated signing certificate ${id}`).toString("base64")}\n-----END CERTIFICATE-----`
 
 const deniedMessage = (caller: Caller, account: Account, action: IamAction, user: UserRecord | undefined, name: string | null): string => {
   const resource = action === "GetAccountSummary" || action === "GetAccountAuthorizationDetails" ||
@@ -515,8 +722,12 @@ export const makeIamHandler = (options: IamHandlerOptions, later: Later): IamHan
     const action = actionName
     if (!faults.admit(performance.now())) return send(res, action, throttled())
     later(faults.latencyMs(action), () => {
-      const needsUser = !ACCOUNT_ACTIONS.has(action)
+      const allUsers = action === "ListServiceSpecificCredentials" && params.get("AllUsers") === "true"
+      const needsUser = !ACCOUNT_ACTIONS.has(action) && !allUsers
       const userName = params.get("UserName")
+      if (allUsers && userName !== null) {
+        return send(res, action, validation("AllUsers cannot be specified together with UserName."), userName)
+      }
       const decision = faults.decide(action, userName ?? undefined)
       if (decision._tag === "throttle") return send(res, action, throttled(), userName)
       const resolved = needsUser ? resolveUser(ctx, action, params, caller) : undefined

@@ -10,7 +10,17 @@
  * (NoSuchEntity). Writes take no faults and no request budget: they are the test's hand, not the
  * collector's load.
  */
-import type { Account, AccessKeyRecord, MfaDeviceRecord, TagRecord, UserRecord } from "./account.ts"
+import type {
+  Account,
+  AccessKeyRecord,
+  KeyStatus,
+  MfaDeviceRecord,
+  ServiceSpecificCredentialRecord,
+  SigningCertificateRecord,
+  SshPublicKeyRecord,
+  TagRecord,
+  UserRecord
+} from "./account.ts"
 import { el, list } from "./xml.ts"
 
 export const WRITE_ACTIONS = [
@@ -32,7 +42,18 @@ export const WRITE_ACTIONS = [
   "AddUserToGroup",
   "RemoveUserFromGroup",
   "TagUser",
-  "UntagUser"
+  "UntagUser",
+  "UploadSSHPublicKey",
+  "UpdateSSHPublicKey",
+  "DeleteSSHPublicKey",
+  "UploadSigningCertificate",
+  "UpdateSigningCertificate",
+  "DeleteSigningCertificate",
+  "CreateServiceSpecificCredential",
+  "UpdateServiceSpecificCredential",
+  "DeleteServiceSpecificCredential",
+  "PutUserPermissionsBoundary",
+  "DeleteUserPermissionsBoundary"
 ] as const
 export type WriteAction = (typeof WRITE_ACTIONS)[number]
 
@@ -84,6 +105,10 @@ const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u
 const MAX_TAGS = 50
 const MAX_KEYS = 2
 const MAX_ATTACHED = 10
+const MAX_SSH_KEYS = 5
+const MAX_CERTIFICATES = 2
+const MAX_CREDENTIALS_PER_SERVICE = 2
+const SERVICES_WITH_CREDENTIALS = ["codecommit.amazonaws.com", "cassandra.amazonaws.com", "bedrock.amazonaws.com"]
 
 const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z")
 
@@ -152,6 +177,25 @@ const userXml = (u: UserRecord): string =>
   `<User>${el("Path", u.Path)}${el("UserName", u.UserName)}${el("UserId", u.UserId)}${el("Arn", u.Arn)}` +
   `${el("CreateDate", u.CreateDate)}${u.Tags.length > 0 ? list("Tags", u.Tags, (t) => el("Key", t.Key) + el("Value", t.Value)) : ""}</User>`
 
+const statusParam = (params: URLSearchParams): KeyStatus => {
+  const status = required(params, "Status")
+  if (status !== "Active" && status !== "Inactive") {
+    return refuse(validation(`1 validation error detected: Value '${status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]`))
+  }
+  return status
+}
+
+/** An SSH key's MD5 fingerprint as AWS shows it, `aa:bb:...` (of the key's text: the emulator does not decode keys). */
+const fingerprint = (body: string): string => {
+  let h = 0x811c9dc5
+  const bytes: Array<string> = []
+  for (let i = 0; i < 16; i++) {
+    for (const c of body) h = Math.imul(h ^ c.charCodeAt(0) ^ i, 0x01000193)
+    bytes.push(((h >>> 0) & 0xff).toString(16).padStart(2, "0"))
+  }
+  return bytes.join(":")
+}
+
 /** A short stable number of the account, so that the ids handed out differ between accounts. */
 const accountNumber = (accountId: string): number => Number(accountId) % 2 ** 30
 
@@ -186,7 +230,10 @@ export const makeAccountWrites = (account: Account): AccountWrites => {
         Tags: tags,
         Groups: [],
         AttachedPolicies: [],
-        InlinePolicyNames: []
+        InlinePolicyNames: [],
+        SSHPublicKeys: [],
+        SigningCertificates: [],
+        ServiceSpecificCredentials: []
       }
       account.addUser(u)
       return ok(userXml(u))
@@ -205,6 +252,12 @@ export const makeAccountWrites = (account: Account): AccountWrites => {
         ? "must delete login profile first"
         : u.AccessKeys.length > 0
         ? "must delete access keys first"
+        : u.SigningCertificates.length > 0
+        ? "must delete signing certificates first"
+        : u.SSHPublicKeys.length > 0
+        ? "must delete SSH public keys first"
+        : u.ServiceSpecificCredentials.length > 0
+        ? "must delete service-specific credentials first"
         : u.MFADevices.length > 0
         ? "must delete MFA device first"
         : u.AttachedPolicies.length > 0
@@ -333,14 +386,18 @@ export const makeAccountWrites = (account: Account): AccountWrites => {
       } catch {
         return error(400, "MalformedPolicyDocument", "Syntax errors in policy.")
       }
-      if (!u.InlinePolicyNames.includes(name)) update(u, { InlinePolicyNames: [...u.InlinePolicyNames, name] })
+      update(u, {
+        InlinePolicyNames: u.InlinePolicyNames.includes(name) ? u.InlinePolicyNames : [...u.InlinePolicyNames, name],
+        InlinePolicyDocuments: { ...u.InlinePolicyDocuments, [name]: document }
+      })
       return ok()
     },
     DeleteUserPolicy: (params) => {
       const u = find(userName(params))
       const name = required(params, "PolicyName")
       if (!u.InlinePolicyNames.includes(name)) return noSuchEntity(`The user policy with name ${name} cannot be found.`)
-      update(u, { InlinePolicyNames: u.InlinePolicyNames.filter((n) => n !== name) })
+      const { [name]: _, ...documents } = u.InlinePolicyDocuments ?? {}
+      update(u, { InlinePolicyNames: u.InlinePolicyNames.filter((n) => n !== name), InlinePolicyDocuments: documents })
       return ok()
     },
     AddUserToGroup: (params) => {
@@ -380,6 +437,126 @@ export const makeAccountWrites = (account: Account): AccountWrites => {
       const keys = new Set(membersOf(params, "TagKeys"))
       if (keys.size === 0) return validation("1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
       update(u, { Tags: u.Tags.filter((t) => !keys.has(t.Key)) })
+      return ok()
+    },
+    UploadSSHPublicKey: (params, now) => {
+      const u = find(userName(params))
+      const body = required(params, "SSHPublicKeyBody")
+      if (!/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-\S+) [A-Za-z0-9+/=]+/.test(body) && !body.startsWith("-----BEGIN")) {
+        return error(400, "UnrecognizedPublicKeyEncoding", "The public key encoding format is unsupported or unrecognized.")
+      }
+      if (u.SSHPublicKeys.length >= MAX_SSH_KEYS) return limit(`Cannot exceed quota for PublicKeysPerUser: ${MAX_SSH_KEYS}`)
+      const key: SshPublicKeyRecord = { SSHPublicKeyId: nextId("APKA", 9), Status: "Active", UploadDate: iso(now) }
+      update(u, { SSHPublicKeys: [...u.SSHPublicKeys, key] })
+      return ok(
+        `<SSHPublicKey>${el("UserName", u.UserName)}${el("SSHPublicKeyId", key.SSHPublicKeyId)}` +
+          `${el("Fingerprint", fingerprint(body))}${el("SSHPublicKeyBody", body)}${el("Status", key.Status)}` +
+          `${el("UploadDate", key.UploadDate)}</SSHPublicKey>`
+      )
+    },
+    UpdateSSHPublicKey: (params) => {
+      const u = find(userName(params))
+      const id = required(params, "SSHPublicKeyId", "sSHPublicKeyId")
+      const status = statusParam(params)
+      if (!u.SSHPublicKeys.some((k) => k.SSHPublicKeyId === id)) return noSuchEntity(`The Public Key with id ${id} cannot be found.`)
+      update(u, { SSHPublicKeys: u.SSHPublicKeys.map((k) => k.SSHPublicKeyId === id ? { ...k, Status: status } : k) })
+      return ok()
+    },
+    DeleteSSHPublicKey: (params) => {
+      const u = find(userName(params))
+      const id = required(params, "SSHPublicKeyId", "sSHPublicKeyId")
+      if (!u.SSHPublicKeys.some((k) => k.SSHPublicKeyId === id)) return noSuchEntity(`The Public Key with id ${id} cannot be found.`)
+      update(u, { SSHPublicKeys: u.SSHPublicKeys.filter((k) => k.SSHPublicKeyId !== id) })
+      return ok()
+    },
+    UploadSigningCertificate: (params, now) => {
+      const u = find(userName(params))
+      const body = required(params, "CertificateBody")
+      if (!body.includes("-----BEGIN CERTIFICATE-----")) return error(400, "MalformedCertificate", "Unable to parse certificate.")
+      if (u.SigningCertificates.length >= MAX_CERTIFICATES) {
+        return limit(`Cannot exceed quota for SigningCertificatesPerUser: ${MAX_CERTIFICATES}`)
+      }
+      const certificate: SigningCertificateRecord = { CertificateId: nextId("CERT", 20), Status: "Active", UploadDate: iso(now) }
+      update(u, { SigningCertificates: [...u.SigningCertificates, certificate] })
+      return ok(
+        `<Certificate>${el("UserName", u.UserName)}${el("CertificateId", certificate.CertificateId)}` +
+          `${el("CertificateBody", body)}${el("Status", certificate.Status)}${el("UploadDate", certificate.UploadDate)}</Certificate>`
+      )
+    },
+    UpdateSigningCertificate: (params) => {
+      const u = find(userName(params))
+      const id = required(params, "CertificateId")
+      const status = statusParam(params)
+      if (!u.SigningCertificates.some((c) => c.CertificateId === id)) return noSuchEntity(`The Certificate with id ${id} cannot be found.`)
+      update(u, { SigningCertificates: u.SigningCertificates.map((c) => c.CertificateId === id ? { ...c, Status: status } : c) })
+      return ok()
+    },
+    DeleteSigningCertificate: (params) => {
+      const u = find(userName(params))
+      const id = required(params, "CertificateId")
+      if (!u.SigningCertificates.some((c) => c.CertificateId === id)) return noSuchEntity(`The Certificate with id ${id} cannot be found.`)
+      update(u, { SigningCertificates: u.SigningCertificates.filter((c) => c.CertificateId !== id) })
+      return ok()
+    },
+    CreateServiceSpecificCredential: (params, now) => {
+      const u = find(userName(params))
+      const service = required(params, "ServiceName")
+      if (!SERVICES_WITH_CREDENTIALS.includes(service)) return error(400, "ServiceNotSupported", `The specified service ${service} is not supported.`)
+      if (u.ServiceSpecificCredentials.filter((c) => c.ServiceName === service).length >= MAX_CREDENTIALS_PER_SERVICE) {
+        return limit(`Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: ${MAX_CREDENTIALS_PER_SERVICE}`)
+      }
+      const days = params.get("CredentialAgeDays")
+      const id = nextId("ACCA", 10)
+      const credential: ServiceSpecificCredentialRecord = {
+        ServiceSpecificCredentialId: id,
+        ServiceName: service,
+        ServiceUserName: `${u.UserName}-at-${id.slice(-6).toLowerCase()}`,
+        Status: "Active",
+        CreateDate: iso(now),
+        ...(days === null ? {} : { ExpirationDate: iso(new Date(now.getTime() + Number(days) * 86_400_000)) })
+      }
+      update(u, { ServiceSpecificCredentials: [...u.ServiceSpecificCredentials, credential] })
+      return ok(
+        `<ServiceSpecificCredential>${el("CreateDate", credential.CreateDate)}` +
+          (credential.ExpirationDate === undefined ? "" : el("ExpirationDate", credential.ExpirationDate)) +
+          `${el("ServiceName", service)}${el("ServiceUserName", credential.ServiceUserName!)}` +
+          `${el("ServicePassword", `emulator-password-${id}`)}${el("ServiceSpecificCredentialId", id)}` +
+          `${el("UserName", u.UserName)}${el("Status", "Active")}</ServiceSpecificCredential>`
+      )
+    },
+    UpdateServiceSpecificCredential: (params) => {
+      const u = find(userName(params))
+      const id = required(params, "ServiceSpecificCredentialId")
+      const status = statusParam(params)
+      if (!u.ServiceSpecificCredentials.some((c) => c.ServiceSpecificCredentialId === id)) {
+        return noSuchEntity(`No such ServiceSpecificCredential: ${id}`)
+      }
+      update(u, {
+        ServiceSpecificCredentials: u.ServiceSpecificCredentials.map((c) => c.ServiceSpecificCredentialId === id ? { ...c, Status: status } : c)
+      })
+      return ok()
+    },
+    DeleteServiceSpecificCredential: (params) => {
+      const u = find(userName(params))
+      const id = required(params, "ServiceSpecificCredentialId")
+      if (!u.ServiceSpecificCredentials.some((c) => c.ServiceSpecificCredentialId === id)) {
+        return noSuchEntity(`No such ServiceSpecificCredential: ${id}`)
+      }
+      update(u, { ServiceSpecificCredentials: u.ServiceSpecificCredentials.filter((c) => c.ServiceSpecificCredentialId !== id) })
+      return ok()
+    },
+    PutUserPermissionsBoundary: (params) => {
+      const u = find(userName(params))
+      const arn = required(params, "PermissionsBoundary")
+      if (account.managedPolicy(arn) === undefined) return noSuchEntity(`Policy ${arn} does not exist or is not attachable.`)
+      update(u, { PermissionsBoundary: arn })
+      return ok()
+    },
+    DeleteUserPermissionsBoundary: (params) => {
+      const u = find(userName(params))
+      if (u.PermissionsBoundary === undefined) return noSuchEntity(`The user with name ${u.UserName} has no permissions boundary.`)
+      const { PermissionsBoundary: _, ...rest } = u
+      account.replaceUser(u.UserName, rest)
       return ok()
     }
   }

@@ -41,6 +41,7 @@ import { changeMapperFor } from "../src/ocsf/index.ts"
 import { openSqliteStore } from "../src/state/sqlite.ts"
 import type { StateStoreService } from "../src/state/StateStore.ts"
 import { type Emulator, emulatorScoped, type UserRecord } from "../emulator/index.ts"
+import { isAdminRecord } from "./expectedOcsf.ts"
 import { ocsfValidator, schemaErrors } from "./ocsf-schemas.ts"
 import { tempDir } from "./support.ts"
 
@@ -57,9 +58,9 @@ const iamLayer = (emulator: Emulator) =>
     requestRate: { floor: 10_000 }
   })
 
-/** One collection with the product's collector for `strategy` (key ids listed, as for the strict profiles). */
+/** One collection with the product's collector for `strategy` (key ids listed and identities read, as for the strict profiles). */
 const collected = (emulator: Emulator, strategy: CollectionStrategy) =>
-  collect({ strategy, pageSize: 7, concurrency: 8, maxCredentialReportAge: Duration.hours(4), accessKeyIds: true }).pipe(
+  collect({ strategy, pageSize: 7, concurrency: 8, maxCredentialReportAge: Duration.hours(4), accessKeyIds: true, identity: true }).pipe(
     Stream.runCollect,
     Effect.map((outcomes) => Array.from(outcomes) as Array<UserOutcome>),
     Effect.provide(iamLayer(emulator))
@@ -121,7 +122,11 @@ describe("changes through both strategies", () => {
       const moved = pick((u) => u.Path === "/")
       const mfaOn = pick((u) => u.MFADevices.length === 0)
       const mfaOff = pick((u) => u.MFADevices.length === 1)
-      const attach = pick((u) => !u.AttachedPolicies.some((p) => p.PolicyName === "AdministratorAccess") && u.AttachedPolicies.length < 3)
+      // not an administrator, and nothing (a boundary, a deny-all) to stop AdministratorAccess from making one
+      const attach = pick((u) =>
+        !isAdminRecord(u, emulator.account) && u.PermissionsBoundary === undefined && !u.InlinePolicyNames.includes("QuarantineDenyAll") &&
+        u.AttachedPolicies.length < 3
+      )
       const detach = pick((u) => u.AttachedPolicies.length > 0)
       const putInline = pick((u) => !u.InlinePolicyNames.includes("BreakGlassInline"))
       const deleteInline = pick((u) => u.InlinePolicyNames.length > 0)
@@ -168,7 +173,7 @@ describe("changes through both strategies", () => {
       emulator.setCredentialReport({})
 
       const joiner = emulator.account.user("joiner")!
-      const expected = [
+      const changes = [
         [joiner.UserId, "created", undefined],
         [renamed.UserId, "renamed", renamed.UserName],
         [moved.UserId, "renamed", moved.UserName],
@@ -188,6 +193,19 @@ describe("changes through both strategies", () => {
         [leave.UserId, "group_left", leave.Groups[0]!.GroupName],
         [retag.UserId, "tags_changed", undefined]
       ]
+      // Whose change made or unmade an administrator: a change of its own, after the one that made it.
+      const touched = [renamed, moved, mfaOn, mfaOff, attach, detach, putInline, deleteInline, newKey, dropKey, deactivate, activate, addPassword, removePassword, join, leave, retag]
+      const adminNow = (u: UserRecord) => {
+        const now = [...emulator.account.users()].find((x) => x.UserId === u.UserId)!
+        return isAdminRecord(now, emulator.account)
+      }
+      const expected = changes.flatMap((change) => {
+        const u = touched.find((t) => t.UserId === change[0])
+        if (u === undefined) return [change]
+        const [before, after] = [isAdminRecord(u, emulator.account), adminNow(u)]
+        return before === after ? [change] : [change, [u.UserId, after ? "admin_granted" : "admin_revoked", undefined]]
+      })
+      assert.deepInclude(expected, [attach.UserId, "admin_granted", undefined])
       const subject = (e: any): string | undefined =>
         e.policies?.[0]?.name ?? e.unmapped.change.access_key?.uid ?? e.unmapped.change.group?.name ?? e.unmapped.change.previous?.name
 

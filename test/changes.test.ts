@@ -131,6 +131,8 @@ const examples: ReadonlyArray<{ readonly after: UserSnapshot | undefined; readon
     expected: { _tag: "GroupJoined", group: { GroupId: "AGPASEC0000000000003", GroupName: "Security" } }
   },
   { before: base, after: with_({ Groups: base.Groups.slice(1) }), expected: { _tag: "GroupLeft", group: base.Groups[0]! } },
+  { before: with_({ Admin: false }), after: with_({ Admin: true }), expected: { _tag: "AdminGranted" } },
+  { before: with_({ Admin: true }), after: with_({ Admin: false }), expected: { _tag: "AdminRevoked" } },
   {
     before: base,
     after: with_({ Tags: [{ Key: "Env", Value: "staging" }, { Key: "Owner", Value: "bob" }] }),
@@ -151,6 +153,9 @@ describe("diffUser", () => {
     assert.deepStrictEqual(examples.map((e) => e.expected._tag), CHANGE_KINDS)
     for (const e of examples) assert.deepStrictEqual(changesOf(e), [e.expected], e.expected._tag)
     assert.deepStrictEqual(diffUser(base, base), [])
+    // a state recorded before Admin was kept says nothing: no change until both states say
+    assert.deepStrictEqual(diffUser(base, with_({ Admin: true })), [])
+    assert.deepStrictEqual(diffUser(with_({ Admin: true }), base), [])
   })
 
   it("a rename, a path move, or both at once is one change; the user is the same UserId", () => {
@@ -249,6 +254,8 @@ describe("Account Change (3001) events", () => {
     PasswordRemoved: [99, "Other"],
     GroupJoined: [99, "Other"],
     GroupLeft: [99, "Other"],
+    AdminGranted: [99, "Other"],
+    AdminRevoked: [99, "Other"],
     TagsChanged: [99, "Other"]
   }
 
@@ -322,6 +329,8 @@ describe("Account Change (3001) events", () => {
       PasswordRemoved: "console password removed from IAM user alice",
       GroupJoined: "IAM user alice added to group Security",
       GroupLeft: "IAM user alice removed from group Admins",
+      AdminGranted: "IAM user alice became an administrator",
+      AdminRevoked: "IAM user alice is no longer an administrator",
       TagsChanged: "tags of IAM user alice changed: added Owner=bob; removed Team; changed Env from prod to staging"
     })
     assert.deepStrictEqual(byTag.get("Renamed").unmapped.change, {

@@ -4,7 +4,17 @@
  */
 import {
   GenerateCredentialReportCommand,
+  GetAccessKeyLastUsedCommand,
   GetAccountAuthorizationDetailsCommand,
+  GetGroupPolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetUserPolicyCommand,
+  ListAttachedGroupPoliciesCommand,
+  ListGroupPoliciesCommand,
+  ListServiceSpecificCredentialsCommand,
+  ListSigningCertificatesCommand,
+  ListSSHPublicKeysCommand,
   GetAccountSummaryCommand,
   GetCredentialReportCommand,
   GetLoginProfileCommand,
@@ -206,9 +216,11 @@ describe("IAM emulator: per-user calls", () => {
       const u = SPEC.console
       const UserName = u.UserName
       const got = await iam.send(new GetUserCommand({ UserName }))
+      // GetUser, unlike ListUsers, gives the permissions boundary
       expect(got.User).toEqual({
         Path: u.Path, UserName, UserId: u.UserId, Arn: u.Arn, CreateDate: d(u.CreateDate),
-        PasswordLastUsed: d(u.PasswordLastUsed), Tags: u.Tags
+        PasswordLastUsed: d(u.PasswordLastUsed), Tags: u.Tags,
+        PermissionsBoundary: { PermissionsBoundaryType: "PermissionsBoundaryPolicy", PermissionsBoundaryArn: "arn:aws:iam::aws:policy/PowerUserAccess" }
       })
       const keys = await iam.send(new ListAccessKeysCommand({ UserName }))
       expect(keys.AccessKeyMetadata).toEqual(u.AccessKeys.map((k) => ({ UserName, ...k, CreateDate: d(k.CreateDate) })))
@@ -285,7 +297,9 @@ describe("IAM emulator: per-user calls", () => {
         return { items: r.Groups ?? [], IsTruncated: r.IsTruncated, Marker: r.Marker }
       })
       expect(groups.pages).toBe(3)
-      expect(groups.all.map((x) => ({ ...x, CreateDate: x.CreateDate?.toISOString().replace(".000Z", "Z") }))).toEqual(g.Groups)
+      // ListGroupsForUser gives each group, not its policies (ListAttachedGroupPolicies, ListGroupPolicies)
+      expect(groups.all.map((x) => ({ ...x, CreateDate: x.CreateDate?.toISOString().replace(".000Z", "Z") })))
+        .toEqual(g.Groups.map(({ AttachedPolicies: _, InlinePolicies: __, ...group }) => group))
 
       const t = withManyTags as UserRecord
       const tags = await collect(async (marker) => {
@@ -360,6 +374,108 @@ describe("IAM emulator: per-user calls", () => {
     }))
 })
 
+describe("IAM emulator: the identity calls", () => {
+  /** Every page of a listing, following Marker; the items and the number of pages. */
+  const allOf = async <A>(fetch: (marker: string | undefined) => Promise<{ items: ReadonlyArray<A> | undefined; IsTruncated?: boolean | undefined; Marker?: string | undefined }>) => {
+    const all: Array<A> = []
+    let pages = 0
+    let marker: string | undefined
+    do {
+      const page = await fetch(marker)
+      all.push(...page.items ?? [])
+      pages++
+      marker = page.IsTruncated ? page.Marker : undefined
+    } while (marker !== undefined)
+    return { all, pages }
+  }
+  const iso = (x: Date | undefined) => x?.toISOString().replace(".000Z", "Z")
+
+  it("each user's SSH keys, signing certificates and service-specific credentials, paged; every user's credentials with AllUsers", () =>
+    withEmulator({ users: 600, shortPages: true }, async (e, iam) => {
+      const users = [...e.account.users()]
+      const ssh = users.find((u) => u.SSHPublicKeys.length === 2)!
+      const certs = users.find((u) => u.SigningCertificates.length === 2)!
+      const creds = users.find((u) => u.ServiceSpecificCredentials.length >= 2) ?? users.find((u) => u.ServiceSpecificCredentials.length === 1)!
+      for (const u of [ssh, certs, creds]) expect(u).toBeDefined()
+      const keys = await allOf(async (Marker) => {
+        const r = await iam.send(new ListSSHPublicKeysCommand({ UserName: ssh.UserName, MaxItems: 1, Marker }))
+        return { items: r.SSHPublicKeys, IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(keys.pages).toBe(2)
+      expect(keys.all.map((k) => ({ SSHPublicKeyId: k.SSHPublicKeyId, Status: k.Status, UploadDate: iso(k.UploadDate) }))).toEqual(ssh.SSHPublicKeys)
+      const certificates = await allOf(async (Marker) => {
+        const r = await iam.send(new ListSigningCertificatesCommand({ UserName: certs.UserName, MaxItems: 1, Marker }))
+        return { items: r.Certificates, IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(certificates.pages).toBe(2)
+      expect(certificates.all.map((c) => ({ CertificateId: c.CertificateId, Status: c.Status, UploadDate: iso(c.UploadDate) }))).toEqual(certs.SigningCertificates)
+      expect(certificates.all[0]!.CertificateBody).toMatch(/^-----BEGIN CERTIFICATE-----/)
+      const own = (await iam.send(new ListServiceSpecificCredentialsCommand({ UserName: creds.UserName }))).ServiceSpecificCredentials ?? []
+      expect(own.map((c) => c.ServiceSpecificCredentialId)).toEqual(creds.ServiceSpecificCredentials.map((c) => c.ServiceSpecificCredentialId))
+      // AllUsers: every user's, each once, over short pages
+      const all = await allOf(async (Marker) => {
+        const r = await iam.send(new ListServiceSpecificCredentialsCommand({ AllUsers: true, MaxItems: 7, Marker }))
+        return { items: r.ServiceSpecificCredentials, IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      const truth = users.flatMap((u) => u.ServiceSpecificCredentials.map((c) => `${u.UserName} ${c.ServiceSpecificCredentialId} ${c.Status}`))
+      expect(truth.length).toBeGreaterThan(14)
+      expect(all.pages).toBeGreaterThan(2)
+      expect(all.all.map((c) => `${c.UserName} ${c.ServiceSpecificCredentialId} ${c.Status}`)).toEqual(truth)
+      // Bedrock API keys have an alias and may expire
+      expect(users.some((u) => u.ServiceSpecificCredentials.some((c) => c.ServiceName === "bedrock.amazonaws.com" && c.ExpirationDate !== undefined))).toBe(true)
+    }))
+
+  it("GetAccessKeyLastUsed: the date, service and region of a used key; N/A and no date for a key never used", () =>
+    withEmulator({ users: 50 }, async (e, iam) => {
+      const [used, never] = SPEC.programmatic.AccessKeys
+      const got = await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: used!.AccessKeyId }))
+      expect(got.UserName).toBe(SPEC.programmatic.UserName)
+      expect(got.AccessKeyLastUsed).toEqual({ LastUsedDate: d("2025-08-30T23:15:00Z"), ServiceName: "logs", Region: "eu-west-1" })
+      expect((await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: never!.AccessKeyId }))).AccessKeyLastUsed)
+        .toEqual({ ServiceName: "N/A", Region: "N/A" })
+      // a generated user's key is found by its id, as AWS finds it
+      const u = [...e.account.users()].find((x) => x.AccessKeys.some((k) => k.LastUsed !== undefined) && x.UserName !== SPEC.programmatic.UserName)!
+      const k = u.AccessKeys.find((x) => x.LastUsed !== undefined)!
+      expect((await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: k.AccessKeyId }))).AccessKeyLastUsed?.LastUsedDate).toEqual(d(k.LastUsed!.Date))
+      expect(await failure(iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: "AKIANOSUCHKEY0000000" })))).toMatchObject({ status: 404 })
+    }))
+
+  it("policies: a user's inline document, a group's attached and inline policies (paged) and documents, a managed policy's default version", () =>
+    withEmulator({ users: 50, shortPages: true }, async (e, iam) => {
+      const u = [...e.account.users()].find((x) => x.InlinePolicyNames.length > 0)!
+      const name = u.InlinePolicyNames[0]!
+      const inline = await iam.send(new GetUserPolicyCommand({ UserName: u.UserName, PolicyName: name }))
+      expect(JSON.parse(decodeURIComponent(inline.PolicyDocument!))).toHaveProperty("Statement")
+      const security = e.account.groups.find((g) => g.GroupName === "Security")!
+      const attached = await allOf(async (Marker) => {
+        const r = await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: "Security", MaxItems: 1, Marker }))
+        return { items: r.AttachedPolicies, IsTruncated: r.IsTruncated, Marker: r.Marker }
+      })
+      expect(attached.pages).toBe(2)
+      expect(attached.all).toEqual(security.AttachedPolicies)
+      const names = (await iam.send(new ListGroupPoliciesCommand({ GroupName: "Security" }))).PolicyNames
+      expect(names).toEqual(security.InlinePolicies.map((p) => p.PolicyName))
+      const groupDoc = await iam.send(new GetGroupPolicyCommand({ GroupName: "Security", PolicyName: names![0]! }))
+      expect(decodeURIComponent(groupDoc.PolicyDocument!)).toBe(security.InlinePolicies[0]!.PolicyDocument)
+      // DeployPipeline allowed everything in v1 and was tightened since: the default is v2
+      const arn = "arn:aws:iam::123456789012:policy/DeployPipeline"
+      const policy = (await iam.send(new GetPolicyCommand({ PolicyArn: arn }))).Policy!
+      expect(policy.DefaultVersionId).toBe("v2")
+      expect(policy.AttachmentCount).toBeGreaterThan(0)
+      const v1 = await iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: "v1" }))
+      expect(JSON.parse(decodeURIComponent(v1.PolicyVersion!.Document!)).Statement.Action).toBe("*")
+      expect(v1.PolicyVersion!.IsDefaultVersion).toBe(false)
+      // GetAccountAuthorizationDetails lists the account's own policies with every version
+      const details = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ["LocalManagedPolicy"] }))
+      expect(details.UserDetailList).toEqual([])
+      const deploy = details.Policies?.find((p) => p.Arn === arn)
+      expect(deploy?.PolicyVersionList?.map((v) => [v.VersionId, v.IsDefaultVersion])).toEqual([["v2", true], ["v1", false]])
+      expect(details.Policies?.some((p) => p.Arn?.includes(":aws:policy/"))).toBe(false)
+      expect(await failure(iam.send(new GetPolicyCommand({ PolicyArn: "arn:aws:iam::123456789012:policy/Nope" })))).toMatchObject({ status: 404 })
+      expect(await failure(iam.send(new ListGroupPoliciesCommand({ GroupName: "Nope" })))).toMatchObject({ status: 404 })
+    }))
+})
+
 describe("IAM emulator: account-wide calls", () => {
   it("GetAccountAuthorizationDetails (Filter=User) gives each user's tags, group names and policies, paged, lists reversed", () =>
     withEmulator({ users: 48, shortPages: true }, async (e, iam) => {
@@ -381,6 +497,9 @@ describe("IAM emulator: account-wide calls", () => {
             UserPolicyList: truth.InlinePolicyNames.toReversed().map((n) => ({ PolicyName: n, PolicyDocument: expect.stringMatching(/^%7B/) })),
             GroupList: truth.Groups.toReversed().map((g) => g.GroupName),
             AttachedManagedPolicies: truth.AttachedPolicies.toReversed(),
+            ...(truth.PermissionsBoundary === undefined
+              ? {}
+              : { PermissionsBoundary: { PermissionsBoundaryType: "PermissionsBoundaryPolicy", PermissionsBoundaryArn: truth.PermissionsBoundary } }),
             Tags: truth.Tags.toReversed()
           })
           seen.push(u.UserName!)
@@ -431,7 +550,8 @@ describe("IAM emulator: account-wide calls", () => {
       expect(programmatic).toBe(
         "lambda-execution-role,arn:aws:iam::123456789012:user/service-role/lambda-execution-role," +
           "2020-06-04T10:00:00+00:00,false,N/A,N/A,N/A,false," +
-          "true,2020-06-04T10:00:00+00:00,N/A,N/A,N/A,true,2021-03-15T14:30:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A"
+          // key 1 was last used (region, then service, as AWS's columns go); key 2 never
+          "true,2020-06-04T10:00:00+00:00,2025-08-30T23:15:00+00:00,eu-west-1,logs,true,2021-03-15T14:30:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A"
       )
       expect(consoleUser).toMatch(/^aws-developer-team,[^,]+,2020-06-04T10:00:00\+00:00,true,2025-08-26T09:30:00\+00:00,[^,]+,N\/A,true,true,/)
       expect(rest).toHaveLength(3)

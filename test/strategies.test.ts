@@ -19,6 +19,8 @@ import { ConfigError } from "../src/config/index.ts"
 import { type Counters, type Emulator, emulatorScoped, type EmulatorOptions } from "../emulator/index.ts"
 import { ReportLines } from "../src/iam/credentialReportBody.ts"
 import { type OcsfProfile, OcsfProfiles } from "../src/ocsf/index.ts"
+import { RISK_RULES } from "../src/identity/risk.ts"
+import { ocsfValidator, schemaErrors } from "./ocsf-schemas.ts"
 import { configFor, expectedEvents as allExpectedEvents, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
 
 const HOUR = 3_600_000
@@ -40,11 +42,19 @@ const run = (emulator: Emulator, collection: NonNullable<ConfigInput["collection
     }
   })
 
+/** A bulk event as the per-user strategy gives it: no call but the credential report says when the password was last changed. */
+const withoutPasswordChange = (event: any) => {
+  if (event.unmapped?.user?.password_last_changed_time === undefined) return event
+  const { password_last_changed_time: _, ...user } = event.unmapped.user
+  return { ...event, unmapped: { ...event.unmapped, user } }
+}
+
 /** Events as their consumers read them: JSON text, key order and list order included. */
 const texts = (events: ReadonlyArray<unknown>) => events.map((e) => JSON.stringify(e))
 
 /** What a complete, fault-free collection must produce, without `time`. */
-const expectedEvents = (emulator: Emulator, profile: OcsfProfile) => allExpectedEvents(emulator, profile).map(withoutTime)
+const expectedEvents = (emulator: Emulator, profile: OcsfProfile, options: { readonly bulk?: boolean } = {}) =>
+  allExpectedEvents(emulator, profile, options).map(withoutTime)
 
 const calls = (counters: Counters, action: string) => {
   const c = counters.byAction[action]
@@ -71,12 +81,15 @@ describe("collection strategies", () => {
     // the reverse order of the per-user calls: the events must not depend on either.
     withEmulator({ users: 998 }, (emulator) =>
       Effect.gen(function*() {
+        const users = [...emulator.account.users()]
         for (const profile of OcsfProfiles) {
           const perUser = yield* run(emulator, { strategy: "per-user" }, profile)
           const bulk = yield* run(emulator, { strategy: "bulk" }, profile)
           assert.strictEqual(bulk.events.length, 1_000)
-          assert.deepStrictEqual(texts(bulk.events), texts(perUser.events), profile)
-          assert.deepStrictEqual(texts(bulk.events), texts(expectedEvents(emulator, profile)), profile)
+          // Every field alike, but the password's last change, which only the credential report says (bulk).
+          assert.deepStrictEqual(texts(bulk.events.map(withoutPasswordChange)), texts(perUser.events), profile)
+          assert.deepStrictEqual(texts(perUser.events), texts(expectedEvents(emulator, profile)), profile)
+          assert.deepStrictEqual(texts(bulk.events), texts(expectedEvents(emulator, profile, { bulk: true })), profile)
           assert.isTrue(bulk.summary.complete && perUser.summary.complete)
           // Bulk reads the account in a handful of calls and none of the per-user lists...
           for (const action of ["ListMFADevices", "GetLoginProfile", "ListUserTags", "ListGroupsForUser"]) {
@@ -85,13 +98,81 @@ describe("collection strategies", () => {
           }
           // ...but lists keys for the strict profiles, whose events carry key ids: for the users the
           // credential report shows with a key (active or not), and only those.
-          const withKeys = [...emulator.account.users()].filter((u) => u.AccessKeys.length > 0).length
+          const withKeys = users.filter((u) => u.AccessKeys.length > 0).length
           assert.isBelow(withKeys, 900)
           assert.strictEqual(calls(bulk.counters, "ListAccessKeys"), profile === "spec" ? 0 : withKeys)
-          assert.strictEqual(calls(bulk.counters, "GetAccountAuthorizationDetails"), 1 + 1) // 1,000 users a page; 1 group page
+          // 1,000 users a page; 1 group page; the strict profiles' 1 page of the account's managed policies
+          assert.strictEqual(calls(bulk.counters, "GetAccountAuthorizationDetails"), profile === "spec" ? 2 : 3)
           if (profile === "spec") assert.isAtMost(bulk.counters.total, 12, JSON.stringify(bulk.counters.byAction))
+          if (profile !== "spec") {
+            // Bulk's identity comes from the account-wide calls and the report, with signing
+            // certificates listed where the report shows one: no other per-user, per-group or per-policy call.
+            for (const action of ["GetUser", "GetAccessKeyLastUsed", "GetUserPolicy", "ListGroupPolicies", "ListAttachedGroupPolicies", "GetGroupPolicy", "GetPolicy", "GetPolicyVersion"]) {
+              assert.strictEqual(calls(bulk.counters, action), 0, action)
+            }
+            assert.strictEqual(calls(bulk.counters, "ListServiceSpecificCredentials"), 1) // AllUsers, one page
+            assert.strictEqual(calls(bulk.counters, "ListSigningCertificates"), users.filter((u) => u.SigningCertificates.length > 0).length)
+            // Per user: a call per key and per inline policy; each group's and customer policy's once a run.
+            const customer = new Set(users.flatMap((u) => [
+              ...u.AttachedPolicies.map((p) => p.PolicyArn),
+              ...u.Groups.flatMap((g) => g.AttachedPolicies.map((p) => p.PolicyArn)),
+              ...(u.PermissionsBoundary === undefined ? [] : [u.PermissionsBoundary])
+            ].filter((arn) => !arn.startsWith("arn:aws:iam::aws:"))))
+            const groups = new Set(users.flatMap((u) => u.Groups.map((g) => g.GroupName)))
+            assert.strictEqual(calls(perUser.counters, "GetUser"), 1_000)
+            assert.strictEqual(calls(perUser.counters, "ListSigningCertificates"), 1_000)
+            assert.strictEqual(calls(perUser.counters, "ListServiceSpecificCredentials"), 1_000)
+            assert.strictEqual(calls(perUser.counters, "GetAccessKeyLastUsed"), users.reduce((n, u) => n + u.AccessKeys.length, 0))
+            assert.strictEqual(calls(perUser.counters, "GetUserPolicy"), users.reduce((n, u) => n + u.InlinePolicyNames.length, 0))
+            assert.strictEqual(calls(perUser.counters, "ListGroupPolicies"), groups.size)
+            assert.strictEqual(calls(perUser.counters, "ListAttachedGroupPolicies"), groups.size)
+            assert.strictEqual(calls(perUser.counters, "GetPolicy"), customer.size)
+            assert.strictEqual(calls(perUser.counters, "GetPolicyVersion"), customer.size)
+            // Every one of the 1,000 events is valid OCSF 1.6.0, in the profile's schemas.
+            const variants = profile === "strict" ? (["core", "core.lint"] as const) : (["cloud", "cloud.lint"] as const)
+            for (const variant of variants) {
+              const validate = ocsfValidator("user_inventory", variant)
+              for (const event of [...bulk.events, ...perUser.events] as Array<any>) {
+                assert.deepStrictEqual(schemaErrors(validate, { ...event, time: Date.now() }), [], `${variant} ${event.user.uid}`)
+              }
+            }
+            // ...and the account is varied enough to say so: every kind of credential, admins made by
+            // each way and taken away by each, every risk level and every rule.
+            const seen = (f: (e: any) => boolean) => bulk.events.filter(f).length
+            for (const type of ["AWS Access Key", "X.509 Signing Certificate", "Service-Specific Credential"]) {
+              assert.isAbove(seen((e) => e.user.programmatic_credentials.some((c: any) => c.type === type)), 0, type)
+            }
+            assert.isAbove(seen((e) => e.user.programmatic_credentials.some((c: any) => c.last_used_time !== undefined)), 0)
+            assert.isAbove(seen((e) => e.user.type_id === 2 && e.unmapped.user.admin_policies.some((p: any) => p.group !== undefined)), 0)
+            assert.isAbove(seen((e) => e.user.type_id === 2 && e.unmapped.user.admin_policies.some((p: any) => p.group === undefined && p.arn === undefined)), 0)
+            assert.isAbove(seen((e) => e.user.type_id === 1 && e.unmapped.user.admin_policies.length > 0 && e.unmapped.user.permissions_boundary?.allows_all === false), 0)
+            assert.isAbove(seen((e) => e.user.type_id === 2 && e.unmapped.user.permissions_boundary?.allows_all === true), 0)
+            assert.isAbove(seen((e) => e.user.type_id === 1 && e.unmapped.user.admin_policies.length > 0 && e.unmapped.user.inline_policy_names.includes("QuarantineDenyAll")), 0)
+            assert.isAbove(seen((e) => e.user.groups.some((g: any) => g.privileges.length > 0)), 0)
+            for (const level of [0, 1, 2, 3, 4]) assert.isAbove(seen((e) => e.user.risk_level_id === level), 0, `risk level ${level}`)
+            for (const rule of RISK_RULES) assert.isAbove(seen((e) => e.unmapped.user.risk_rules.includes(rule.id)), 0, rule.id)
+          }
         }
-      })), 240_000)
+      })), 600_000)
+
+  it.live("strict: a policy document that is not a policy fails its user, never a guessed verdict, in both strategies", () =>
+    withEmulator({ users: 18 }, (emulator) =>
+      Effect.gen(function*() {
+        const victim = [...emulator.account.users()][5]!
+        emulator.account.replaceUser(victim.UserName, {
+          ...victim,
+          InlinePolicyNames: [...victim.InlinePolicyNames, "NotAPolicy"],
+          InlinePolicyDocuments: { ...victim.InlinePolicyDocuments, NotAPolicy: JSON.stringify({ Version: "2012-10-17" }) }
+        })
+        for (const strategy of ["per-user", "bulk"] as const) {
+          const result = yield* run(emulator, { strategy }, "strict")
+          assert.strictEqual(result.events.length, 19, strategy)
+          assert.isFalse(result.events.some((e: any) => e.user.name === victim.UserName), strategy)
+          assert.strictEqual(result.deadLetters.length, 1, strategy)
+          assert.match(result.deadLetters[0]!, /BadPolicyDocument/, strategy)
+          assert.match(result.deadLetters[0]!, /inline policy NotAPolicy of user .*: the policy document has no Statement/, strategy)
+        }
+      })))
 
   it.live("a user missing from the credential report is collected by the per-user calls, not guessed", () =>
     withEmulator({ users: 20 }, (emulator) =>

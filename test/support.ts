@@ -20,7 +20,7 @@ import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { acquireSinks } from "../src/sinks/acquire.ts"
 import { RunStats } from "../src/run/RunStats.ts"
 import type { Envelope } from "../src/delivery/Sink.ts"
-import { specEvent, strictCloudEvent, strictEvent } from "./expectedOcsf.ts"
+import { specEvent, strictCloudEvent, strictEvent, type StrictOptions } from "./expectedOcsf.ts"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..")
 
@@ -124,14 +124,16 @@ export const uidsOf = (events: ReadonlyArray<any>): Array<string> => events.map(
 /**
  * The events a complete, fault-free collection of the account must produce, by user.uid: the
  * emulator's users mapped by the test's own reading of the mapping (`expectedOcsf.ts`), never by
- * the product's mapper. `time` of the strict profiles is now (when collected).
+ * the product's mapper. `time` of the strict profiles is now (when collected); `options.bulk`: as
+ * the bulk strategy collects them (with the credential report's password_last_changed).
  */
-export const expectedEvents = (emulator: Emulator, profile: OcsfProfile = "spec"): Array<any> => {
+export const expectedEvents = (emulator: Emulator, profile: OcsfProfile = "spec", options: StrictOptions = {}): Array<any> => {
   const collectedAt = new Date()
+  const account = emulator.account
   const event: Record<OcsfProfile, (u: UserRecord) => any> = {
     spec: specEvent,
-    strict: (u) => strictEvent(u, collectedAt),
-    "strict-cloud": (u) => strictCloudEvent(u, collectedAt)
+    strict: (u) => strictEvent(u, collectedAt, account, options),
+    "strict-cloud": (u) => strictCloudEvent(u, collectedAt, account, options)
   }
   return sortBy([...emulator.account.users()].map((u) => event[profile](u)), (e) => e.user.uid)
 }

@@ -27,6 +27,9 @@ export type Change =
   | { readonly _tag: "PasswordRemoved" }
   | { readonly _tag: "GroupJoined"; readonly group: SnapshotGroup }
   | { readonly _tag: "GroupLeft"; readonly group: SnapshotGroup }
+  /** The user became an administrator (`identity/admin.ts`), or is one no more: by a policy, a group, a boundary. */
+  | { readonly _tag: "AdminGranted" }
+  | { readonly _tag: "AdminRevoked" }
   /** Every tag change of the user in one: tags are usually set together (one TagUser, one IaC apply). */
   | {
     readonly _tag: "TagsChanged"
@@ -56,6 +59,8 @@ export const CHANGE_KINDS: ReadonlyArray<ChangeKind> = [
   "PasswordRemoved",
   "GroupJoined",
   "GroupLeft",
+  "AdminGranted",
+  "AdminRevoked",
   "TagsChanged"
 ]
 
@@ -127,6 +132,10 @@ export const diffUser = (previous: UserSnapshot | undefined, current: UserSnapsh
   const groupId = (g: SnapshotGroup) => g.GroupId
   for (const group of sorted(added(previous.Groups, current.Groups, groupId), groupId)) changes.push({ _tag: "GroupJoined", group })
   for (const group of sorted(added(current.Groups, previous.Groups, groupId), groupId)) changes.push({ _tag: "GroupLeft", group })
+
+  // Only between two states that both say: a state recorded before it was kept says nothing.
+  if (previous.Admin === false && current.Admin === true) changes.push({ _tag: "AdminGranted" })
+  if (previous.Admin === true && current.Admin === false) changes.push({ _tag: "AdminRevoked" })
 
   const tagKey = (t: { readonly Key: string }) => t.Key
   const previousTags = new Map(previous.Tags.map((t) => [t.Key, t.Value] as const))

@@ -1,6 +1,6 @@
 /**
  * What the state keeps of one user between runs: the facts whose change is an event (name, path,
- * MFA, policies, access keys, console password, groups, tags), in the same shape whichever
+ * MFA, policies, access keys, console password, groups, tags, whether an admin), in the same shape whichever
  * strategy collected the user, with a content hash that tells an unchanged user at a glance.
  *
  * Both strategies must give the same snapshot for the same user, so it keeps only what both know:
@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto"
 import * as Schema from "effect/Schema"
 import type { IamUser } from "../iam/IamUser.ts"
+import { adminOf } from "../identity/admin.ts"
 
 export const SnapshotAccessKey = Schema.Struct({
   AccessKeyId: Schema.NonEmptyString,
@@ -49,7 +50,12 @@ export const UserSnapshot = Schema.Struct({
   /** Sorted. */
   InlinePolicyNames: Schema.Array(Schema.String),
   /** Sorted by key. */
-  Tags: Schema.Array(SnapshotTag)
+  Tags: Schema.Array(SnapshotTag),
+  /**
+   * Whether the user is an administrator (`identity/admin.ts`): what the change events' `user`
+   * says as the inventory's does. Absent in a state recorded before it was kept.
+   */
+  Admin: Schema.optionalKey(Schema.Boolean)
 })
 export type UserSnapshot = typeof UserSnapshot.Type
 
@@ -87,7 +93,8 @@ export const toSnapshot = (u: IamUser): UserSnapshot => ({
     .map((p) => ({ PolicyArn: p.PolicyArn, PolicyName: p.PolicyName }))
     .sort(byText((p) => p.PolicyArn)),
   InlinePolicyNames: [...required(u.InlinePolicyNames, "inline policy names", u)].sort(byText((n) => n)),
-  Tags: u.Tags.map((t) => ({ Key: t.Key, Value: t.Value })).sort(byText((t) => t.Key))
+  Tags: u.Tags.map((t) => ({ Key: t.Key, Value: t.Value })).sort(byText((t) => t.Key)),
+  ...(u.Identity === undefined ? {} : { Admin: adminOf(u.Identity).admin })
 })
 
 /** The snapshot as stored: compact JSON, keys in the Schema's order. */

@@ -24,7 +24,16 @@
  * as its own calls are answered, not when its page's last one is.
  */
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
-import type { GroupDetail, User, UserDetail } from "@aws-sdk/client-iam"
+import type {
+  AccessKeyMetadata,
+  GroupDetail,
+  ServiceSpecificCredentialMetadata,
+  SigningCertificate,
+  User,
+  UserDetail
+} from "@aws-sdk/client-iam"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
 import type * as Duration from "effect/Duration"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -36,7 +45,26 @@ import { Iam, type Page } from "../iam/Iam.ts"
 import type { PackedUserDetail } from "../iam/largeAnswers.ts"
 import { IamError } from "../iam/IamError.ts"
 import type { IamUserJson } from "../iam/IamUser.ts"
-import { fetchCredentialReport, type ReportRows, unpackRow } from "./credentialReport.ts"
+import {
+  fetchCredentialReport,
+  readReportIdentity,
+  type ReportIdentity,
+  type ReportIdentityRows,
+  type ReportRows,
+  unpackRow
+} from "./credentialReport.ts"
+import {
+  identity,
+  type IdentityInput,
+  type AppliedPolicyJson,
+  type IdentityJson,
+  identityNeedsNoCall,
+  judgeGroup,
+  judgeManagedPolicy,
+  makePolicySources,
+  type PolicySources
+} from "./identity.ts"
+import type { PolicyVerdict } from "../identity/policyDocument.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
 import { checkedListing, type ListingLimits } from "./paging.ts"
 import { outcome, type Reported, type UserOutcome, usersAtOnce } from "./users.ts"
@@ -47,6 +75,8 @@ export interface BulkOptions {
   readonly maxCredentialReportAge: Duration.Duration
   /** List each user's access keys (ListAccessKeys): the profile's events carry key ids. */
   readonly accessKeyIds: boolean
+  /** Collect each user's `Identity` (the strict profiles: `identity.ts`). */
+  readonly identity?: boolean | undefined
 }
 
 /** GetAccountAuthorizationDetails and ListUsers both take up to 1,000 items a page. */
@@ -173,8 +203,20 @@ class PasswordUse {
   }
 }
 
+/** What the strict profiles read of the whole account beyond the spec's sources (`identity.ts`). */
+export interface IdentityIndex {
+  /** The groups' and the account's managed policies, judged; read again per group or policy only when missing. */
+  readonly sources: PolicySources
+  /** The credential report's identity cells, by user name; each entry dropped once its user is emitted. */
+  readonly report: ReportIdentityRows
+  /** ListServiceSpecificCredentials with AllUsers, by user name; each entry dropped once its user is emitted. */
+  readonly credentials: Map<string, Array<ServiceSpecificCredentialMetadata>>
+}
+
 export interface AccountIndex {
   readonly groups: ReadonlyMap<string, GroupDetail>
+  /** Absent unless the profile needs identities. */
+  readonly identity: IdentityIndex | undefined
   /** The credential report's rows; a user without one was created after the report. */
   readonly report: ReportRows
   readonly reportAgeMs: number
@@ -219,15 +261,59 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
       Effect.andThen(Effect.sync(() => passwordUse.finish())),
       Effect.forkScoped
     )
-    const { ageMs, rows, generatedAt } = yield* fetchCredentialReport(options.maxCredentialReportAge).pipe(
+    const { ageMs, rows, generatedAt, identity: reportIdentity } = yield* fetchCredentialReport(options.maxCredentialReportAge, options.identity === true).pipe(
       // A run that cannot use the report (and may fall back to per-user) needs no listing.
       Effect.onError(() => Fiber.interrupt(listing))
     )
+    const identity = options.identity === true
+      ? yield* indexIdentity(groups, reportIdentity).pipe(Effect.onError(() => Fiber.interrupt(listing)))
+      : undefined
     yield* Effect.annotateCurrentSpan({ "iam.groups": groups.size, "credential_report.users": rows.size })
-    const index: AccountIndex = { groups, report: rows, reportAgeMs: ageMs, reportGeneratedAt: generatedAt, passwordUse, listing }
+    const index: AccountIndex = { groups, identity, report: rows, reportAgeMs: ageMs, reportGeneratedAt: generatedAt, passwordUse, listing }
     return index
   })
 
+/**
+ * The account-wide sources of the strict profiles: the account's managed policies
+ * (GetAccountAuthorizationDetails, Filter=LocalManagedPolicy), the groups' policies (judged from
+ * the group listing already read) and every user's service-specific credentials
+ * (ListServiceSpecificCredentials with AllUsers).
+ */
+const indexIdentity = Effect.fnUntraced(function*(groups: ReadonlyMap<string, GroupDetail>, report: ReportIdentityRows) {
+  const iam = yield* Iam
+  // A document that cannot be read fails the users it applies to, not the run: kept as its error.
+  const policies = new Map<string, PolicyVerdict | IamError>()
+  yield* pages((m) => iam.policyDetails(m, PAGE_SIZE), () => undefined).pipe(
+    Stream.runForEach((p) =>
+      judgeManagedPolicy(p).pipe(
+        Effect.match({
+          onFailure: (error) => void policies.set(p.Arn ?? "", error),
+          onSuccess: ([arn, verdict]) => void policies.set(arn, verdict)
+        })
+      )
+    )
+  )
+  const managedNow = makePolicySources(iam, { policies, groups: new Map() }).managedNow
+  const judgedGroups = new Map<string, ReadonlyArray<AppliedPolicyJson> | IamError>()
+  for (const [name, g] of groups) {
+    const judged = yield* judgeGroup(g, managedNow).pipe(Effect.catch((error) => Effect.succeed(error)))
+    if (judged !== undefined) judgedGroups.set(name, judged)
+  }
+  const credentials = new Map<string, Array<ServiceSpecificCredentialMetadata>>()
+  // A user may hold several: the listing is checked for loops and truncation, not bounded by the user count.
+  yield* pages((m) => iam.listAllServiceSpecificCredentials(m, PAGE_SIZE), () => undefined).pipe(
+    Stream.runForEach((c) =>
+      Effect.sync(() => {
+        const name = c.UserName ?? ""
+        const held = credentials.get(name)
+        if (held === undefined) credentials.set(name, [c])
+        else held.push(c)
+      })
+    )
+  )
+  const index: IdentityIndex = { sources: makePolicySources(iam, { policies, groups: judgedGroups }), report, credentials }
+  return index
+})
 
 /** Every user of the account, described by the bulk sources (or, failing them, per user). */
 export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Stream<UserOutcome, IamError, Iam> =>
@@ -238,6 +324,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
     // What a user described by the report has from it: MFA and the password, and its keys unless listed.
     const reportedWithKeys: Reported = { at: index.reportGeneratedAt, keys: true }
     const reportedKeysListed: Reported = { at: index.reportGeneratedAt, keys: false }
+    let certificateListings = 0
 
     /**
      * The user's JSON from the bulk sources, or undefined when they do not tell all of it (no
@@ -268,7 +355,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         Groups: groups.map(groupJson),
         AttachedPolicies: (detail.AttachedManagedPolicies ?? []).map(policyJson),
         InlinePolicyNames: (detail.UserPolicyList ?? []).map((p) => p.PolicyName)
-      } satisfies Record<Exclude<keyof IamUserJson, "AccessKeys" | "MFADevices">, unknown>
+      } satisfies Record<Exclude<keyof IamUserJson, "AccessKeys" | "MFADevices" | "Identity">, unknown>
     }
 
     /** The per-user strategy's calls for one user, from a summary as ListUsers (or GetUser) gives it. */
@@ -283,8 +370,28 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           ...(lastUsed === null ? {} : { PasswordLastUsed: new Date(lastUsed) })
         } as User)
         : iam.getUser(name)
-      return Effect.flatMap(summary, enrichUser)
+      return Effect.flatMap(summary, (s) => enrichUser(s, index.identity?.sources))
     }
+
+    /** What `identity` needs of a user, from the bulk sources, with the keys and certificates listed so far. */
+    const identityInput = (
+      detail: UserDetail,
+      name: string,
+      report: ReportIdentity,
+      accessKeys: ReadonlyArray<AccessKeyMetadata>,
+      certificates: ReadonlyArray<SigningCertificate>,
+      credentials: ReadonlyArray<ServiceSpecificCredentialMetadata>
+    ): IdentityInput => ({
+      userName: name,
+      accessKeys,
+      attached: detail.AttachedManagedPolicies ?? [],
+      inline: detail.UserPolicyList ?? [],
+      groupNames: detail.GroupList ?? [],
+      boundaryArn: detail.PermissionsBoundary?.PermissionsBoundaryArn,
+      certificates,
+      credentials,
+      report
+    })
 
     /**
      * One user: from the bulk sources (a thunk, run when the stream takes the user, that reads
@@ -301,24 +408,65 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       index.report.delete(name)
       const detail = user.unpack()
       const json = complete(detail, name, packed, lastUsed)
-      if (json === undefined) {
+      const ids = index.identity
+      const identityCells = ids?.report.get(name)
+      const credentials = ids?.credentials.get(name) ?? []
+      ids?.report.delete(name)
+      ids?.credentials.delete(name)
+      if (json === undefined || (ids !== undefined && identityCells === undefined)) {
         perUser += 1
         return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, perUserCalls(detail, name, lastUsed))
       }
-      // Without key ids, or with none to list (the report shows no key): all from the bulk sources.
-      if (!options.accessKeyIds || unpackRow(packed!).hasKeys === false) {
+      const hasKeys = unpackRow(packed!).hasKeys !== false
+      if (ids === undefined) {
+        // Without key ids, or with none to list (the report shows no key): all from the bulk sources.
+        if (!options.accessKeyIds || !hasKeys) {
+          return () => {
+            const read = user.unpack()
+            const full = complete(read, name, packed, lastUsed)
+            const decoded = decodeCollectedNow(name, options.accessKeyIds ? withKeys(full, []) : full)
+            return decoded instanceof IamError
+              ? { _tag: "Failed", userName: name, arn: read.Arn, userId: read.UserId, error: decoded }
+              : { _tag: "Collected", user: decoded, collectedAt }
+          }
+        }
+        keyListings += 1
+        const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
+          Effect.flatMap((keys) => decodeCollected(name, withKeys(json, keys.map(accessKeyJson))))
+        )
+        return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, listed)
+      }
+
+      // The strict profiles: keys and signing certificates listed only where the report shows some.
+      const report = readReportIdentity(identityCells!)
+      const hasCertificates = report.hasCertificates !== false
+      const withIdentity = (identityJson: IdentityJson, keys: ReadonlyArray<AccessKeyMetadata>) => ({
+        ...withKeys(json, keys.map(accessKeyJson))!,
+        Identity: identityJson
+      })
+      if (!hasKeys && !hasCertificates && identityNeedsNoCall(identityInput(detail, name, report, [], [], credentials), ids.sources)) {
         return () => {
           const read = user.unpack()
-          const full = complete(read, name, packed, lastUsed)
-          const decoded = decodeCollectedNow(name, options.accessKeyIds ? withKeys(full, []) : full)
+          const assembled = Effect.runSyncExit(identity(iam, ids.sources, identityInput(read, name, report, [], [], credentials)))
+          const decoded = Exit.isSuccess(assembled)
+            ? decodeCollectedNow(name, withIdentity(assembled.value, []))
+            : Cause.squash(assembled.cause) as IamError
           return decoded instanceof IamError
             ? { _tag: "Failed", userName: name, arn: read.Arn, userId: read.UserId, error: decoded }
             : { _tag: "Collected", user: decoded, collectedAt, reported: reportedWithKeys }
         }
       }
-      keyListings += 1
-      const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
-        Effect.flatMap((keys) => decodeCollected(name, withKeys(json, keys.map(accessKeyJson))))
+      if (hasKeys) keyListings += 1
+      if (hasCertificates) certificateListings += 1
+      const listed = Effect.all({
+        keys: hasKeys ? allPages((m) => iam.listAccessKeys(name, m)) : Effect.succeed([]),
+        certificates: hasCertificates ? allPages((m) => iam.listSigningCertificates(name, m)) : Effect.succeed([])
+      }, { concurrency: "unbounded" }).pipe(
+        Effect.flatMap(({ certificates, keys }) =>
+          identity(iam, ids.sources, identityInput(detail, name, report, keys, certificates, credentials)).pipe(
+            Effect.flatMap((identityJson) => decodeCollected(name, withIdentity(identityJson, keys)))
+          )
+        )
       )
       return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, listed).pipe(
         Effect.map((o): UserOutcome => o._tag === "Collected" ? { ...o, reported: reportedKeysListed } : o)
@@ -373,7 +521,8 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         Effect.logInfo(
           `bulk collection: ${perUser} users needed the per-user calls (not in the credential report or ` +
             `the user listing, in an unknown group, or with a report cell not true/false)` +
-            (options.accessKeyIds ? `; ${keyListings} needed ListAccessKeys (the report shows a key, or does not say)` : "")
+            (options.accessKeyIds ? `; ${keyListings} needed ListAccessKeys (the report shows a key, or does not say)` : "") +
+            (index.identity !== undefined ? `; ${certificateListings} needed ListSigningCertificates (the report shows one, or does not say)` : "")
         )
       ))
     )

@@ -65,6 +65,7 @@ export type ReportRows = Map<string, number>
 interface Downloaded {
   readonly report: CredentialReport
   readonly rows: ReportRows
+  readonly identity: ReportIdentityRows
 }
 
 /**
@@ -72,12 +73,12 @@ interface Downloaded {
  * age gauge. A downloaded report turns out stale only once read (GeneratedTime follows the
  * content), so each download reads into a map of its own and a stale one is dropped whole.
  */
-export const fetchCredentialReport = Effect.fn("credential report")(function*(maxAge: Duration.Duration) {
+export const fetchCredentialReport = Effect.fn("credential report")(function*(maxAge: Duration.Duration, withIdentity = false) {
   const iam = yield* Iam
   const download = Effect.suspend(() => {
-    const reader = reportReader()
+    const reader = reportReader(withIdentity)
     return iam.getCredentialReport(reader.line).pipe(
-      Effect.flatMap((report) => Effect.map(reader.done, (rows): Downloaded => ({ report, rows })))
+      Effect.flatMap((report) => Effect.map(reader.done, (rows): Downloaded => ({ report, rows, identity: reader.identity })))
     )
   })
   const ageOf = (report: CredentialReport, now: number) => now - report.generatedAt.getTime()
@@ -109,7 +110,7 @@ export const fetchCredentialReport = Effect.fn("credential report")(function*(ma
       )
     )
   }
-  const { report, rows } = got
+  const { report, rows, identity } = got
 
   const ageMs = Math.max(0, ageOf(report, yield* Clock.currentTimeMillis))
   yield* recordReportAge(ageMs)
@@ -127,7 +128,7 @@ export const fetchCredentialReport = Effect.fn("credential report")(function*(ma
   } else {
     yield* Effect.logInfo(`credential report ${how}: generated at ${report.generatedAt.toISOString()}, ${age} old`)
   }
-  return { rows, ageMs, generatedAt: report.generatedAt }
+  return { rows, ageMs, generatedAt: report.generatedAt, identity }
 })
 
 // ---------------------------------------------------------------------------------------
@@ -136,7 +137,77 @@ export const fetchCredentialReport = Effect.fn("credential report")(function*(ma
 const REQUIRED = ["user", "password_enabled", "mfa_active", "access_key_1_active", "access_key_2_active"] as const
 /** Read when present: without them, whether a user has keys is not certain. */
 const OPTIONAL = ["access_key_1_last_rotated", "access_key_2_last_rotated"] as const
-type Columns = Record<(typeof REQUIRED)[number] | (typeof OPTIONAL)[number], number>
+/**
+ * What the strict profiles read beyond that (`ReportIdentity`), kept as the report wrote it, one
+ * string a user, only when asked for: a cell that is missing reads as "not said".
+ */
+const IDENTITY = [
+  "password_last_changed",
+  "access_key_1_last_rotated",
+  "access_key_1_last_used_date",
+  "access_key_1_last_used_region",
+  "access_key_1_last_used_service",
+  "access_key_2_last_rotated",
+  "access_key_2_last_used_date",
+  "access_key_2_last_used_region",
+  "access_key_2_last_used_service",
+  "cert_1_active",
+  "cert_1_last_rotated",
+  "cert_2_active",
+  "cert_2_last_rotated"
+] as const
+type Columns = Record<(typeof REQUIRED)[number] | (typeof OPTIONAL)[number] | (typeof IDENTITY)[number], number>
+
+/** One user's identity cells (`IDENTITY`), joined by a character no cell holds. */
+export type ReportIdentityRows = Map<string, string>
+const SEPARATOR = "\u0001"
+
+/** One access key slot of the report: when the key was created (or rotated) and last used. */
+export interface ReportKeySlot {
+  /** Epoch ms; null: the report gives no time (no key in the slot, or a cell not a time). */
+  readonly created: number | null
+  /** Epoch ms; null: never used (N/A); undefined: the report does not say for certain. */
+  readonly lastUsed: number | null | undefined
+  readonly region: string | undefined
+  readonly service: string | undefined
+}
+
+/** What a user's identity cells say (`readReportIdentity`). */
+export interface ReportIdentity {
+  /** Epoch ms; null: no password (N/A); undefined: the report does not say for certain. */
+  readonly passwordLastChanged: number | null | undefined
+  readonly keys: readonly [ReportKeySlot, ReportKeySlot]
+  /** Whether the user has a signing certificate: null when the report does not say for certain. */
+  readonly hasCertificates: boolean | null
+}
+
+const reportTime = (cell: string | undefined): number | undefined =>
+  cell !== undefined && REPORT_TIME.test(cell) ? Date.parse(cell) : undefined
+
+/** A region or service cell: N/A (or anything empty) is not one. */
+const named = (cell: string | undefined): string | undefined => cell === undefined || cell === "" || cell === "N/A" ? undefined : cell
+
+export const readReportIdentity = (cells: string): ReportIdentity => {
+  const c = cells.split(SEPARATOR)
+  const cell = (name: (typeof IDENTITY)[number]) => c[IDENTITY.indexOf(name)]
+  const slot = (n: 1 | 2): ReportKeySlot => {
+    const used = cell(`access_key_${n}_last_used_date`)
+    return {
+      created: reportTime(cell(`access_key_${n}_last_rotated`)) ?? null,
+      lastUsed: used === "N/A" ? null : reportTime(used),
+      region: named(cell(`access_key_${n}_last_used_region`)),
+      service: named(cell(`access_key_${n}_last_used_service`))
+    }
+  }
+  const changed = cell("password_last_changed")
+  const cert1 = keySlot(cell("cert_1_active"), cell("cert_1_last_rotated"))
+  const cert2 = keySlot(cell("cert_2_active"), cell("cert_2_last_rotated"))
+  return {
+    passwordLastChanged: changed === "N/A" ? null : reportTime(changed),
+    keys: [slot(1), slot(2)],
+    hasCertificates: cert1 === true || cert2 === true ? true : cert1 === false && cert2 === false ? false : null
+  }
+}
 
 const badReport = (message: string) =>
   new IamError({ action: "GetCredentialReport", reason: new BadData({ code: "BadCredentialReport", message }) })
@@ -228,8 +299,9 @@ const untri = (n: number): boolean | null => n === 0 ? null : n === 2
  * `ReportRows`. The root account's row is skipped (it is no IAM user). The header line seen
  * again starts the rows over, so that a download retried from its first line reads the same.
  */
-export const reportReader = () => {
+export const reportReader = (withIdentity = false) => {
   const rows: ReportRows = new Map()
+  const identity: ReportIdentityRows = new Map()
   let header: string | undefined
   let columns: Columns | undefined
   let problem: string | undefined
@@ -238,6 +310,7 @@ export const reportReader = () => {
       if (line === "" || problem !== undefined) return
       if (header === line) {
         rows.clear()
+        identity.clear()
         return
       }
       const fields = csvFields(line)
@@ -245,7 +318,7 @@ export const reportReader = () => {
         const missing = REQUIRED.filter((c) => !fields.includes(c))
         if (missing.length > 0) problem = `the report has no column ${missing.join(", ")}`
         header = line
-        columns = Object.fromEntries([...REQUIRED, ...OPTIONAL].map((c) => [c, fields.indexOf(c)])) as Columns
+        columns = Object.fromEntries([...REQUIRED, ...OPTIONAL, ...IDENTITY].map((c) => [c, fields.indexOf(c)])) as Columns
         return
       }
       const user = fields[columns.user]
@@ -260,7 +333,13 @@ export const reportReader = () => {
         activeKeys: key1 === null || key2 === null ? null : Number(key1) + Number(key2),
         hasKeys: slot1 === true || slot2 === true ? true : slot1 === false && slot2 === false ? false : null
       }))
+      if (withIdentity) {
+        const c = columns
+        identity.set(ownString(user), IDENTITY.map((name) => fields[c[name]] ?? "").join(SEPARATOR))
+      }
     },
+    /** Each user's identity cells (`readReportIdentity`); empty unless asked for. */
+    identity,
     /** The rows, or BadData when the report could not be read. */
     done: Effect.suspend((): Effect.Effect<ReportRows, IamError> =>
       problem !== undefined

@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import { Iam, type Page } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
 import { IamUser, type IamUserJson } from "../iam/IamUser.ts"
+import { identity, type PolicySources } from "./identity.ts"
 import { ListingLimits, pageChecker } from "./paging.ts"
 
 /** Follows one per-user list call to its last page, checking the pages (`paging.ts`). One user's lists are small. */
@@ -62,8 +63,11 @@ export const decodeCollected = (userName: string, json: unknown): Effect.Effect<
  * Everything IAM knows about one user, from its ListUsers entry plus one call per aspect
  * (each followed to its last page), decoded through the `IamUser` schema. Any call that still
  * fails after the retry policy fails the whole user: a user is emitted complete or not at all.
+ * With `sources` (the strict profiles), its `Identity` too (`identity.ts`): GetUser for the
+ * permissions boundary, its signing certificates and service-specific credentials, then a call
+ * per access key and per inline policy, and the groups' and managed policies' once a run.
  */
-export const enrichUser = Effect.fn("enrichUser")(function*(summary: User) {
+export const enrichUser = Effect.fn("enrichUser")(function*(summary: User, sources?: PolicySources) {
   const iam = yield* Iam
   const name = summary.UserName ?? ""
   yield* Effect.annotateCurrentSpan("aws.iam.user", name)
@@ -74,8 +78,27 @@ export const enrichUser = Effect.fn("enrichUser")(function*(summary: User) {
     tags: allPages((m) => iam.listUserTags(name, m)),
     groups: allPages((m) => iam.listGroupsForUser(name, m)),
     attached: allPages((m) => iam.listAttachedUserPolicies(name, m)),
-    inline: allPages((m) => iam.listUserPolicies(name, m))
+    inline: allPages((m) => iam.listUserPolicies(name, m)),
+    more: sources === undefined ? Effect.succeed(undefined) : Effect.all({
+      // ListUsers leaves the boundary out (as it leaves out tags)
+      user: iam.getUser(name),
+      certificates: allPages((m) => iam.listSigningCertificates(name, m)),
+      credentials: allPages((m) => iam.listServiceSpecificCredentials(name, m))
+    }, { concurrency: "unbounded" })
   }, { concurrency: "unbounded" })
+
+  const more = aspects.more
+  const Identity = more === undefined || sources === undefined ? undefined : yield* identity(iam, sources, {
+    userName: name,
+    accessKeys: aspects.keys,
+    attached: aspects.attached,
+    inline: aspects.inline.map((PolicyName) => ({ PolicyName })),
+    groupNames: aspects.groups.map((g) => g.GroupName ?? ""),
+    boundaryArn: more.user.PermissionsBoundary?.PermissionsBoundaryArn,
+    certificates: more.certificates,
+    credentials: more.credentials,
+    report: undefined
+  })
 
   const json = {
     UserId: summary.UserId,
@@ -90,9 +113,12 @@ export const enrichUser = Effect.fn("enrichUser")(function*(summary: User) {
     Tags: aspects.tags.map(tagJson),
     Groups: aspects.groups.map(groupJson),
     AttachedPolicies: aspects.attached.map(policyJson),
-    InlinePolicyNames: aspects.inline
+    InlinePolicyNames: aspects.inline,
+    Identity
     // Every list is made here, so the credential report's stand-ins for them do not apply.
   } satisfies Record<Exclude<keyof IamUserJson, "ActiveAccessKeyCount" | "MFAActive">, unknown>
 
-  return yield* decodeCollected(name, json)
+  return yield* decodeCollected(name, Identity === undefined ? withoutIdentity(json) : json)
 })
+
+const withoutIdentity = <J extends { readonly Identity: unknown }>({ Identity: _, ...json }: J) => json

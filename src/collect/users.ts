@@ -1,5 +1,6 @@
 /**
- * The per-user strategy (ListUsers, then seven calls a user), and `UserOutcome`: what became of
+ * The per-user strategy (ListUsers, then seven calls a user, more for the strict profiles'
+ * identity: `enrichUser`), and `UserOutcome`: what became of
  * each listed user, as both strategies report it, so that a failure is that user's, not the run's.
  */
 import * as Clock from "effect/Clock"
@@ -10,6 +11,7 @@ import { Iam, type IamService } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { IamUser } from "../iam/IamUser.ts"
 import { enrichUser } from "./enrich.ts"
+import { makePolicySources } from "./identity.ts"
 import { checkedListing } from "./paging.ts"
 
 /**
@@ -47,6 +49,8 @@ export interface CollectOptions {
   readonly pageSize: number
   /** Users enriched at once, as far as AWS calls in flight go (`usersAtOnce`). */
   readonly concurrency: number
+  /** Collect each user's `Identity` (the strict profiles: `identity.ts`). */
+  readonly identity?: boolean | undefined
 }
 
 /** One user's collection as an outcome: its failures are the user's, not the run's. */
@@ -94,6 +98,8 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
   Stream.unwrap(Effect.gen(function*() {
     const iam = yield* Iam
     const check = yield* checkedListing((limits) => limits.users)
+    // one a run: each group's policies and each managed policy's document are read once
+    const sources = options.identity === true ? makePolicySources(iam) : undefined
     return Stream.paginate(undefined as string | undefined, (marker) =>
       iam.listUsers(marker, options.pageSize).pipe(
         Effect.flatMap(check),
@@ -104,7 +110,7 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
         Stream.buffer({ capacity: 1 }),
         Stream.flattenIterable,
         usersAtOnce(iam, options.concurrency, (summary) =>
-          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary)).pipe(
+          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary, sources)).pipe(
             Effect.provideService(Iam, iam)
           ))
       )

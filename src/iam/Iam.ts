@@ -5,9 +5,24 @@
  * SDK reads it (`checkedAnswer`, `largeAnswers.ts`), the large ones read as they stream in.
  */
 import {
+  type AccessKeyLastUsed,
   type AccessKeyMetadata,
   type AttachedPolicy,
   GenerateCredentialReportCommand,
+  GetAccessKeyLastUsedCommand,
+  GetGroupPolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetUserPolicyCommand,
+  ListAttachedGroupPoliciesCommand,
+  ListGroupPoliciesCommand,
+  ListServiceSpecificCredentialsCommand,
+  ListSigningCertificatesCommand,
+  ListSSHPublicKeysCommand,
+  type ManagedPolicyDetail,
+  type ServiceSpecificCredentialMetadata,
+  type SigningCertificate,
+  type SSHPublicKeyMetadata,
   GetAccountAuthorizationDetailsCommand,
   GetAccountSummaryCommand,
   GetCredentialReportCommand,
@@ -100,6 +115,28 @@ export interface IamService {
     maxItems?: number
   ) => Effect.Effect<Page<AttachedPolicy>, IamError>
   readonly listUserPolicies: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<string>, IamError>
+  readonly listSshPublicKeys: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<SSHPublicKeyMetadata>, IamError>
+  readonly listSigningCertificates: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<SigningCertificate>, IamError>
+  readonly listServiceSpecificCredentials: (userName: string, marker?: string, maxItems?: number) => Effect.Effect<Page<ServiceSpecificCredentialMetadata>, IamError>
+  /** ListServiceSpecificCredentials with AllUsers: every user's, a page at a time (the bulk strategy's). */
+  readonly listAllServiceSpecificCredentials: (
+    marker: string | undefined,
+    pageSize: number
+  ) => Effect.Effect<Page<ServiceSpecificCredentialMetadata>, IamError>
+  /** When an access key was last used (the key's user is named for logs and errors only: the call takes the key). */
+  readonly getAccessKeyLastUsed: (userName: string, accessKeyId: string) => Effect.Effect<AccessKeyLastUsed, IamError>
+  /** The document of one of the user's inline policies, as IAM sends it (URL-encoded JSON). */
+  readonly getUserPolicy: (userName: string, policyName: string) => Effect.Effect<string, IamError>
+  readonly listGroupPolicies: (groupName: string, marker?: string) => Effect.Effect<Page<string>, IamError>
+  readonly listAttachedGroupPolicies: (groupName: string, marker?: string) => Effect.Effect<Page<AttachedPolicy>, IamError>
+  /** The document of one of the group's inline policies (URL-encoded JSON). */
+  readonly getGroupPolicy: (groupName: string, policyName: string) => Effect.Effect<string, IamError>
+  /** A managed policy's default version id. */
+  readonly getPolicyDefaultVersion: (policyArn: string) => Effect.Effect<string, IamError>
+  /** The document of one version of a managed policy (URL-encoded JSON). */
+  readonly getPolicyVersion: (policyArn: string, versionId: string) => Effect.Effect<string, IamError>
+  /** One page of GetAccountAuthorizationDetails with Filter=LocalManagedPolicy (the account's own policies, every version). */
+  readonly policyDetails: (marker: string | undefined, pageSize: number) => Effect.Effect<Page<ManagedPolicyDetail>, IamError>
   /** GetUser: what ListUsers says of one user (tags aside). */
   readonly getUser: (userName: string) => Effect.Effect<User, IamError>
   /** Whether the user has a console password: GetLoginProfile's NoSuchEntity means no. */
@@ -165,6 +202,17 @@ const SHAPES = {
   ListGroupsForUser: shape("ListGroupsForUser", "Groups"),
   ListAttachedUserPolicies: shape("ListAttachedUserPolicies", "AttachedPolicies"),
   ListUserPolicies: shape("ListUserPolicies", "PolicyNames"),
+  ListSSHPublicKeys: shape("ListSSHPublicKeys", "SSHPublicKeys"),
+  ListSigningCertificates: shape("ListSigningCertificates", "Certificates"),
+  ListServiceSpecificCredentials: shape("ListServiceSpecificCredentials", "ServiceSpecificCredentials"),
+  GetAccessKeyLastUsed: shape("GetAccessKeyLastUsed", "AccessKeyLastUsed"),
+  GetUserPolicy: shape("GetUserPolicy", "UserName", "PolicyName", "PolicyDocument"),
+  ListGroupPolicies: shape("ListGroupPolicies", "PolicyNames"),
+  ListAttachedGroupPolicies: shape("ListAttachedGroupPolicies", "AttachedPolicies"),
+  GetGroupPolicy: shape("GetGroupPolicy", "GroupName", "PolicyName", "PolicyDocument"),
+  GetPolicy: shape("GetPolicy", "Policy"),
+  GetPolicyVersion: shape("GetPolicyVersion", "PolicyVersion"),
+  PolicyDetails: shape("GetAccountAuthorizationDetails", "Policies"),
   GetUser: shape("GetUser", "User"),
   GetLoginProfile: shape("GetLoginProfile", "LoginProfile"),
   GetAccountSummary: shape("GetAccountSummary", "SummaryMap"),
@@ -223,6 +271,25 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
       Effect.withSpan("ListUsers page", { attributes: { "page.first": marker === undefined, "page.size": pageSize } })
     )
 
+  /** One page of a per-group list call: they take GroupName and Marker and page as the per-user ones do. */
+  const groupListPage = <O extends { readonly IsTruncated?: boolean | undefined; readonly Marker?: string | undefined }, A>(
+    action: keyof typeof SHAPES,
+    send: (
+      input: { readonly GroupName: string; readonly Marker: string | undefined; readonly MaxItems: number | undefined },
+      abortSignal: AbortSignal
+    ) => Promise<O>,
+    items: (output: O) => ReadonlyArray<A> | undefined
+  ) =>
+  (groupName: string, marker?: string): Effect.Effect<Page<A>, IamError> =>
+    call(action, undefined, (abortSignal) =>
+      send({ GroupName: groupName, Marker: marker, MaxItems: settings.perUserPageSize }, abortSignal)).pipe(
+        Effect.map((o) => page(action, undefined, items(o), o.IsTruncated, o.Marker))
+      )
+
+  /** A document IAM must have sent: the shape check made sure of it, so absent here is an SDK surprise. */
+  const documentOf = (action: string) => (document: string | undefined) =>
+    document === undefined ? Effect.fail(badAnswer(action, "no policy document")) : Effect.succeed(document)
+
   return Iam.of({
     listUsers: usersPage(readUser),
     listLastPasswordUse: usersPage(readLastPasswordUse),
@@ -232,6 +299,54 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
     listGroupsForUser: userListPage("ListGroupsForUser", (input, abortSignal) => client.send(checkedAnswer(new ListGroupsForUserCommand(input), SHAPES.ListGroupsForUser), { abortSignal }), (o) => o.Groups),
     listAttachedUserPolicies: userListPage("ListAttachedUserPolicies", (input, abortSignal) => client.send(checkedAnswer(new ListAttachedUserPoliciesCommand(input), SHAPES.ListAttachedUserPolicies), { abortSignal }), (o) => o.AttachedPolicies),
     listUserPolicies: userListPage("ListUserPolicies", (input, abortSignal) => client.send(checkedAnswer(new ListUserPoliciesCommand(input), SHAPES.ListUserPolicies), { abortSignal }), (o) => o.PolicyNames),
+    listSshPublicKeys: userListPage("ListSSHPublicKeys", (input, abortSignal) => client.send(checkedAnswer(new ListSSHPublicKeysCommand(input), SHAPES.ListSSHPublicKeys), { abortSignal }), (o) => o.SSHPublicKeys),
+    listSigningCertificates: userListPage("ListSigningCertificates", (input, abortSignal) => client.send(checkedAnswer(new ListSigningCertificatesCommand(input), SHAPES.ListSigningCertificates), { abortSignal }), (o) => o.Certificates),
+    listServiceSpecificCredentials: userListPage("ListServiceSpecificCredentials", (input, abortSignal) => client.send(checkedAnswer(new ListServiceSpecificCredentialsCommand(input), SHAPES.ListServiceSpecificCredentials), { abortSignal }), (o) => o.ServiceSpecificCredentials),
+    listAllServiceSpecificCredentials: (marker, pageSize) =>
+      call("ListServiceSpecificCredentials", undefined, (abortSignal) =>
+        client.send(
+          checkedAnswer(new ListServiceSpecificCredentialsCommand({ AllUsers: true, Marker: marker, MaxItems: pageSize }), SHAPES.ListServiceSpecificCredentials),
+          { abortSignal }
+        )).pipe(Effect.map((o) => page("ListServiceSpecificCredentials", undefined, o.ServiceSpecificCredentials, o.IsTruncated, o.Marker))),
+    getAccessKeyLastUsed: (userName, accessKeyId) =>
+      call("GetAccessKeyLastUsed", userName, (abortSignal) =>
+        client.send(checkedAnswer(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }), SHAPES.GetAccessKeyLastUsed), { abortSignal })).pipe(
+          Effect.flatMap((o) =>
+            o.AccessKeyLastUsed === undefined ? Effect.fail(badAnswer("GetAccessKeyLastUsed", "no AccessKeyLastUsed")) : Effect.succeed(o.AccessKeyLastUsed)
+          )
+        ),
+    getUserPolicy: (userName, policyName) =>
+      call("GetUserPolicy", userName, (abortSignal) =>
+        client.send(checkedAnswer(new GetUserPolicyCommand({ UserName: userName, PolicyName: policyName }), SHAPES.GetUserPolicy), { abortSignal })).pipe(
+          Effect.flatMap((o) => documentOf("GetUserPolicy")(o.PolicyDocument))
+        ),
+    listGroupPolicies: groupListPage("ListGroupPolicies", (input, abortSignal) => client.send(checkedAnswer(new ListGroupPoliciesCommand(input), SHAPES.ListGroupPolicies), { abortSignal }), (o) => o.PolicyNames),
+    listAttachedGroupPolicies: groupListPage("ListAttachedGroupPolicies", (input, abortSignal) => client.send(checkedAnswer(new ListAttachedGroupPoliciesCommand(input), SHAPES.ListAttachedGroupPolicies), { abortSignal }), (o) => o.AttachedPolicies),
+    getGroupPolicy: (groupName, policyName) =>
+      call("GetGroupPolicy", undefined, (abortSignal) =>
+        client.send(checkedAnswer(new GetGroupPolicyCommand({ GroupName: groupName, PolicyName: policyName }), SHAPES.GetGroupPolicy), { abortSignal })).pipe(
+          Effect.flatMap((o) => documentOf("GetGroupPolicy")(o.PolicyDocument))
+        ),
+    getPolicyDefaultVersion: (policyArn) =>
+      call("GetPolicy", undefined, (abortSignal) =>
+        client.send(checkedAnswer(new GetPolicyCommand({ PolicyArn: policyArn }), SHAPES.GetPolicy), { abortSignal })).pipe(
+          Effect.flatMap((o) =>
+            o.Policy?.DefaultVersionId === undefined
+              ? Effect.fail(badAnswer("GetPolicy", `no DefaultVersionId for ${policyArn}`))
+              : Effect.succeed(o.Policy.DefaultVersionId)
+          )
+        ),
+    getPolicyVersion: (policyArn, versionId) =>
+      call("GetPolicyVersion", undefined, (abortSignal) =>
+        client.send(checkedAnswer(new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: versionId }), SHAPES.GetPolicyVersion), { abortSignal })).pipe(
+          Effect.flatMap((o) => documentOf("GetPolicyVersion")(o.PolicyVersion?.Document))
+        ),
+    policyDetails: (marker, pageSize) =>
+      call("GetAccountAuthorizationDetails", undefined, (abortSignal) =>
+        client.send(
+          checkedAnswer(new GetAccountAuthorizationDetailsCommand({ Filter: ["LocalManagedPolicy"], Marker: marker, MaxItems: pageSize }), SHAPES.PolicyDetails),
+          { abortSignal }
+        )).pipe(Effect.map((o) => page("GetAccountAuthorizationDetails", undefined, o.Policies, o.IsTruncated, o.Marker))),
     getUser: (userName) =>
       call("GetUser", userName, (abortSignal) => client.send(checkedAnswer(new GetUserCommand({ UserName: userName }), SHAPES.GetUser), { abortSignal })).pipe(
         Effect.flatMap((o) => o.User === undefined ? Effect.fail(badAnswer("GetUser", "no User")) : Effect.succeed(o.User))

@@ -8,6 +8,12 @@
  * MFA is active and whether keys 1 and 2 are active, but lists neither devices nor key ids.
  * Such a user carries `MFAActive` instead of `MFADevices`, and `ActiveAccessKeyCount` instead
  * of `AccessKeys`: each fact is stated the way its source stated it, never filled in.
+ *
+ * `Identity` holds what the strict profiles describe beyond the spec's table (each access key's
+ * last use, signing certificates, service-specific credentials, the policies that apply with what
+ * each allows, the permissions boundary); absent when the profile does not need it (`spec`), so
+ * absent means "not collected". SSH public keys are not in it: no account-wide call lists them,
+ * so the bulk strategy could only list them user by user (see the README, "OCSF output").
  */
 import * as Schema from "effect/Schema"
 
@@ -51,6 +57,80 @@ export const AttachedPolicy = Schema.Struct({
 })
 export type AttachedPolicy = typeof AttachedPolicy.Type
 
+const CredentialStatus = Schema.Literals(["Active", "Inactive"])
+
+/** When an access key was last used: GetAccessKeyLastUsed (per-user) or the credential report (bulk). */
+export const AccessKeyLastUse = Schema.Struct({
+  AccessKeyId: Schema.NonEmptyString,
+  /** null: never used (AWS keeps last use since April 2015). */
+  LastUsedDate: Schema.NullOr(IsoDate),
+  /** Where it was used, when AWS says (not `N/A`). */
+  ServiceName: Schema.optionalKey(Schema.NonEmptyString),
+  Region: Schema.optionalKey(Schema.NonEmptyString)
+})
+export type AccessKeyLastUse = typeof AccessKeyLastUse.Type
+
+export const SigningCertificate = Schema.Struct({
+  CertificateId: Schema.NonEmptyString,
+  Status: CredentialStatus,
+  UploadDate: IsoDate
+})
+export type SigningCertificate = typeof SigningCertificate.Type
+
+export const ServiceSpecificCredential = Schema.Struct({
+  ServiceSpecificCredentialId: Schema.NonEmptyString,
+  ServiceName: Schema.NonEmptyString,
+  ServiceUserName: Schema.optionalKey(Schema.String),
+  ServiceCredentialAlias: Schema.optionalKey(Schema.String),
+  Status: Schema.Literals(["Active", "Inactive", "Expired"]),
+  CreateDate: IsoDate,
+  ExpirationDate: Schema.optionalKey(IsoDate)
+})
+export type ServiceSpecificCredential = typeof ServiceSpecificCredential.Type
+
+/**
+ * One policy that applies to the user, with what its document says (`identity/policyDocument.ts`):
+ * the user's own or one of its groups' (`Group`), managed (with its ARN) or inline (without).
+ */
+export const AppliedPolicy = Schema.Struct({
+  PolicyName: Schema.NonEmptyString,
+  /** A managed policy's ARN; absent for an inline policy. */
+  PolicyArn: Schema.optionalKey(Schema.NonEmptyString),
+  /** The group the policy comes from; absent for the user's own. */
+  Group: Schema.optionalKey(Schema.NonEmptyString),
+  /** It allows every action on every resource. */
+  AllowsAll: Schema.Boolean,
+  /** It denies every action on every resource, unconditionally. */
+  DeniesAll: Schema.Boolean
+})
+export type AppliedPolicy = typeof AppliedPolicy.Type
+
+export const PermissionsBoundary = Schema.Struct({
+  PermissionsBoundaryArn: Schema.NonEmptyString,
+  PermissionsBoundaryType: Schema.Literal("PermissionsBoundaryPolicy"),
+  /** The boundary allows every action on every resource (so it takes nothing away). */
+  AllowsAll: Schema.Boolean
+})
+export type PermissionsBoundary = typeof PermissionsBoundary.Type
+
+/** What the strict profiles add to the spec's user (see the module comment). */
+export const Identity = Schema.Struct({
+  /** One per access key of `AccessKeys`. */
+  AccessKeyLastUse: Schema.Array(AccessKeyLastUse),
+  SigningCertificates: Schema.Array(SigningCertificate),
+  ServiceSpecificCredentials: Schema.Array(ServiceSpecificCredential),
+  /**
+   * When the console password was last set (the credential report's `password_last_changed`;
+   * null without a password). Absent when not known: no per-user call says it.
+   */
+  PasswordLastChanged: Schema.optionalKey(Schema.NullOr(IsoDate)),
+  /** null: the user has none. */
+  PermissionsBoundary: Schema.NullOr(PermissionsBoundary),
+  /** Every identity policy that applies: the user's attached and inline ones, and each group's. */
+  Policies: Schema.Array(AppliedPolicy)
+})
+export type Identity = typeof Identity.Type
+
 export const IamUser = Schema.Struct({
   UserId: Schema.NonEmptyString,
   UserName: Schema.NonEmptyString,
@@ -70,7 +150,8 @@ export const IamUser = Schema.Struct({
   Tags: Schema.Array(Tag),
   Groups: Schema.optional(Schema.Array(Group)),
   AttachedPolicies: Schema.optional(Schema.Array(AttachedPolicy)),
-  InlinePolicyNames: Schema.optional(Schema.Array(Schema.String))
+  InlinePolicyNames: Schema.optional(Schema.Array(Schema.String)),
+  Identity: Schema.optionalKey(Identity)
 }).check(Schema.makeFilter((u: {
   readonly AccessKeys?: unknown
   readonly ActiveAccessKeyCount?: unknown

@@ -6,8 +6,9 @@
  *   Created → 1 Create; Deleted → 6 Delete; MfaEnabled → 10 MFA Factor Enable; MfaDisabled →
  *   11 MFA Factor Disable; a managed or inline policy attached / detached → 7 Attach Policy /
  *   8 Detach Policy, with `policies`; everything OCSF has no activity for (access key created,
- *   deleted, activated, deactivated; console password added, removed; group joined, left; tags
- *   changed; renamed or moved to another path) → 99 Other, said in `message`.
+ *   deleted, activated, deactivated; console password added, removed; group joined, left; became
+ *   an administrator or no longer one; tags changed; renamed or moved to another path) → 99 Other,
+ *   said in `message`.
  *
  * `user` is the user as the strict profile describes it in its 5003 events, as it is after the
  * change (for a deletion: as last seen), so its `uid` is the one its inventory events carry. What
@@ -53,6 +54,8 @@ const activityOf: Record<ChangeKind, ActivityName> = {
   PasswordRemoved: "Other",
   GroupJoined: "Other",
   GroupLeft: "Other",
+  AdminGranted: "Other",
+  AdminRevoked: "Other",
   TagsChanged: "Other"
 }
 
@@ -203,6 +206,10 @@ const messageOf = (c: Change, user: UserSnapshot): string => {
       return `${who} added to group ${c.group.GroupName}`
     case "GroupLeft":
       return `${who} removed from group ${c.group.GroupName}`
+    case "AdminGranted":
+      return `${who} became an administrator`
+    case "AdminRevoked":
+      return `${who} is no longer an administrator`
     case "TagsChanged":
       return `tags of ${who} changed: ${tagsText(c)}`
   }
@@ -278,7 +285,7 @@ export const toAccountChangeEvent = (change: Change, ctx: ChangeContext): Accoun
     time: ctx.observedAt,
     message: messageOf(change, user),
     metadata: { version: OCSF_VERSION, product: { name: "IAM", vendor_name: "AWS" }, uid: changeUid(change, ctx, user) },
-    user: strictUser({ ...user, hasMfa: user.MFA }, ctx.account),
+    user: strictUser({ ...user, hasMfa: user.MFA, admin: user.Admin }, ctx.account),
     ...(policies && { policies }),
     unmapped: { change: detailsOf(change) }
   }

@@ -35,6 +35,12 @@ export const OcsfProfiles: ReadonlyArray<OcsfProfile> = OcsfProfile.literals
  */
 export const needsAccessKeyIds = (profile: OcsfProfile): boolean => profile !== "spec"
 
+/**
+ * Whether a profile's events describe the user's whole identity (`Identity` of `IamUser`: every
+ * credential with its last use, groups with their privileges, the boundary, admin and risk).
+ */
+export const needsIdentity = (profile: OcsfProfile): boolean => profile !== "spec"
+
 /** An event as it goes on the wire: the encoded side of one profile's event Schema. */
 export type OcsfEvent = typeof SpecEvent.Encoded | typeof StrictEvent.Encoded | typeof StrictCloudEvent.Encoded
 

@@ -25,6 +25,7 @@ import {
   hasChangeEvents,
   mapperFor,
   needsAccessKeyIds,
+  needsIdentity,
   type OcsfProfile
 } from "../ocsf/index.ts"
 import { type Detected, deletions, observeUser } from "../changes/detect.ts"
@@ -39,7 +40,7 @@ import { recordUser } from "../telemetry/metrics.ts"
 
 export interface RunSettings {
   /** How users are collected; whether key ids are needed follows from the profile. */
-  readonly collect: Omit<CollectionOptions, "accessKeyIds">
+  readonly collect: Omit<CollectionOptions, "accessKeyIds" | "identity">
   readonly profile: OcsfProfile
   /** Inventory, change events or both (`ocsf.emit`); changes need the `StateStore`. */
   readonly emit?: EmitSettings | undefined
@@ -188,7 +189,7 @@ export const runCollection = Effect.fn("collection run")(function*(
     )
   }
 
-  const options = { ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile) }
+  const options = { ...settings.collect, accessKeyIds: needsAccessKeyIds(settings.profile), identity: needsIdentity(settings.profile) }
   const progress = yield* Progress
   const store = yield* Effect.serviceOption(StateStore)
   const changeMap = settings.emit !== undefined && settings.emit.emit !== "snapshot" && hasChangeEvents(settings.profile)
