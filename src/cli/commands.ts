@@ -92,16 +92,28 @@ const run = Command.make(
     const { loadConfig } = yield* load(() => import("../run/AppConfig.ts"))
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const logLevel = yield* GlobalFlag.LogLevel
+    if (once && config.coordination !== undefined) {
+      const message = "--once reads every account in this process, and coordination shares them among workers: " +
+        "run the daemon (without --once) as a worker, or use a config without the coordination section"
+      yield* Console.error(message)
+      return yield* new InvalidInput({ message })
+    }
     if (once) {
       yield* runOnceCommand(config, logLevel, requireHealthy)
     } else {
       const [{ daemon }, { observabilityLayer }, { checkLayer, startupChecks }] = yield* load(() =>
         Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts"), import("../check/checks.ts")])
       )
+      // With coordination the daemon is one worker of several (pg-boss loaded only then).
+      const start = config.coordination === undefined
+        ? daemon({ config, configFile: file })
+        : load(() => import("../coordination/Worker.ts")).pipe(
+          Effect.flatMap(({ workerDaemon }) => workerDaemon({ config, configFile: file }))
+        )
       // The checks at start only: each run of the daemon logs what goes wrong in it.
       yield* startupChecks(config, requireHealthy).pipe(
         Effect.provide(checkLayer(config)),
-        Effect.andThen(daemon({ config, configFile: file })),
+        Effect.andThen(start),
         Effect.catchTag("OpsServerError", (error) =>
           Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
         Effect.provide(observabilityLayer(config, { daemon: true, logLevel }))
