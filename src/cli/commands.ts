@@ -272,6 +272,32 @@ const demo = Command.make(
   )
 )
 
+const status = Command.make(
+  "status",
+  {
+    config: configFlag,
+    format: Flag.Literals("format", ["table", "json"]).pipe(
+      Flag.withDescription("table (default) or json (one object: the database, the queue's counts and the accounts)."),
+      Flag.withDefault("table")
+    )
+  },
+  Effect.fn(function*({ config: file, format }) {
+    const [{ loadConfig }, { showStatus }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../coordination/status.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* showStatus(config, format)
+  })
+).pipe(
+  Command.withDescription(
+    "With coordination (workers sharing accounts through PostgreSQL): every account with its last run (when, by " +
+      "which worker, how it ended), the worker collecting it now, its jobs queued and when it is next due; the " +
+      "queue's jobs queued, active, completed, failed and expired. Exit codes: 0 shown; 1 the database cannot be " +
+      "read; 2 invalid command line or config, or no coordination section."
+  ),
+  Command.withExamples([{ command: "iam-ocsf status --config config.json", description: "What the workers are doing" }])
+)
+
 const stateShow = Command.make(
   "show",
   {
@@ -337,5 +363,5 @@ export const cli = Command.make("iam-ocsf").pipe(
     "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
       `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
   ),
-  Command.withSubcommands([run, check, validateConfig, replayCommand, demo, state])
+  Command.withSubcommands([run, check, validateConfig, replayCommand, demo, state, status])
 )
