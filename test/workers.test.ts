@@ -54,7 +54,12 @@ const startWorker = (config: string) => {
 const until = async <A>(what: string, probe: () => A | undefined | Promise<A | undefined>, timeoutMs = 60_000, more?: () => string) => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const value = await probe()
+    let value: A | undefined
+    try {
+      value = await probe()
+    } catch (e) {
+      throw new Error(`${what}: ${e instanceof Error ? e.message : String(e)}${more === undefined ? "" : `\n${more()}`}`)
+    }
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${more === undefined ? "" : `\n${more()}`}`)
     await new Promise((r) => setTimeout(r, 200))
@@ -121,8 +126,12 @@ const delivered = (dirs: ReadonlyArray<string>) => {
 const truth = (emu: Emulator) =>
   Object.fromEntries(emu.organization!.accounts.map((a) => [a.id, [...emu.organization!.account(a.id).account.users()].map((u) => u.UserId).sort()]))
 
-const leases = async (pool: pg.Pool) =>
-  (await pool.query("SELECT account_id, holder, last_worker, last_outcome, last_ended, expired FROM iam_ocsf.leases ORDER BY account_id")).rows
+/** The accounts' leases; none until a worker has created the tables. */
+const leases = async (pool: pg.Pool): Promise<Array<any>> =>
+  pool.query("SELECT account_id, holder, last_worker, last_outcome, last_ended, expired FROM iam_ocsf.leases ORDER BY account_id").then(
+    (r) => r.rows,
+    () => []
+  )
 
 describe("workers sharing an organization through PostgreSQL", () => {
   it("three workers, 30 accounts: each collected by one worker at a time, once per job, jobs an interval apart; every user delivered", async () => {
@@ -198,13 +207,14 @@ describe("workers sharing an organization through PostgreSQL", () => {
       const started = configs.map(startWorker)
       const victim = started[0]!
       // The victim holds accounts mid-collection.
-      const held = await until("the first worker to hold accounts", async () => {
-        const rows = (await leases(pool)).filter((r) => r.holder?.endsWith(`/${victim.pid()}`))
-        return rows.length > 0 ? rows.map((r) => r.account_id as string) : undefined
-      }, 60_000, () => victim.stderr())
+      const holding = async () => (await leases(pool)).filter((r) => r.holder?.endsWith(`/${victim.pid()}`)).map((r) => r.account_id as string)
+      await until("the first worker to hold accounts", async () => ((await holding()).length > 0 ? true : undefined), 60_000, () => victim.stderr())
       const killedAt = new Date()
       victim.kill("SIGKILL")
       expect((await victim.done).signal).toBe("SIGKILL")
+      // What it held when it died: nobody else may take those before their heartbeat lapses.
+      const held = await holding()
+      expect(held.length).toBeGreaterThan(0)
 
       // Every account read to its end, those of the victim by another worker after the kill.
       await until("every account completed", async () => {
@@ -259,12 +269,13 @@ describe("workers sharing an organization through PostgreSQL", () => {
       await pool.end()
 
       await server.stop()
-      await until("/readyz to say PostgreSQL is down", async () => {
+      const down = await until("/readyz to say PostgreSQL is down", async () => {
         const r = await fetch(`${url}/readyz`)
-        return r.status === 503 ? ((await r.json()) as unknown) : undefined
-      })
-      // Down for a while: the workers' loops fail, log and wait.
-      await new Promise((r) => setTimeout(r, 5000))
+        return r.status === 503 ? ((await r.json()) as { reason: string }) : undefined
+      }, 30_000, () => started[0]!.stderr())
+      expect(down.reason).toMatch(/PostgreSQL|connect/)
+      // Down for longer than a heartbeat: the workers' loops fail, log and wait.
+      await new Promise((r) => setTimeout(r, 15_000))
       const before = Object.fromEntries(ids.map((id) => [id, org.account(id).overlap().collections.length]))
       await server.start()
 
@@ -276,7 +287,8 @@ describe("workers sharing an organization through PostgreSQL", () => {
         60_000,
         () => started.map((w) => w.stderr().split("\n").slice(-5).join("\n")).join("\n---\n")
       )
-      expect(started.every((w) => w.stderr().includes("PostgreSQL") || w.stderr().includes("cannot"))).toBe(true)
+      // Each said what failed while the server was down, and went on.
+      for (const w of started) expect(w.stderr()).toMatch(/"level":"warn".*"message":"(cannot fetch jobs|cannot schedule|job queue)/)
       for (const w of started) w.kill("SIGTERM")
       expect((await Promise.all(started.map((w) => w.done))).map((r) => r.code)).toEqual([0, 0])
       expect(org.overlappedAccounts()).toEqual([])

@@ -41,7 +41,7 @@ import type { AppConfig } from "../run/AppConfig.ts"
 import { type DaemonOptions, lastingAccountRuns, lastingAccounts, reloadOnSighup } from "../run/Daemon.ts"
 import { formatSummary } from "../run/RunStats.ts"
 import { StopSignal, stopGracefully } from "../run/StopSignal.ts"
-import { BOSS_SCHEMA, type Fence, locationOf, makePool, makePostgresStore, migrate } from "../state/postgres.ts"
+import { BOSS_SCHEMA, type Fence, inTransaction, locationOf, makePool, makePostgresStore, migrate } from "../state/postgres.ts"
 import { StateStore } from "../state/StateStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import type { CoordinationConfig } from "./CoordinationConfig.ts"
@@ -215,11 +215,8 @@ export const workerDaemon = (options: DaemonOptions) =>
       const schedule = Effect.gen(function*() {
         const cfg = yield* Ref.get(current)
         const byId = yield* knownAccounts(cfg, false)
-        const sent = yield* attempt("cannot schedule the due accounts", db.location, async () => {
-          const client = await db.pool.connect()
-          let broken: Error | undefined
-          try {
-            await client.query("BEGIN")
+        const sent = yield* attempt("cannot schedule the due accounts", db.location, () =>
+          inTransaction(db.pool, async (client) => {
             const due = await takeDue(client, [...byId.keys()], Duration.toMillis(cfg.schedule.interval))
             const jobDb = { executeSql: (text: string, values?: Array<unknown>) => client.query(text, values) }
             let queued = 0
@@ -231,15 +228,8 @@ export const workerDaemon = (options: DaemonOptions) =>
               })
               if (id !== null) queued += 1
             }
-            await client.query("COMMIT")
             return { due: due.length, queued }
-          } catch (e) {
-            await client.query("ROLLBACK").catch((r: Error) => void (broken = r))
-            throw e
-          } finally {
-            client.release(broken)
-          }
-        })
+          }))
         if (sent.due > 0) {
           yield* Effect.logDebug(`scheduled ${sent.queued} account jobs (${sent.due - sent.queued} already queued)`)
         }

@@ -108,6 +108,31 @@ export const makePool = (url: Redacted.Redacted<string>, max: number, onError: (
   return pool
 }
 
+/**
+ * `f` in one transaction on a connection of its own, rolled back when it throws. While the
+ * connection is out of the pool, its own errors (the server going away between two statements)
+ * are the statement's to report, not an unhandled event that ends the process.
+ */
+export const inTransaction = async <A>(pool: pg.Pool, f: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
+  const client = await pool.connect()
+  const ignore = () => undefined
+  client.on("error", ignore)
+  let broken: Error | undefined
+  try {
+    await client.query("BEGIN")
+    const result = await f(client)
+    await client.query("COMMIT")
+    return result
+  } catch (e) {
+    await client.query("ROLLBACK").catch((r: Error) => void (broken = r))
+    throw e
+  } finally {
+    client.off("error", ignore)
+    // A connection whose rollback failed is closed, not given back to the pool.
+    client.release(broken)
+  }
+}
+
 const failureOf = (location: string, what: string, e: unknown): StateError => {
   if (e instanceof StateError) return e
   const text = e instanceof Error ? e.message : String(e)
@@ -120,10 +145,8 @@ const failureOf = (location: string, what: string, e: unknown): StateError => {
  */
 export const migrate = (pool: pg.Pool, location: string): Effect.Effect<void, StateError> =>
   Effect.tryPromise({
-    try: async () => {
-      const client = await pool.connect()
-      try {
-        await client.query("BEGIN")
+    try: () =>
+      inTransaction(pool, async (client) => {
         await client.query("SELECT pg_advisory_xact_lock(hashtext('iam_ocsf schema'))")
         await client.query(SCHEMA)
         const found = await client.query<{ value: string }>("SELECT value FROM iam_ocsf.meta WHERE key = 'version'")
@@ -139,14 +162,7 @@ export const migrate = (pool: pg.Pool, location: string): Effect.Effect<void, St
         if (version === 0) {
           await client.query("INSERT INTO iam_ocsf.meta (key, value) VALUES ('version', $1)", [String(POSTGRES_SCHEMA_VERSION)])
         }
-        await client.query("COMMIT")
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined)
-        throw e
-      } finally {
-        client.release()
-      }
-    },
+      }),
     catch: (e) => failureOf(location, "prepare", e)
   })
 
@@ -180,22 +196,7 @@ export const makePostgresStore = (
 
   const query = async (text: string, params: ReadonlyArray<unknown> = []) => (await pool.query(text, params as Array<unknown>)).rows
 
-  /** `f` in one transaction on one connection, rolled back when it throws. */
-  const transaction = async <A>(f: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
-    const client = await pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query("BEGIN")
-      const result = await f(client)
-      await client.query("COMMIT")
-      return result
-    } catch (e) {
-      await client.query("ROLLBACK").catch((r: Error) => void (broken = r))
-      throw e
-    } finally {
-      client.release(broken)
-    }
-  }
+  const transaction = <A>(f: (client: pg.PoolClient) => Promise<A>): Promise<A> => inTransaction(pool, f)
 
   const decode = (accountId: string, userId: string, body: unknown): UserSnapshot => {
     try {
