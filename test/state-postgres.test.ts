@@ -3,16 +3,20 @@
  * SQLite store (changes, deletions after a complete listing only, nothing visible before the
  * commit, reset), and its commit fenced on the pg-boss job: a worker whose job was taken back
  * (expired and retaken by another, or its heartbeat lapsed) has its late commit refused with
- * `StateError` `Fenced`, and nothing of it is written.
+ * `StateError` `Fenced`, and nothing of it is written. And the `coordination` section that turns
+ * it on: a secret URL, checked, never shown.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import pg from "pg"
 import { PgBoss } from "pg-boss"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { UserSnapshot } from "../src/changes/snapshot.ts"
 import { QUEUE, takeLease } from "../src/coordination/leases.ts"
+import { parseConfig } from "../src/run/AppConfig.ts"
+import { describeConfig } from "../src/run/describeConfig.ts"
 import { BOSS_SCHEMA, type Fence, makePostgresStore, migrate } from "../src/state/postgres.ts"
 import type { StateStoreService } from "../src/state/StateStore.ts"
 import { startPostgres, type TestPostgres } from "./postgres.ts"
@@ -140,4 +144,29 @@ describe("the PostgreSQL state store", () => {
       const exit = await runOf(makePostgresStore(pool, "test", new Map()), "444444444444", [user("A")])
       expect(failure(exit)?.reason).toBe("Misuse")
     }))
+})
+
+describe("the coordination section", () => {
+  const parse = (coordination: unknown) =>
+    Effect.runPromise(
+      parseConfig(JSON.stringify({ sinks: [{ type: "stdout" }], coordination }), "config.json", { DATABASE_URL: "postgres://u:s3cret@db:5432/iam" }).pipe(
+        Effect.match({ onFailure: (e) => ({ problems: e.problems, config: undefined }), onSuccess: (config) => ({ problems: [], config }) })
+      )
+    )
+
+  it("the URL from the environment, kept Redacted, the defaults filled in; described without the password", async () => {
+    const { config } = await parse({ postgres: "${DATABASE_URL}" })
+    expect(Redacted.value(config!.coordination!.postgres)).toBe("postgres://u:s3cret@db:5432/iam")
+    const described = describeConfig(config!)
+    expect(described).not.toContain("s3cret")
+    expect(JSON.parse(described).coordination).toEqual({ postgres: "<redacted>", heartbeat: "30s", jobTimeout: "6h", pollInterval: "2s" })
+  })
+
+  it("a bad URL or a heartbeat below pg-boss's minimum: one line each naming the field, never the password", async () => {
+    const { problems } = await parse({ postgres: "mysql://u:s3cret@db/iam", heartbeat: "5s" })
+    expect(problems.join("\n")).toMatch(/coordination\.postgres: expected a PostgreSQL URL .*found "mysql:\/\/<redacted>@db\/iam"/)
+    expect(problems.join("\n")).toMatch(/coordination\.heartbeat: expected a duration between 10s and 10m/)
+    expect(problems.join("\n")).not.toContain("s3cret")
+    expect((await parse({})).problems.join("\n")).toMatch(/coordination\.postgres/)
+  })
 })

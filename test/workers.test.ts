@@ -188,6 +188,12 @@ describe("workers sharing an organization through PostgreSQL", () => {
         expect(a.lastWorker).toMatch(/\/\d+$/)
         expect(a.lastEnded).not.toBeNull()
       }
+      // `state show` reads the workers' state in PostgreSQL.
+      const shown = await runCli(["state", "show", "--config", configs[1]!, "--format", "json"])
+      expect(shown.code).toBe(0)
+      expect(JSON.parse(shown.stdout).accounts.map((a: any) => [a.account, a.users])).toEqual(
+        [...ids].sort().map((id) => [id, truth(emu)[id]!.length])
+      )
     } finally {
       await pool.end()
     }
