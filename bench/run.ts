@@ -10,6 +10,7 @@
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
  *   throttling  runs under random throttling and a request budget, and CPU per AWS call, against targets
  *   accounts    an organization: bulk over 50 accounts against one as large, per-user over 10 budgets
+ *   workers     1, 2 and 3 worker daemons sharing 60 accounts through one PostgreSQL (not in the default set)
  * Run it on a quiet machine: the emulator and the collector share its cores. It runs compiled
  * (`dist/`) with the Node flags of `bin/node-flags`, as `bin/iam-ocsf` runs the CLI.
  */
@@ -59,7 +60,8 @@ if (values.help) {
       "  [--startup-runs N] [--startup-users N] [--startup-root DIR (another checkout, built)]\n" +
       "  [--startup-node-flags FLAGS (replace bin/node-flags; \"\" = V8's defaults)]\n" +
       "  [--throttling-users N] [--cpu-users N]\n" +
-      "  [--state-users N] [--changes-users N]   (state and changes are not in the default set: --only state,changes)"
+      "  [--state-users N] [--changes-users N]   (state and changes are not in the default set: --only state,changes)\n" +
+      "  (workers, 1-3 worker daemons on one PostgreSQL, is not in the default set either)"
   )
   process.exit(0)
 }
@@ -147,6 +149,12 @@ if (sections.has("throttling")) {
   )
   printThrottling(await throttlingBench({ users, cpuUsers }))
   console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+}
+if (sections.has("workers")) {
+  console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+  // Loaded only here: it starts an embedded PostgreSQL (a dev dependency).
+  const { defaultWorkersBench, printWorkers, workersBench } = await import("./workers.ts")
+  printWorkers(defaultWorkersBench, await workersBench())
 }
 if (sections.has("accounts")) {
   console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)

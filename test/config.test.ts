@@ -217,7 +217,7 @@ describe("config: ${VAR} interpolation", () => {
     Effect.gen(function*() {
       const lines = yield* problems(`{ "\${X}": 1, ${stdoutOnly} }`, { X: "aws" })
       assert.deepStrictEqual(lines, [
-        "[\"${X}\"]: unknown key (expected one of: aws, accounts, collection, ocsf, schedule, delivery, sinks, deadLetter, state, telemetry, server, log)"
+        "[\"${X}\"]: unknown key (expected one of: aws, accounts, collection, ocsf, schedule, delivery, sinks, deadLetter, state, coordination, telemetry, server, log)"
       ])
     }))
 })
@@ -301,7 +301,7 @@ describe("config: problems people can act on", () => {
         "sink": []
       }`)
       assert.sameMembers([...lines], [
-        "sink: unknown key (expected one of: aws, accounts, collection, ocsf, schedule, delivery, sinks, deadLetter, state, telemetry, server, log)",
+        "sink: unknown key (expected one of: aws, accounts, collection, ocsf, schedule, delivery, sinks, deadLetter, state, coordination, telemetry, server, log)",
         "deadLetter.pth: unknown key (expected one of: path)",
         "collection.retry.maxAttempt: unknown key (expected one of: maxAttempts, baseDelay, maxDelay)",
         "sinks[0].fsnyc: unknown key (expected one of: type, name, batchSize, batchBytes, batchWindow, queueSize, retry, path, fsync)"

@@ -82,7 +82,7 @@ const accountChecks = (config: AppConfig, target: AccountTarget, caller: CallerI
     return [...results, ...iamResults]
   }).pipe(Effect.withSpan("check account", { attributes: target.id === undefined ? {} : { "aws.account.id": target.id } }))
 
-export const awsChecks = (config: AppConfig): Effect.Effect<ReadonlyArray<CheckResult>, never, Accounts> =>
+export const awsChecks = (config: AppConfig, perAccount = true): Effect.Effect<ReadonlyArray<CheckResult>, never, Accounts> =>
   Effect.gen(function*() {
     const accounts = yield* Accounts
     const connection = connectionOf(config)
@@ -128,8 +128,11 @@ export const awsChecks = (config: AppConfig): Effect.Effect<ReadonlyArray<CheckR
           `${organizationId === undefined ? "" : ` in ${organizationId}`}: ${listOf(targets.map((t) => t.id ?? caller.success.account))}`
       ))
     }
-    const perAccount = yield* Effect.forEach(targets, (target) => accountChecks(config, target, caller.success), {
+    // A coordinated worker's start-up leaves the accounts to their jobs: probing every account from
+    // every worker would read accounts other workers are collecting (and spend their budgets).
+    if (!perAccount) return results
+    const each = yield* Effect.forEach(targets, (target) => accountChecks(config, target, caller.success), {
       concurrency: accounts.concurrency
     })
-    return [...results, ...perAccount.flat()]
+    return [...results, ...each.flat()]
   }).pipe(Effect.scoped)

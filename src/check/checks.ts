@@ -23,8 +23,11 @@ export type CheckFormat = "table" | "json"
 export const checkLayer = (config: AppConfig) => Accounts.layer(accountsSettings(config))
 
 /** Every check, the AWS side and the sinks at once, in a stable order: AWS first, then the sinks as configured. */
-export const allChecks = (config: AppConfig): Effect.Effect<ReadonlyArray<CheckResult>, never, Accounts | FileSystem.FileSystem> =>
-  Effect.all([awsChecks(config), sinkChecks(config)], { concurrency: 2 }).pipe(
+export const allChecks = (
+  config: AppConfig,
+  perAccount = true
+): Effect.Effect<ReadonlyArray<CheckResult>, never, Accounts | FileSystem.FileSystem> =>
+  Effect.all([awsChecks(config, perAccount), sinkChecks(config)], { concurrency: 2 }).pipe(
     Effect.map(([aws, sinks]) => [...aws, ...sinks]),
     Effect.withSpan("check")
   )
@@ -55,7 +58,8 @@ export const startupChecks = (config: AppConfig, requireHealthy: boolean) =>
     yield* checkWritable(config.deadLetter.path).pipe(
       Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
     )
-    const results = yield* allChecks(config)
+    // A coordinated worker checks each account when a job of it runs, not all of them at start.
+    const results = yield* allChecks(config, config.coordination === undefined)
     for (const r of results) {
       if (r.status === "ok") continue
       const log = r.status === "fail" ? Effect.logWarning : Effect.logInfo

@@ -237,9 +237,36 @@ const stateCheck = (config: AppConfig): Effect.Effect<CheckResult> => {
   )
 }
 
+/** With coordination: the workers' PostgreSQL answers (it holds the job queue and the state store). */
+const databaseCheck = (coordination: NonNullable<AppConfig["coordination"]>): Effect.Effect<CheckResult> =>
+  Effect.promise(() => import("../state/postgres.ts")).pipe(
+    Effect.flatMap(({ locationOf, makePool }) => {
+      const location = locationOf(coordination.postgres)
+      return Effect.acquireUseRelease(
+        Effect.sync(() => makePool(coordination.postgres, 1, () => undefined)),
+        (pool) =>
+          Effect.tryPromise(() => pool.query<{ version: string; user: string }>("SELECT current_setting('server_version') AS version, current_user AS user")).pipe(
+            Effect.map((r) => ok("coordination", `${location} answers (PostgreSQL ${r.rows[0]?.version}, as ${r.rows[0]?.user})`)),
+            Effect.catch((e) =>
+              Effect.succeed(fail(
+                "coordination",
+                `${location} cannot be reached: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`,
+                "check coordination.postgres (host, port, database, user and password) and that the server accepts this host"
+              ))
+            )
+          ),
+        (pool) => Effect.promise(() => pool.end().catch(() => undefined))
+      )
+    })
+  )
+
 export const sinkChecks = (config: AppConfig): Effect.Effect<ReadonlyArray<CheckResult>, never, FileSystem.FileSystem> =>
   Effect.all([
     ...config.sinks.map(sinkCheck),
     fileCheck("dead-letter file", config.deadLetter.path, "deadLetter.path"),
-    ...(config.ocsf.emit === "snapshot" ? [] : [stateCheck(config)])
+    ...(config.coordination !== undefined
+      ? [databaseCheck(config.coordination)]
+      : config.ocsf.emit === "snapshot"
+      ? []
+      : [stateCheck(config)])
   ], { concurrency: "unbounded" })

@@ -92,16 +92,28 @@ const run = Command.make(
     const { loadConfig } = yield* load(() => import("../run/AppConfig.ts"))
     const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
     const logLevel = yield* GlobalFlag.LogLevel
+    if (once && config.coordination !== undefined) {
+      const message = "--once reads every account in this process, and coordination shares them among workers: " +
+        "run the daemon (without --once) as a worker, or use a config without the coordination section"
+      yield* Console.error(message)
+      return yield* new InvalidInput({ message })
+    }
     if (once) {
       yield* runOnceCommand(config, logLevel, requireHealthy)
     } else {
       const [{ daemon }, { observabilityLayer }, { checkLayer, startupChecks }] = yield* load(() =>
         Promise.all([import("../run/Daemon.ts"), import("../run/observability.ts"), import("../check/checks.ts")])
       )
+      // With coordination the daemon is one worker of several (pg-boss loaded only then).
+      const start = config.coordination === undefined
+        ? daemon({ config, configFile: file })
+        : load(() => import("../coordination/Worker.ts")).pipe(
+          Effect.flatMap(({ workerDaemon }) => workerDaemon({ config, configFile: file }))
+        )
       // The checks at start only: each run of the daemon logs what goes wrong in it.
       yield* startupChecks(config, requireHealthy).pipe(
         Effect.provide(checkLayer(config)),
-        Effect.andThen(daemon({ config, configFile: file })),
+        Effect.andThen(start),
         Effect.catchTag("OpsServerError", (error) =>
           Effect.logError(error.message).pipe(Effect.andThen(Effect.fail(new RunFailed({ message: error.message }))))),
         Effect.provide(observabilityLayer(config, { daemon: true, logLevel }))
@@ -260,6 +272,32 @@ const demo = Command.make(
   )
 )
 
+const status = Command.make(
+  "status",
+  {
+    config: configFlag,
+    format: Flag.Literals("format", ["table", "json"]).pipe(
+      Flag.withDescription("table (default) or json (one object: the database, the queue's counts and the accounts)."),
+      Flag.withDefault("table")
+    )
+  },
+  Effect.fn(function*({ config: file, format }) {
+    const [{ loadConfig }, { showStatus }] = yield* load(() =>
+      Promise.all([import("../run/AppConfig.ts"), import("../coordination/status.ts")])
+    )
+    const config = yield* loadConfig(file).pipe(Effect.catch(invalid))
+    yield* showStatus(config, format)
+  })
+).pipe(
+  Command.withDescription(
+    "With coordination (workers sharing accounts through PostgreSQL): every account with its last run (when, by " +
+      "which worker, how it ended), the worker collecting it now, its jobs queued and when it is next due; the " +
+      "queue's jobs queued, active, completed, failed and expired. Exit codes: 0 shown; 1 the database cannot be " +
+      "read; 2 invalid command line or config, or no coordination section."
+  ),
+  Command.withExamples([{ command: "iam-ocsf status --config config.json", description: "What the workers are doing" }])
+)
+
 const stateShow = Command.make(
   "show",
   {
@@ -325,5 +363,5 @@ export const cli = Command.make("iam-ocsf").pipe(
     "Inventories AWS IAM users (ListUsers and per-user keys, MFA, console access, tags, groups, policies) and " +
       `delivers them as OCSF events to sinks chosen in a config file (${sinkDefinitions.map((d) => d.type).join(", ")}).`
   ),
-  Command.withSubcommands([run, check, validateConfig, replayCommand, demo, state])
+  Command.withSubcommands([run, check, validateConfig, replayCommand, demo, state, status])
 )

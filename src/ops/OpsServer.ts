@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { causeText } from "../common/causeText.ts"
-import type { DaemonHealth } from "./health.ts"
+import type { DaemonHealth, Readiness } from "./health.ts"
 
 export class OpsServerError extends Schema.TaggedError<OpsServerError>()("OpsServerError", {
   message: Schema.String
@@ -24,6 +24,8 @@ export interface OpsServerOptions {
   readonly health: DaemonHealth
   /** Every metric in the Prometheus text format. */
   readonly metrics: Effect.Effect<string>
+  /** What /readyz answers, instead of `health`'s last run (a coordinated worker asks its database). */
+  readonly readiness?: Effect.Effect<Readiness> | undefined
 }
 
 export interface OpsServer {
@@ -54,7 +56,9 @@ export const opsServer = (options: OpsServerOptions): Effect.Effect<OpsServer, O
         case "/healthz":
           return send(res, head, 200, "text/plain; charset=utf-8", "ok\n")
         case "/readyz": {
-          const readiness = options.health.readiness(await run(Clock.currentTimeMillis))
+          const readiness = options.readiness === undefined
+            ? options.health.readiness(await run(Clock.currentTimeMillis))
+            : await run(options.readiness)
           return send(res, head, readiness.ready ? 200 : 503, "application/json", JSON.stringify(readiness) + "\n")
         }
         case "/metrics":

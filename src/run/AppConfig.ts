@@ -9,6 +9,7 @@ import type * as FileSystem from "effect/FileSystem"
 import * as Schema from "effect/Schema"
 import { AccountsConfig } from "../accounts/AccountsConfig.ts"
 import { CollectionConfig } from "../collect/CollectionConfig.ts"
+import { CoordinationConfig } from "../coordination/CoordinationConfig.ts"
 import type { ConfigError } from "../config/ConfigError.ts"
 import { durationField } from "../config/durations.ts"
 import { section, withDefault } from "../config/fields.ts"
@@ -46,6 +47,8 @@ export const AppConfig = Schema.Struct({
   deadLetter: DeadLetterConfig.pipe(section),
   /** Where each account's state is kept between runs (`ocsf.emit` "changes" or "both"). */
   state: StateConfig.pipe(section),
+  /** Absent: this process reads every account; present: it is one worker of several sharing them through PostgreSQL. */
+  coordination: Schema.optionalKey(CoordinationConfig),
   telemetry: TelemetryConfig.pipe(section),
   server: ServerConfig.pipe(section),
   log: LogConfig.pipe(section)

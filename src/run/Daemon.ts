@@ -26,7 +26,7 @@ import { RunFailed } from "../common/exit.ts"
 import { Accounts } from "../accounts/Accounts.ts"
 import { DaemonHealth } from "../ops/health.ts"
 import { opsServer } from "../ops/OpsServer.ts"
-import { accountsSettings, runOnce } from "./Runner.ts"
+import { accountsSettings, runOnce, type RunOptions } from "./Runner.ts"
 import { formatSummary, type RunSummary } from "./RunStats.ts"
 import { StopSignal, stopGracefully } from "./StopSignal.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
@@ -103,7 +103,7 @@ export const describeReload = (before: AppConfig, after: AppConfig): string => {
 }
 
 /** SIGHUP: the file is read again; an invalid one is reported and the running config kept. */
-const reloadOnSighup = (file: string, current: Ref.Ref<AppConfig>) =>
+export const reloadOnSighup = (file: string, current: Ref.Ref<AppConfig>) =>
   Effect.gen(function*() {
     // Signals that arrive during a reload collapse into one more reload.
     const signals = yield* Queue.sliding<void>(1)
@@ -137,7 +137,7 @@ const reloadOnSighup = (file: string, current: Ref.Ref<AppConfig>) =>
  * fragment native memory (RSS crept by about 50 KB a run). The dead-letter file is opened per
  * run, so it can be rotated.
  */
-export const lastingAccountRuns = Effect.gen(function*() {
+export const lastingAccounts = Effect.gen(function*() {
   let current: { readonly key: string; readonly scope: Scope.Closeable; readonly accounts: Context.Context<Accounts> } | undefined
   yield* Effect.addFinalizer(() => (current === undefined ? Effect.void : Scope.close(current.scope, Exit.void)))
   const accountsFor = Effect.fnUntraced(function*(config: AppConfig) {
@@ -154,10 +154,16 @@ export const lastingAccountRuns = Effect.gen(function*() {
     }
     return current.accounts
   })
-  return (config: AppConfig) =>
+  return accountsFor
+})
+
+/** Runs with lasting accounts (`lastingAccounts`), each with the dead-letter file opened for it. */
+export const lastingAccountRuns = Effect.gen(function*() {
+  const accountsFor = yield* lastingAccounts
+  return (config: AppConfig, options?: RunOptions) =>
     accountsFor(config).pipe(
       Effect.flatMap((accounts) =>
-        runOnce(config).pipe(Effect.provide(DeadLetter.layer(config.deadLetter.path)), Effect.provide(accounts))
+        runOnce(config, options).pipe(Effect.provide(DeadLetter.layer(config.deadLetter.path)), Effect.provide(accounts))
       )
     )
 })

@@ -46,6 +46,11 @@ export interface RunSettings {
   readonly emit?: EmitSettings | undefined
   /** How often a long run logs its progress. */
   readonly progressEvery?: Duration.Duration
+  /**
+   * The accounts to read, instead of discovering them: a coordinated worker reads the accounts of
+   * the jobs it took (`src/coordination/`).
+   */
+  readonly accounts?: ReadonlyArray<AccountTarget> | undefined
 }
 
 /**
@@ -87,7 +92,7 @@ export const runCollection = Effect.fn("collection run")(function*(
   const stats = new RunStats(targets.map((t) => t.sink.name))
   const map = mapperFor(settings.profile)
   // What to read: a discovery that fails fails the run (it cannot know what it missed).
-  const list = yield* accounts.discover
+  const list = settings.accounts ?? (yield* accounts.discover)
   if (accounts.several) {
     yield* Effect.logInfo(`reading ${list.length} accounts, ${accounts.concurrency} at once: ${list.map((a) => a.id).join(", ")}`)
   }
@@ -298,7 +303,20 @@ export const runCollection = Effect.fn("collection run")(function*(
   for (const t of tracked) {
     const complete = t.listingComplete && !t.lossy && !stats.stopped
     const committing = performance.now()
-    const written = yield* t.run.commit({ complete, at: runStartedAt, snapshot: t.emission.snapshot })
+    const committed = yield* t.run.commit({ complete, at: runStartedAt, snapshot: t.emission.snapshot }).pipe(
+      // A worker's run whose job was taken back: that account's failure, not the run's (the
+      // accounts of the other jobs still commit). Its events went out: the new holder of the
+      // account sends them again, the documented at-least-once repeat.
+      Effect.map((summary) => summary as typeof summary | undefined),
+      Effect.catchIf((error) => error.reason === "Fenced", (error) => {
+        const counts = stats.accounts.get(t.accountId) ?? stats.account(t.accountId, undefined)
+        counts.status = "failed"
+        counts.error = error.message
+        return Effect.logError(error.message).pipe(Effect.annotateLogs({ account: t.accountId }), Effect.as(undefined))
+      })
+    )
+    if (committed === undefined) continue
+    const written = committed
     const seconds = (performance.now() - committing) / 1000
     yield* Effect.logInfo(
       `account ${t.accountId}: state recorded in ${seconds.toFixed(2)}s (${written.written} users written, ${written.removed} removed` +

@@ -11,6 +11,8 @@ import type { AppConfig } from "./AppConfig.ts"
 import { DeadLetter } from "../delivery/DeadLetter.ts"
 import { Accounts, type AccountsSettings } from "../accounts/Accounts.ts"
 import { statePath } from "../state/StateConfig.ts"
+import type { StateStore } from "../state/StateStore.ts"
+import type { AccountTarget } from "../accounts/discover.ts"
 import type { Connection } from "../iam/sdkClient.ts"
 import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
@@ -95,9 +97,11 @@ export const runSettings = (config: AppConfig): RunSettings => ({
  * The state store, when the run emits changes: opened for the run (SQLite loads only then), so
  * that a daemon holds no lock on the file between runs and `state reset` can run beside it.
  */
-const withState = (config: AppConfig) => <A, E, R>(run: Effect.Effect<A, E, R>) =>
+const withState = (config: AppConfig, state: Layer.Layer<StateStore> | undefined) => <A, E, R>(run: Effect.Effect<A, E, R>) =>
   config.ocsf.emit === "snapshot"
     ? run
+    : state !== undefined
+    ? run.pipe(Effect.provide(state))
     : Effect.promise(() => import("../state/sqlite.ts")).pipe(
       Effect.flatMap((sqlite) =>
         run.pipe(Effect.provide(sqlite.layer(statePath(config.state, config.deadLetter.path))))
@@ -108,17 +112,27 @@ const withState = (config: AppConfig) => <A, E, R>(run: Effect.Effect<A, E, R>) 
 export const runLayer = (config: AppConfig) =>
   Layer.mergeAll(Accounts.layer(accountsSettings(config)), DeadLetter.layer(config.deadLetter.path))
 
+/** What a coordinated worker decides for a run (`src/coordination/`): absent, the run discovers and uses SQLite. */
+export interface RunOptions {
+  /** The accounts of the jobs taken, read instead of discovering. */
+  readonly accounts?: ReadonlyArray<AccountTarget> | undefined
+  /** The state store (PostgreSQL, fenced on the jobs), instead of the SQLite file. */
+  readonly state?: Layer.Layer<StateStore> | undefined
+}
+
 /**
  * One run from start to summary; sinks are released when it ends. A dead-letter file that could
  * not be written fails the run before the sinks are opened and the first AWS call is made.
  */
-export const runOnce = (config: AppConfig) =>
+export const runOnce = (config: AppConfig, options: RunOptions = {}) =>
   Effect.scoped(
     Effect.gen(function*() {
       yield* (yield* DeadLetter).check
       const targets = yield* acquireSinks(config)
       yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
-      const summary = yield* runCollection(runSettings(config), targets).pipe(withState(config))
+      const summary = yield* runCollection({ ...runSettings(config), accounts: options.accounts }, targets).pipe(
+        withState(config, options.state)
+      )
       const log = summary.complete ? Effect.logInfo : Effect.logWarning
       const ended = summary.stopped ? `stopped by ${(yield* StopSignal).signal() ?? "a stop request"}` : "finished"
       yield* log(`collection ${ended}: ${formatSummary(summary)}`)

@@ -25,10 +25,11 @@ import type { UserSnapshot } from "../changes/snapshot.ts"
  * Why the state could not be read or written. `Newer`: written by a newer iam-ocsf (refused, never
  * downgraded); `Foreign`: the file is not a state store; `Corrupt`: a stored row does not decode;
  * `Busy`: another process held the store too long; `Misuse`: a run handle used out of turn;
- * `Io`: anything else the storage reported.
+ * `Fenced`: a worker's run whose job was taken back (expired, given to another worker) may not
+ * commit; `Io`: anything else the storage reported.
  */
 export class StateError extends Schema.TaggedError<StateError>()("StateError", {
-  reason: Schema.Literals(["Newer", "Foreign", "Corrupt", "Busy", "Misuse", "Io"]),
+  reason: Schema.Literals(["Newer", "Foreign", "Corrupt", "Busy", "Misuse", "Fenced", "Io"]),
   /** Where the state is (a file path, a server), for the message. */
   location: Schema.String,
   message: Schema.String

@@ -1,7 +1,7 @@
 /**
  * `iam-ocsf state show` and `iam-ocsf state reset`: what the state store holds of each account,
  * and forgetting an account so that its next run records a new baseline. Loaded only by those
- * commands (it opens SQLite).
+ * commands (it opens SQLite; with coordination, the workers' PostgreSQL).
  */
 import * as fs from "node:fs"
 import * as Console from "effect/Console"
@@ -44,6 +44,23 @@ const withStore = <A>(
   absent: (path: string) => Effect.Effect<A, RunFailed | InvalidInput>,
   f: (store: StateStoreService, path: string) => Effect.Effect<A, StateError | RunFailed | InvalidInput>
 ): Effect.Effect<A, RunFailed | InvalidInput> => {
+  if (config.coordination !== undefined) {
+    // The workers' state, in their PostgreSQL.
+    const url = config.coordination.postgres
+    return Effect.promise(() => import("./postgres.ts")).pipe(
+      Effect.flatMap((postgres) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => postgres.makePool(url, 2, () => undefined)),
+          (pool) =>
+            postgres.migrate(pool, postgres.locationOf(url)).pipe(
+              Effect.andThen(f(postgres.makePostgresStore(pool, postgres.locationOf(url)), postgres.locationOf(url)))
+            ),
+          (pool) => Effect.promise(() => pool.end().catch(() => undefined))
+        )
+      ),
+      Effect.catchTag("StateError", storeFailed)
+    )
+  }
   const path = statePath(config.state, config.deadLetter.path)
   if (!fs.existsSync(path)) return absent(path)
   return Effect.acquireUseRelease(

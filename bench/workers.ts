@@ -1,0 +1,179 @@
+/**
+ * Workers sharing an organization through PostgreSQL: 1, 2 and 3 `iam-ocsf run` daemons (the
+ * shipped CLI, `bin/iam-ocsf`, each a process) on one embedded PostgreSQL, reading an emulator
+ * organization (in its own process) of 60 accounts with the per-user strategy, a latency per call
+ * and a request budget per account. The accounts are made due all at once after every worker has
+ * connected (so that start-up is not measured), and the time is PostgreSQL's, from that moment to
+ * the last account's job completed: accounts per minute and the scaling against one worker. The
+ * mean time of one account's collection says what bound the work: when it stays the same with
+ * more workers, the accounts' latency and budgets did, not the CPU.
+ *
+ * `npm run bench -- --only workers`
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import pg from "pg"
+import { migrate } from "../src/state/postgres.ts"
+import { startPostgres } from "../test/postgres.ts"
+import { startEmulatorProcess, stopChild } from "./emulatorProcess.ts"
+
+export interface WorkersBenchOptions {
+  readonly accounts: number
+  readonly usersPerAccount: number
+  readonly latencyMs: number
+  /** Each account's requests per second. */
+  readonly budget: number
+  /** Accounts each worker reads at once (`accounts.concurrency`). */
+  readonly concurrency: number
+  readonly workers: ReadonlyArray<number>
+}
+
+export const defaultWorkersBench: WorkersBenchOptions = {
+  accounts: 60,
+  usersPerAccount: 10,
+  latencyMs: 20,
+  budget: 20,
+  concurrency: 4,
+  workers: [1, 2, 3]
+}
+
+export interface WorkersRun {
+  readonly workers: number
+  readonly seconds: number
+  readonly accountsPerMinute: number
+  /** accounts/min ÷ that of one worker. */
+  readonly scaling: number
+  /** Mean seconds of one account's job, from its take to its end. */
+  readonly secondsPerAccount: number
+  readonly loadAverage: string
+}
+
+const repoRoot = path.resolve(import.meta.dirname, import.meta.filename.endsWith(".ts") ? ".." : "../..")
+
+const accountIds = (n: number) => ["123456789012", ...Array.from({ length: n - 1 }, (_, i) => String(200000000001 + i))]
+
+const until = async (what: string, probe: () => Promise<boolean>, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const runWorkers = async (
+  options: WorkersBenchOptions,
+  count: number,
+  emulatorUrl: string,
+  databaseUrl: string
+): Promise<Omit<WorkersRun, "scaling">> => {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
+  pool.on("error", () => undefined)
+  const dirs: Array<string> = []
+  const children: Array<{ child: ChildProcess; stderr: () => string }> = []
+  try {
+    // The tables first, every account held back a day: the workers start with nothing due.
+    const ids = accountIds(options.accounts)
+    await Effect.runPromise(migrate(pool, "bench"))
+    await pool.query(
+      "INSERT INTO iam_ocsf.leases (account_id, next_due) SELECT unnest($1::text[]), now() + interval '1 day'",
+      [ids]
+    )
+    for (let i = 0; i < count; i++) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-bench-workers-"))
+      dirs.push(dir)
+      const config = path.join(dir, "config.json")
+      fs.writeFileSync(config, JSON.stringify({
+        aws: { endpoint: emulatorUrl, accessKeyId: `AKIABENCHWORKER${i}000`, secretAccessKey: "bench" },
+        accounts: { organization: { roleName: "iam-ocsf-reader" }, concurrency: options.concurrency },
+        collection: { strategy: "per-user" },
+        coordination: { postgres: databaseUrl, heartbeat: "30s", pollInterval: "1s" },
+        schedule: { interval: "1h" },
+        sinks: [{ type: "file", path: path.join(dir, "events.ndjson") }],
+        deadLetter: { path: path.join(dir, "dead-letter.ndjson") },
+        log: { level: "info" }
+      }))
+      let stderr = ""
+      const child = spawn(path.join(repoRoot, "bin/iam-ocsf"), ["run", "--config", config], {
+        cwd: repoRoot,
+        env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      child.stderr!.on("data", (d) => (stderr += d))
+      children.push({ child, stderr: () => stderr })
+    }
+    // Every worker connected: the accounts made due all at once.
+    await until("every worker to start", async () => children.every((c) => /worker \S+ started/.test(c.stderr())), 120_000)
+    const t0 = (await pool.query<{ t0: Date }>("UPDATE iam_ocsf.leases SET next_due = now() RETURNING now() AS t0")).rows[0]!.t0
+    await until("every account completed", async () => {
+      const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM iam_ocsf.leases WHERE last_outcome LIKE 'completed%'")
+      return Number(r.rows[0]!.n) >= ids.length
+    }, 30 * 60_000)
+    const figures = (await pool.query<{ seconds: number; per_account: number }>(
+      "SELECT extract(epoch FROM max(last_ended) - $1::timestamptz)::float8 AS seconds, " +
+        "avg(extract(epoch FROM last_ended - last_started))::float8 AS per_account FROM iam_ocsf.leases",
+      [t0]
+    )).rows[0]!
+    const failed = children.map((c) => c.stderr()).join("").match(/"level":"(error)"/g)?.length ?? 0
+    if (failed > 0) console.error(`(${failed} error lines in the workers' logs)`)
+    return {
+      workers: count,
+      seconds: round(figures.seconds),
+      accountsPerMinute: round(ids.length / (figures.seconds / 60), 1),
+      secondsPerAccount: round(figures.per_account),
+      loadAverage: os.loadavg().map((l) => l.toFixed(1)).join(" ")
+    }
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c.child)))
+    await pool.end()
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export const workersBench = async (options: WorkersBenchOptions = defaultWorkersBench): Promise<ReadonlyArray<WorkersRun>> => {
+  const server = await startPostgres()
+  const emulator = await startEmulatorProcess([
+    "--latency-ms", String(options.latencyMs),
+    "--rps", String(options.budget),
+    "--users", String(options.usersPerAccount - 2),
+    "--accounts", String(options.accounts),
+    "--users-per-account", String(options.usersPerAccount)
+  ])
+  try {
+    const runs: Array<Omit<WorkersRun, "scaling">> = []
+    for (const count of options.workers) {
+      runs.push(await runWorkers(options, count, emulator.url, await server.database(`bench_workers_${count}`)))
+    }
+    const base = runs[0]!.accountsPerMinute
+    return runs.map((r) => ({ ...r, scaling: round(r.accountsPerMinute / base) }))
+  } finally {
+    await emulator.stop()
+    await server.destroy()
+  }
+}
+
+export const printWorkers = (options: WorkersBenchOptions, runs: ReadonlyArray<WorkersRun>): void => {
+  console.log(
+    `## workers: ${options.accounts} accounts of ${options.usersPerAccount} users, per-user, ${options.latencyMs} ms per call, ` +
+      `${options.budget} requests/s per account, ${options.concurrency} accounts at once per worker, one PostgreSQL`
+  )
+  console.table(runs)
+  const last = runs[runs.length - 1]!
+  const first = runs[0]!
+  // One account's collection as slow with more workers: the accounts' latency and budgets bound the
+  // work. Slower: the workers (and the emulator) waited for the CPU.
+  const slowdown = last.secondsPerAccount / first.secondsPerAccount
+  console.log(
+    `${last.workers} workers: ${last.scaling}x the accounts/min of 1 (target ≥ 2.5); one account took ${first.secondsPerAccount}s ` +
+      `with 1 worker, ${last.secondsPerAccount}s with ${last.workers}: ` +
+      (slowdown <= 1.15
+        ? "the same, so the work was bound by latency and budgets, not CPU"
+        : `${slowdown.toFixed(2)}x slower, so the work was bound by CPU here (${os.cpus().length} cores, load average ${last.loadAverage})`)
+  )
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
+
+if (import.meta.main) printWorkers(defaultWorkersBench, await workersBench())
