@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS iam_ocsf.accounts (
   id bigserial PRIMARY KEY,
   account_id text NOT NULL UNIQUE,
   last_run timestamptz,
+  -- when the last run's state was recorded: after every observation it made
+  last_commit timestamptz,
   last_complete_run timestamptz,
   last_snapshot timestamptz
 );
@@ -243,7 +245,7 @@ export const makePostgresStore = (
         // What an earlier holder of the account staged and never committed (a killed worker) goes now.
         await query("DELETE FROM iam_ocsf.staged WHERE account_id = $1 AND fence <> $2 AND ($2 < 0 OR fence < $2)", [accountId, token])
         const rows = await query(
-          "SELECT id, last_run, last_complete_run, last_snapshot FROM iam_ocsf.accounts WHERE account_id = $1",
+          "SELECT id, last_run, last_commit, last_complete_run, last_snapshot FROM iam_ocsf.accounts WHERE account_id = $1",
           [accountId]
         )
         active.add(accountId)
@@ -286,6 +288,7 @@ export const makePostgresStore = (
       accountId,
       lastCompleteRun: date(row?.last_complete_run),
       lastSnapshot: date(row?.last_snapshot),
+      lastCommit: date(row?.last_commit),
 
       previous: (userId) =>
         attempt("read", async () => {
@@ -364,7 +367,7 @@ export const makePostgresStore = (
               )
               : undefined
             await client.query(
-              "UPDATE iam_ocsf.accounts SET last_run = $1, " +
+              "UPDATE iam_ocsf.accounts SET last_run = $1, last_commit = now(), " +
                 "last_complete_run = CASE WHEN $2 THEN $1 ELSE last_complete_run END, " +
                 "last_snapshot = CASE WHEN $3 THEN $1 ELSE last_snapshot END WHERE id = $4",
               [options.at, complete, options.snapshot, id]
