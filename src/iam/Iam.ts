@@ -274,7 +274,9 @@ const make = Effect.fnUntraced(function*(settings: IamSettings) {
   const tally = new CallTally()
   const pacer = yield* makeRequestPacer({ ...settings.requestRate, window: settings.maxInFlight ?? settings.maxSockets })
 
-  const policy = retryPolicy<IamError>(settings.retry).pipe(
+  // Paced: every attempt takes its turn from `pacer`, whose rate answers a full budget; a throttled
+  // call's own backoff only spreads its attempts (`retry.ts`).
+  const policy = retryPolicy<IamError>(settings.retry, { paced: true }).pipe(
     Schedule.tap(({ attempt, duration, input }) =>
       Effect.logDebug("retrying IAM call").pipe(
         Effect.annotateLogs({
