@@ -12,13 +12,15 @@
  *   backs off twice as long as another error;
  * - AWS calls are paced (`paced`): each attempt waits its turn in the account's request rate,
  *   learned from its throttles (`iam/AdaptiveRate.ts`), which slows the whole account when its
- *   budget is full. The backoff of one throttled call then only spreads its attempts, and starts
- *   at a quarter of `baseDelay`: most throttles are noise (other tools share the account-wide
- *   budget) and the call is answered at its next try. Waiting long would only make the few
- *   unlucky calls that are throttled again and again, and whatever waits for them (the next
- *   ListUsers page, the credential report, a run's last users), the run's slowest part: with
- *   random throttling, the run lasts as long as its longest chain of backoffs, which must
- *   stay a few seconds long even when a call gives up after `maxAttempts`.
+ *   budget is full. The backoff of one throttled call then only spreads its attempts: it starts
+ *   at a quarter of `baseDelay`, since most throttles are noise (other tools share the
+ *   account-wide budget) and the call is answered at its next try, and it waits at most a
+ *   second, by when the rate has judged a round of answers and, for a full budget, slowed
+ *   down. Waiting longer would only make the few unlucky calls that are throttled again and
+ *   again, and whatever waits for them (the next ListUsers page, the credential report, a
+ *   run's last users), the run's slowest part: under random throttling a run lasts as long as
+ *   its longest chain of backoffs, up to a call that gives up after `maxAttempts`. The capped
+ *   delay is not jittered: the pacer hands out turns one by one.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -52,19 +54,21 @@ export const defaultRetry: RetrySettings = {
   maxDelay: Duration.seconds(20)
 }
 
-/** How much longer than another error's a throttle's backoff is: unpaced, and paced. */
+/** How much longer than another error's a throttle's backoff is: unpaced, and paced (and the paced one's longest). */
 const THROTTLED = 2
 const THROTTLED_PACED = 0.25
+const PACED_CAP = Duration.seconds(1)
 
 export const retryPolicy = <E extends RetryableError>(settings: RetrySettings, options: RetryPolicyOptions = {}) => {
   const throttled = options.paced === true ? THROTTLED_PACED : THROTTLED
+  const throttledCap = options.paced === true ? Duration.min(PACED_CAP, settings.maxDelay) : settings.maxDelay
   return Schedule.min([Schedule.exponential(settings.baseDelay), Schedule.spaced(settings.maxDelay)]).pipe(
     Schedule.jittered,
     Schedule.setInputType<E>(),
     Schedule.modifyDelay(({ duration, input }) =>
       Effect.succeed(
         Duration.max(
-          input.throttled === true ? Duration.min(Duration.times(duration, throttled), settings.maxDelay) : duration,
+          input.throttled === true ? Duration.min(Duration.times(duration, throttled), throttledCap) : duration,
           input.retryAfter ?? Duration.zero
         )
       )
