@@ -10,6 +10,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as Redacted from "effect/Redacted"
 import * as Clock from "effect/Clock"
 import * as Stream from "effect/Stream"
@@ -167,18 +170,18 @@ describe("the request pacer's window of calls in flight", () => {
 })
 
 describe("a call that keeps being throttled", () => {
-  it.effect("backs off twice as long as for other retryable errors, each attempt, and gives up after maxAttempts", () =>
+  it.effect("unpaced (a sink's): backs off twice as long as for other retryable errors, each attempt, and gives up after maxAttempts", () =>
     Effect.gen(function*() {
       const settings = { maxAttempts: 5, baseDelay: Duration.millis(100), maxDelay: Duration.seconds(60) }
       /** When each attempt of a call failing with `error` was made. */
-      const attemptTimes = (error: { readonly retryable: boolean; readonly throttled: boolean }) =>
+      const attemptTimes = (error: { readonly retryable: boolean; readonly throttled: boolean }, paced = false) =>
         Effect.gen(function*() {
           const times: Array<number> = []
           const call = Effect.flatMap(Clock.currentTimeMillis, (now) => {
             times.push(now)
             return Effect.fail(error)
           })
-          const fiber = yield* Effect.forkChild(Effect.retry(call, retryPolicy<typeof error>(settings)))
+          const fiber = yield* Effect.forkChild(Effect.retry(call, retryPolicy<typeof error>(settings, { paced })))
           yield* TestClock.adjust(Duration.minutes(1))
           const exit = yield* Fiber.await(fiber)
           assert.strictEqual(exit._tag, "Failure")
@@ -195,6 +198,30 @@ describe("a call that keeps being throttled", () => {
         assert.isAtMost(gap, 2 * 1.2 * base, `gap ${i}`)
         assert.isAtMost(unavailable[i]!, 1.2 * base, `gap ${i}`)
       })
+    }))
+
+  it.effect("paced (AWS calls, whose rate slows the whole account): backs off from a quarter of baseDelay, doubling each attempt up to a second, and gives up after maxAttempts", () =>
+    Effect.gen(function*() {
+      const settings = { maxAttempts: 8, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(20) }
+      const throttle = { retryable: true, throttled: true }
+      const times: Array<number> = []
+      const call = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        times.push(now)
+        return Effect.fail(throttle)
+      })
+      const fiber = yield* Effect.forkChild(Effect.retry(call, retryPolicy<typeof throttle>(settings, { paced: true })))
+      yield* TestClock.adjust(Duration.minutes(1))
+      const exit = yield* Fiber.await(fiber)
+      assert.strictEqual(exit._tag, "Failure")
+      assert.strictEqual(times.length, settings.maxAttempts)
+      const gaps = times.slice(1).map((t, i) => t - times[i]!)
+      gaps.forEach((gap, i) => {
+        // 50 ms, 100 ms, ... 800 ms, each with jitter (0.8 to 1.2 times), then 1 s: 3.5 s or so in all before it gives up.
+        const base = (200 / 4) * 2 ** i
+        assert.isAtLeast(gap, Math.min(0.8 * base, 1000), `gap ${i}: ${gaps}`)
+        assert.isAtMost(gap, Math.min(1.2 * base, 1000), `gap ${i}: ${gaps}`)
+      })
+      assert.strictEqual(gaps.at(-1), 1000)
     }))
 
   it.live("its user is dead-lettered with Throttled once maxAttempts is spent; the other users are collected", () =>
@@ -217,6 +244,35 @@ describe("a call that keeps being throttled", () => {
       assert.strictEqual(emulator.counters().byAction["ListGroupsForUser"]!.throttled, 10 * retry.maxAttempts)
       assert.strictEqual(summary.aws.throttled, 10 * retry.maxAttempts)
       assert.strictEqual(summary.aws.retries, 10 * (retry.maxAttempts - 1))
+    }), 60_000)
+})
+
+describe("an AWS call that is throttled", () => {
+  it.live("is retried with the paced backoff, from a quarter of baseDelay: the account's rate, not the call's wait, answers a full budget", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 2, faults: { ListGroupsForUser: { throttleRate: 1 } } })
+      const dir = tempDir()
+      const retry = { maxAttempts: 4, baseDelay: "40ms", maxDelay: "10s" } as const
+      /** The delay of each retry the policy logged, by action and attempt. */
+      const retries: Array<{ readonly action: unknown; readonly attempt: unknown; readonly delayMs: unknown }> = []
+      const capture = Logger.make(({ fiber, message }) => {
+        if ((Array.isArray(message) ? message[0] : message) !== "retrying IAM call") return
+        const { action, attempt, delayMs } = fiber.getRef(References.CurrentLogAnnotations)
+        retries.push({ action, attempt, delayMs })
+      })
+      const summary = yield* runInProcess(configFor(emulator, dir, { collection: { retry } })).pipe(
+        Effect.provide(Logger.layer([capture])),
+        Effect.provide(Layer.succeed(References.MinimumLogLevel, "Debug"))
+      )
+      assert.strictEqual(summary.failed, 4)
+      const throttled = retries.filter((r) => r.action === "ListGroupsForUser")
+      assert.strictEqual(throttled.length, 4 * (retry.maxAttempts - 1))
+      for (const { attempt, delayMs } of throttled) {
+        // 10 ms, 20 ms, 40 ms with jitter (0.8 to 1.2 times), where an unpaced throttle waits 80, 160, 320 ms.
+        const base = (40 / 4) * 2 ** (Number(attempt) - 1)
+        assert.isAtLeast(Number(delayMs), 0.8 * base, JSON.stringify(throttled))
+        assert.isAtMost(Number(delayMs), 1.2 * base, JSON.stringify(throttled))
+      }
     }), 60_000)
 })
 

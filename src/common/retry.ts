@@ -2,10 +2,25 @@
  * The project's one retry policy, used for every AWS call and every sink batch: exponential
  * backoff from `baseDelay`, capped at `maxDelay`, with jitter so that concurrent callers that
  * failed together do not retry together, and at most `maxAttempts` attempts in all. Only
- * errors that say they are retryable are retried; throttling backs off twice as long,
- * because it means the whole account is over its budget, not that one request was unlucky.
- * A destination that says when to come back (HTTP `Retry-After`) is not asked sooner: its
- * delay may exceed `maxDelay`, since asking earlier would only be refused again.
+ * errors that say they are retryable are retried. A destination that says when to come back
+ * (HTTP `Retry-After`) is not asked sooner: its delay may exceed `maxDelay`, since asking
+ * earlier would only be refused again.
+ *
+ * Throttling backs off per call like any other retryable error, but from a base that depends on
+ * who slows the destination down as a whole:
+ * - a sink's calls are not paced: its backoff is all the slowing down there is, and a throttle
+ *   backs off twice as long as another error;
+ * - AWS calls are paced (`paced`): each attempt waits its turn in the account's request rate,
+ *   learned from its throttles (`iam/AdaptiveRate.ts`), which slows the whole account when its
+ *   budget is full. The backoff of one throttled call then only spreads its attempts: it starts
+ *   at a quarter of `baseDelay`, since most throttles are noise (other tools share the
+ *   account-wide budget) and the call is answered at its next try, and it waits at most a
+ *   second, by when the rate has judged a round of answers and, for a full budget, slowed
+ *   down. Waiting longer would only make the few unlucky calls that are throttled again and
+ *   again, and whatever waits for them (the next ListUsers page, the credential report, a
+ *   run's last users), the run's slowest part: under random throttling a run lasts as long as
+ *   its longest chain of backoffs, up to a call that gives up after `maxAttempts`. The capped
+ *   delay is not jittered: the pacer hands out turns one by one.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,20 +40,35 @@ export interface RetryableError {
   readonly retryAfter?: Duration.Duration | undefined
 }
 
+export interface RetryPolicyOptions {
+  /**
+   * Every attempt waits its turn in a request rate that slows down when the destination
+   * throttles (`iam/RequestPacer.ts`): a throttled attempt is retried sooner (see above).
+   */
+  readonly paced?: boolean
+}
+
 export const defaultRetry: RetrySettings = {
   maxAttempts: 8,
   baseDelay: Duration.millis(200),
   maxDelay: Duration.seconds(20)
 }
 
-export const retryPolicy = <E extends RetryableError>(settings: RetrySettings) =>
-  Schedule.min([Schedule.exponential(settings.baseDelay), Schedule.spaced(settings.maxDelay)]).pipe(
+/** How much longer than another error's a throttle's backoff is: unpaced, and paced (and the paced one's longest). */
+const THROTTLED = 2
+const THROTTLED_PACED = 0.25
+const PACED_CAP = Duration.seconds(1)
+
+export const retryPolicy = <E extends RetryableError>(settings: RetrySettings, options: RetryPolicyOptions = {}) => {
+  const throttled = options.paced === true ? THROTTLED_PACED : THROTTLED
+  const throttledCap = options.paced === true ? Duration.min(PACED_CAP, settings.maxDelay) : settings.maxDelay
+  return Schedule.min([Schedule.exponential(settings.baseDelay), Schedule.spaced(settings.maxDelay)]).pipe(
     Schedule.jittered,
     Schedule.setInputType<E>(),
     Schedule.modifyDelay(({ duration, input }) =>
       Effect.succeed(
         Duration.max(
-          input.throttled === true ? Duration.min(Duration.times(duration, 2), settings.maxDelay) : duration,
+          input.throttled === true ? Duration.min(Duration.times(duration, throttled), throttledCap) : duration,
           input.retryAfter ?? Duration.zero
         )
       )
@@ -46,3 +76,4 @@ export const retryPolicy = <E extends RetryableError>(settings: RetrySettings) =
     Schedule.upTo({ times: Math.max(0, settings.maxAttempts - 1) }),
     Schedule.while(({ input }) => input.retryable)
   )
+}

@@ -109,7 +109,9 @@ export const makeDoor = Effect.fnUntraced(function*(settings: DoorSettings) {
   const spanPrefix = `${settings.service} `
   const accountAttribute = settings.account === undefined ? {} : { "aws.account.id": settings.account }
 
-  const policy = retryPolicy<IamError>(settings.retry).pipe(
+  // Paced: every attempt takes its turn from `pacer`, whose rate answers a full budget; a throttled
+  // call's own backoff only spreads its attempts (`retry.ts`).
+  const policy = retryPolicy<IamError>(settings.retry, { paced: true }).pipe(
     Schedule.tap(({ attempt, duration, input }) =>
       Effect.logDebug(`retrying ${settings.service} call`).pipe(
         Effect.annotateLogs({
