@@ -211,6 +211,8 @@ const prepare = async (emu: Emulator) => {
         ["gainer", "access_key_created", k4],
         ["gainer", "password_added", undefined],
         ["gainer", "group_joined", group.GroupName],
+        // the group (Admins) has AdministratorAccess attached: an event says what that made of the user
+        ["gainer", "admin_granted", undefined],
         ["gainer", "tags_changed", undefined],
         ["loser", "mfa_disabled", undefined],
         ["loser", "policy_detached", policy.PolicyName],
@@ -219,6 +221,7 @@ const prepare = async (emu: Emulator) => {
         ["loser", "access_key_deactivated", k2],
         ["loser", "password_removed", undefined],
         ["loser", "group_left", group.GroupName],
+        ["loser", "admin_revoked", undefined],
         ["loser", "tags_changed", undefined],
         ["activator", "access_key_activated", k3]
       ] as Array<[string, string, string | undefined]>

@@ -86,9 +86,9 @@ describe("iam-ocsf check", () => {
     const lines = result.stdout.trimEnd().split("\n")
     const checks = lines.slice(0, -2)
     // 1 credentials, 1 organization, per account: its role (members), strategy, ListUsers,
-    // GetAccountSummary, GetAccountAuthorizationDetails, Get/GenerateCredentialReport and the 7
-    // per-user calls; 4 sinks and the dead-letter file.
-    expect(checks).toHaveLength(2 + 3 * 13 + 2 + 5)
+    // GetAccountSummary, GetAccountAuthorizationDetails, Get/GenerateCredentialReport, the 7
+    // per-user calls and the strict profile's 2 identity calls bulk makes; 4 sinks and the dead-letter file.
+    expect(checks).toHaveLength(2 + 3 * 15 + 2 + 5)
     for (const line of checks) expect(line).toMatch(/^✓ /)
     expect(lines.at(-1)).toBe(`${checks.length} passed, 0 warnings, 0 failed: ready to run`)
     expect(result.stdout).toMatch(/✓\s+credentials\s+arn:aws:iam::123456789012:user\/\S+ \(account 123456789012\)/)
@@ -127,6 +127,25 @@ describe("iam-ocsf check", () => {
     expect(result.line("iam:ListMFADevices", MANAGEMENT_ACCOUNT_ID).status).toBe("ok")
     // AccessDenied is an answer, not a failure to retry.
     expect(emu.organization!.account("200000000001").counters().byAction["ListMFADevices"]).toMatchObject({ denied: 1, ok: 0 })
+  })
+
+  it("the strict profiles' identity calls: GetUser per-user, certificates and service-specific credentials in both", async () => {
+    const emu = await organization({
+      perAccount: { "200000000001": { faults: { GetUser: { accessDenied: true }, ListServiceSpecificCredentials: { accessDenied: true } } } }
+    })
+    const perUser = await check(emu, orgConfig(emu, { collection: { strategy: "per-user" }, ocsf: { profile: "strict" } }))
+    expect(perUser.code).toBe(1)
+    expect(perUser.failed().sort()).toEqual(["200000000001 iam:GetUser", "200000000001 iam:ListServiceSpecificCredentials"])
+    expect(perUser.line("iam:ListSigningCertificates", "200000000001").status).toBe("ok")
+    expect(perUser.line("iam:GetUser", "200000000002").status).toBe("ok")
+    // Bulk reads the boundary from its pages (no GetUser), but lists every user's service-specific credentials.
+    const bulk = await check(emu, orgConfig(emu, { collection: { strategy: "bulk" }, ocsf: { profile: "strict" } }))
+    expect(bulk.failed()).toEqual(["200000000001 iam:ListServiceSpecificCredentials"])
+    expect(bulk.json.checks.filter((c: Check) => c.name === "iam:GetUser")).toEqual([])
+    // The spec profile makes none of them.
+    const spec = await check(emu, orgConfig(emu, { collection: { strategy: "per-user" } }))
+    expect(spec.code).toBe(0)
+    expect(spec.json.checks.filter((c: Check) => c.name === "iam:GetUser")).toEqual([])
   })
 
   it("auto where a bulk action is denied: a warning, and it says auto falls back to per-user (exit 0); bulk there is red", async () => {

@@ -13,7 +13,7 @@ import type { AccountTarget } from "../accounts/discover.ts"
 import { makeDoor } from "../iam/door.ts"
 import type { IamError } from "../iam/IamError.ts"
 import { callerIdentity, type CallerIdentity } from "../iam/Sts.ts"
-import { needsAccessKeyIds } from "../ocsf/index.ts"
+import { needsAccessKeyIds, needsIdentity } from "../ocsf/index.ts"
 import type { AppConfig } from "../run/AppConfig.ts"
 import { connectionOf } from "../run/Runner.ts"
 import { type CheckResult, fail, ok, warn } from "./CheckResult.ts"
@@ -77,6 +77,7 @@ const accountChecks = (config: AppConfig, target: AccountTarget, caller: CallerI
       principal: target.access._tag === "AssumeRole" ? target.access.roleArn : caller.arn,
       strategy: config.collection.strategy,
       accessKeyIds: needsAccessKeyIds(config.ocsf.profile),
+      identity: needsIdentity(config.ocsf.profile),
       maxCredentialReportAge: config.collection.maxCredentialReportAge
     })
     return [...results, ...iamResults]

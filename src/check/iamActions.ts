@@ -11,6 +11,11 @@
  *   events carry key ids (needed).
  * - `auto`: both; it collects in bulk unless a bulk action is denied (then a warning, and the
  *   per-user calls are needed), as the run decides.
+ * - the strict profiles' identity: per user, GetUser (per-user only), ListSigningCertificates and
+ *   ListServiceSpecificCredentials; bulk lists every user's service-specific credentials (needed)
+ *   and the certificates of the users the report shows with one (a warning when denied). The calls
+ *   on a particular key, policy or group (GetAccessKeyLastUsed, GetUserPolicy, the group and
+ *   managed policy calls) are not tried: the first user may have none to try them on.
  *
  * GenerateCredentialReport is never called: it would start the generation of a report, and a
  * check changes nothing. GetCredentialReport's answer (a report, none yet, or one being
@@ -38,6 +43,8 @@ export interface IamCheckOptions {
   readonly strategy: CollectionStrategy
   /** The profile's events carry access key ids (strict profiles): bulk lists the keys of every user that has one. */
   readonly accessKeyIds: boolean
+  /** The profile's events carry the whole identity (strict profiles): the identity calls are made too. */
+  readonly identity: boolean
   readonly maxCredentialReportAge: Duration.Duration
 }
 
@@ -51,7 +58,9 @@ const PER_USER = [
   "ListAttachedUserPolicies",
   "ListUserPolicies"
 ] as const
-type PerUserAction = typeof PER_USER[number]
+/** The strict profiles' per-user identity calls (GetUser: per-user only; bulk has the boundary from its pages). */
+const IDENTITY = ["GetUser", "ListSigningCertificates", "ListServiceSpecificCredentials"] as const
+type PerUserAction = typeof PER_USER[number] | typeof IDENTITY[number]
 
 const perUserCall = (iam: IamService, action: PerUserAction, user: string): Effect.Effect<string, IamError> => {
   switch (action) {
@@ -73,6 +82,12 @@ const perUserCall = (iam: IamService, action: PerUserAction, user: string): Effe
       return Effect.map(iam.listAttachedUserPolicies(user, undefined, 1), () => `allowed (user ${user})`)
     case "ListUserPolicies":
       return Effect.map(iam.listUserPolicies(user, undefined, 1), () => `allowed (user ${user})`)
+    case "GetUser":
+      return Effect.map(iam.getUser(user), () => `allowed (user ${user})`)
+    case "ListSigningCertificates":
+      return Effect.map(iam.listSigningCertificates(user, undefined, 1), () => `allowed (user ${user})`)
+    case "ListServiceSpecificCredentials":
+      return Effect.map(iam.listServiceSpecificCredentials(user, undefined, 1), () => `allowed (user ${user})`)
   }
 }
 
@@ -90,7 +105,7 @@ export const iamChecks = (iam: IamService, options: IamCheckOptions): Effect.Eff
   Effect.gen(function*() {
     const { account, principal, strategy } = options
     const allow = (action: string) =>
-      `allow iam:${action} to ${principal} (the README's "Checking a config" section has the policy of every action)`
+      `allow iam:${action} to ${principal} (the README's "AWS credentials and permissions" section lists every action a strategy and profile call)`
     const failure = (action: string, e: IamError, needed: boolean, consequence: string) =>
       (needed ? fail : warn)(
         `iam:${action}`,
@@ -185,8 +200,10 @@ export const iamChecks = (iam: IamService, options: IamCheckOptions): Effect.Eff
     }
 
     // The per-user calls, on the first user, a few at a time through the door.
-    const perUserNeeded = (action: PerUserAction) => picks === "per-user" || (action === "ListAccessKeys" && options.accessKeyIds)
-    const perUser = yield* Effect.forEach(PER_USER, (action): Effect.Effect<CheckResult> => {
+    const perUserNeeded = (action: PerUserAction) =>
+      picks === "per-user" || (action === "ListAccessKeys" && options.accessKeyIds) || action === "ListServiceSpecificCredentials"
+    const identityActions = !options.identity ? [] : picks === "per-user" ? IDENTITY : IDENTITY.filter((a) => a !== "GetUser")
+    const perUser = yield* Effect.forEach([...PER_USER, ...identityActions], (action): Effect.Effect<CheckResult> => {
       const needed = perUserNeeded(action)
       if (Result.isFailure(listed)) {
         return Effect.succeed(warn(`iam:${action}`, "not tried: ListUsers failed, so there is no user to try it on", "make ListUsers work first", account))

@@ -68,7 +68,10 @@ export const retryPolicy = <E extends RetryableError>(settings: RetrySettings, o
     Schedule.modifyDelay(({ duration, input }) =>
       Effect.succeed(
         Duration.max(
-          input.throttled === true ? Duration.min(Duration.times(duration, throttled), throttledCap) : duration,
+          // In milliseconds: Duration.min may keep the first of two durations within a nanosecond (1000.0000000000002 ms).
+          input.throttled === true
+            ? Duration.millis(Math.min(Duration.toMillis(duration) * throttled, Duration.toMillis(throttledCap)))
+            : duration,
           input.retryAfter ?? Duration.zero
         )
       )
