@@ -413,26 +413,40 @@ describe("a run killed", () => {
     const before = await c.show()
     const { expected } = await change()
 
-    // A writer killed with SIGKILL in the middle of a transaction on the store, as a run killed in
-    // its commit is: the users rewritten and removed, the account's times moved, its pages spilled
-    // into the write-ahead log, no COMMIT.
-    const writer = spawn(process.execPath, ["--input-type=module", "-e", `
-      import { DatabaseSync } from "node:sqlite"
-      const db = new DatabaseSync(${JSON.stringify(c.state)})
-      db.exec("BEGIN IMMEDIATE")
-      db.exec("UPDATE users SET hash = 'x', body = '{}'")
-      db.exec("DELETE FROM users WHERE rowid % 2 = 0")
-      db.exec("UPDATE accounts SET last_run = 0, last_complete_run = 0")
-      // more than the page cache holds, so that pages go to the write-ahead log before any COMMIT
-      db.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) " +
-        "INSERT INTO users SELECT u.account, u.user_id || '-' || n.i, 'y', hex(randomblob(500)) FROM users u, n")
-      process.stdout.write("in the middle\\n")
-      setInterval(() => {}, 1000)
-    `], { stdio: ["ignore", "pipe", "inherit"] })
-    await new Promise<void>((resolve) => writer.stdout!.once("data", () => resolve()))
-    expect(fs.statSync(`${c.state}-wal`).size).toBeGreaterThan(0)
-    writer.kill("SIGKILL")
-    await new Promise((resolve) => writer.once("exit", resolve))
+    // A trigger that takes forever when the commit records the run's times, after it has written
+    // the changed users and removed the deleted one: the run is held inside its commit's transaction.
+    const raw = new DatabaseSync(c.state)
+    raw.exec("CREATE TRIGGER stall AFTER UPDATE ON accounts BEGIN SELECT count(*) FROM " +
+      Array.from({ length: 12 }, (_, i) => `users u${i}`).join(", ") + "; END")
+    raw.close()
+    // Inside its commit, the run holds the store's write lock: a writer of this test is refused at once.
+    const probe = new DatabaseSync(c.state, { timeout: 0 })
+    const inCommit = () => {
+      try {
+        probe.exec("BEGIN IMMEDIATE")
+        probe.exec("ROLLBACK")
+        return false
+      } catch {
+        return true
+      }
+    }
+    let timer: ReturnType<typeof setInterval> | undefined
+    const killed = await c.run((child) => {
+      timer = setInterval(() => {
+        if (inCommit()) {
+          clearInterval(timer)
+          child.kill("SIGKILL")
+        }
+      }, 20)
+    }).finally(() => {
+      clearInterval(timer)
+      probe.close()
+    })
+    expect(killed.signal).toBe("SIGKILL")
+    expect(summarize(killed.events)).toEqual([...expected].sort(byText))
+    const unstall = new DatabaseSync(c.state)
+    unstall.exec("DROP TRIGGER stall")
+    unstall.close()
 
     expect(await c.show()).toEqual(before)
     const next = await c.run()
