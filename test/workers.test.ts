@@ -1,7 +1,7 @@
 /**
  * Several `iam-ocsf run` daemons as workers of one PostgreSQL (started by the test), reading the
  * emulator's organization: every account collected, by exactly one worker at a time (the
- * emulator's overlap recorder), at most once per job and jobs of an account an interval apart,
+ * emulator's overlap recorder), the jobs of an account an interval apart,
  * every user's event delivered; a worker killed with SIGKILL mid-job has its accounts retaken by
  * the others once its heartbeat lapses, nothing lost; PostgreSQL stopped and started again, the
  * workers carry on without a restart; /readyz and /metrics of a worker; `iam-ocsf status`.
@@ -134,7 +134,7 @@ const leases = async (pool: pg.Pool): Promise<Array<any>> =>
   )
 
 describe("workers sharing an organization through PostgreSQL", () => {
-  it("three workers, 30 accounts: each collected by one worker at a time, once per job, jobs an interval apart; every user delivered", async () => {
+  it("three workers, 30 accounts: each collected by one worker at a time, its jobs an interval apart; every user delivered", async () => {
     const { emu, org, dirs, configs, pool } = await setUp({
       accounts: 30,
       usersPerAccount: 3,
@@ -163,14 +163,14 @@ describe("workers sharing an organization through PostgreSQL", () => {
       expect(org.overlappedAccounts()).toEqual([])
       expect(delivered(dirs)).toEqual(truth(emu))
 
-      // Once per job, and an account's jobs an interval apart (the scheduler's row lock, not luck).
+      // An account's jobs an interval apart: the scheduler marks it scheduled in the transaction
+      // that queues its job (PostgreSQL's clock on both sides, so this is no timing assertion).
       const jobs = (await pool.query(
-        "SELECT singleton_key AS account, created_on, started_on, retry_count FROM pgboss.job WHERE name = 'iam-ocsf-accounts' ORDER BY created_on"
+        "SELECT singleton_key AS account, created_on FROM pgboss.job WHERE name = 'iam-ocsf-accounts' ORDER BY created_on"
       )).rows
       for (const id of ids) {
         const mine = jobs.filter((j) => j.account === id)
-        const attempts = mine.filter((j) => j.started_on !== null).reduce((n, j) => n + j.retry_count + 1, 0)
-        expect(org.account(id).overlap().collections.length).toBeLessThanOrEqual(attempts)
+        expect(mine.length).toBeGreaterThanOrEqual(2)
         for (let i = 1; i < mine.length; i++) {
           expect(mine[i].created_on.getTime() - mine[i - 1].created_on.getTime()).toBeGreaterThanOrEqual(4000 - 50)
         }
