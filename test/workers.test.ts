@@ -1,18 +1,21 @@
 /**
  * Several `iam-ocsf run` daemons as workers of one PostgreSQL (started by the test), reading the
  * emulator's organization: every account collected, by exactly one worker at a time (the
- * emulator's overlap recorder), at most once per job and jobs of an account an interval apart,
+ * emulator's overlap recorder), the jobs of an account an interval apart,
  * every user's event delivered; a worker killed with SIGKILL mid-job has its accounts retaken by
- * the others once its heartbeat lapses, nothing lost; PostgreSQL stopped and started again, the
+ * the others once its heartbeat lapses, nothing lost; a worker whose job was taken back while it
+ * ran has that account's commit refused (fenced); PostgreSQL stopped and started again, the
  * workers carry on without a restart; /readyz and /metrics of a worker; `iam-ocsf status`.
  */
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import pg from "pg"
+import { PgBoss } from "pg-boss"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { configFor, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
 import { startPostgres, type TestPostgres } from "./postgres.ts"
+import { takeLease } from "../src/coordination/leases.ts"
 
 let server: TestPostgres
 beforeAll(async () => {
@@ -134,7 +137,7 @@ const leases = async (pool: pg.Pool): Promise<Array<any>> =>
   )
 
 describe("workers sharing an organization through PostgreSQL", () => {
-  it("three workers, 30 accounts: each collected by one worker at a time, once per job, jobs an interval apart; every user delivered", async () => {
+  it("three workers, 30 accounts: each collected by one worker at a time, its jobs an interval apart; every user delivered", async () => {
     const { emu, org, dirs, configs, pool } = await setUp({
       accounts: 30,
       usersPerAccount: 3,
@@ -163,14 +166,14 @@ describe("workers sharing an organization through PostgreSQL", () => {
       expect(org.overlappedAccounts()).toEqual([])
       expect(delivered(dirs)).toEqual(truth(emu))
 
-      // Once per job, and an account's jobs an interval apart (the scheduler's row lock, not luck).
+      // An account's jobs an interval apart: the scheduler marks it scheduled in the transaction
+      // that queues its job (PostgreSQL's clock on both sides, so this is no timing assertion).
       const jobs = (await pool.query(
-        "SELECT singleton_key AS account, created_on, started_on, retry_count FROM pgboss.job WHERE name = 'iam-ocsf-accounts' ORDER BY created_on"
+        "SELECT singleton_key AS account, created_on FROM pgboss.job WHERE name = 'iam-ocsf-accounts' ORDER BY created_on"
       )).rows
       for (const id of ids) {
         const mine = jobs.filter((j) => j.account === id)
-        const attempts = mine.filter((j) => j.started_on !== null).reduce((n, j) => n + j.retry_count + 1, 0)
-        expect(org.account(id).overlap().collections.length).toBeLessThanOrEqual(attempts)
+        expect(mine.length).toBeGreaterThanOrEqual(2)
         for (let i = 1; i < mine.length; i++) {
           expect(mine[i].created_on.getTime() - mine[i - 1].created_on.getTime()).toBeGreaterThanOrEqual(4000 - 50)
         }
@@ -256,6 +259,48 @@ describe("workers sharing an organization through PostgreSQL", () => {
       await pool.end()
     }
   }, 180_000)
+
+  it("a worker whose job was taken back while it ran: its commit for that account refused, the other account's recorded", async () => {
+    const { configs, pool, url } = await setUp({
+      accounts: 2,
+      usersPerAccount: 3,
+      latencyMs: 400,
+      workers: 1,
+      interval: "1h",
+      concurrency: 2
+    })
+    const boss = new PgBoss({ connectionString: url, schema: "pgboss", supervise: false, schedule: false })
+    boss.on("error", () => undefined)
+    try {
+      const [worker] = configs.map(startWorker)
+      const held = await until("the worker to hold both accounts", async () => {
+        const rows = (await leases(pool)).filter((r) => r.holder !== null)
+        return rows.length === 2 ? rows : undefined
+      }, 60_000, () => worker!.stderr())
+      const [lost, kept] = [held[0]!.account_id as string, held[1]!.account_id as string]
+      // What pg-boss does when a heartbeat lapses, then another worker's take of the retry.
+      await boss.start()
+      const job = (await pool.query("SELECT job_id, retry_count FROM iam_ocsf.leases WHERE account_id = $1", [lost])).rows[0]
+      await boss.fail("iam-ocsf-accounts", [{ id: job.job_id, retryCount: job.retry_count }], { message: "job heartbeat timeout" })
+      await takeLease(pool, { accountId: lost, worker: "another-worker/1", jobId: job.job_id, retryCount: job.retry_count + 1 })
+
+      await until("the refused commit", () => (/lost its job/.test(worker!.stderr()) ? true : undefined), 60_000, () => worker!.stderr())
+      await until("the other account recorded", async () => {
+        const rows = (await pool.query("SELECT account_id FROM iam_ocsf.accounts")).rows
+        return rows.length > 0 ? rows.map((r) => r.account_id) : undefined
+      }).then((recorded) => expect(recorded).toEqual([kept]))
+      expect(worker!.stderr()).toMatch(new RegExp(`"level":"error".*the run of account ${lost} lost its job .*another worker \\(another-worker/1\\) took the account`))
+      // That account's failure, not the run's: the other account's commit went through.
+      expect(worker!.stderr()).not.toMatch(/"message":"collection failed/)
+      worker!.kill("SIGTERM")
+      expect((await worker!.done).code).toBe(0)
+      // Nothing of the stale run was written for the account it lost.
+      expect((await pool.query("SELECT count(*)::int AS n FROM iam_ocsf.accounts WHERE account_id = $1", [lost])).rows[0].n).toBe(0)
+    } finally {
+      await boss.stop({ graceful: false, close: true })
+      await pool.end()
+    }
+  }, 120_000)
 
   it("PostgreSQL stopped and started again: the workers say so, /readyz turns 503 then 200, and they carry on without a restart", async () => {
     const { org, configs, pool } = await setUp({

@@ -130,7 +130,8 @@ const run = Command.make(
       "and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when set. Users that cannot be collected and batches a sink " +
       "refuses go to the dead-letter file, never silently away. It starts with the checks of `iam-ocsf check` " +
       "(the daemon at start only), logging each failed one with its fix; --require-healthy makes a failed one " +
-      "stop the start (exit code 1). " + exitCodes
+      "stop the start (exit code 1). With a coordination section the daemon is one worker of several sharing the " +
+      "accounts through PostgreSQL (see `iam-ocsf status`); --once is then refused. " + exitCodes
   ),
   Command.withExamples([
     { command: "iam-ocsf run --config config.json --once", description: "One snapshot, then exit" },
