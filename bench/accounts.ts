@@ -18,7 +18,7 @@ import * as References from "effect/References"
 import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
-import { jobOf, runInChild } from "./childJob.ts"
+import { runInChild, serveJob } from "./childJob.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 export interface AccountsBenchOptions {
@@ -162,10 +162,6 @@ export const printAccounts = (f: AccountsFigures): void => {
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
 
 if (import.meta.main) {
-  const job = jobOf<Job>()
-  if (job !== undefined) {
-    console.log(JSON.stringify(await runJob(job)))
-    process.exit(0)
-  }
+  await serveJob(runJob)
   printAccounts(await accountsBench())
 }

@@ -25,7 +25,7 @@ import * as Logger from "effect/Logger"
 import { makeAccount } from "../emulator/account.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
-import { jobOf, runInChild } from "./childJob.ts"
+import { runInChild, serveJob } from "./childJob.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 export interface ChangesBenchOptions {
@@ -207,11 +207,7 @@ export const printChanges = (f: ChangesFigures): void => {
 const round = (n: number) => Math.round(n * 100) / 100
 
 if (import.meta.main) {
-  const job = jobOf<Job>()
-  if (job !== undefined) {
-    console.log(JSON.stringify(await runJob(job)))
-    process.exit(0)
-  }
+  await serveJob(runJob)
   const probe = process.argv.indexOf("--probe")
   if (probe >= 0) {
     // one plain snapshot run per profile (`--probe spec,strict`), to tell where a peak RSS comes from

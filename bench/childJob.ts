@@ -21,6 +21,14 @@ export const runInChild = <J, R>(module: string, job: J, flags: ReadonlyArray<st
     })
   })
 
+/** In the child: runs the job given with `--job`, prints its figures and exits; returns when this process is not one. */
+export const serveJob = async <J>(run: (job: J) => Promise<unknown>): Promise<void> => {
+  const job = jobOf<J>()
+  if (job === undefined) return
+  console.log(JSON.stringify(await run(job)))
+  process.exit(0)
+}
+
 /** In the child: the job given with `--job`, or undefined when this process is not one. */
 export const jobOf = <J>(): J | undefined => {
   const at = process.argv.indexOf("--job")

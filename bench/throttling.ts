@@ -27,7 +27,7 @@ import type { CollectionStrategy } from "../src/collect/CollectionConfig.ts"
 import { defaultConfig } from "../src/run/defaultConfig.ts"
 import { runLayer, runOnce } from "../src/run/Runner.ts"
 import { pushback } from "../src/run/RunStats.ts"
-import { jobOf, runInChild } from "./childJob.ts"
+import { runInChild, serveJob } from "./childJob.ts"
 import { startEmulatorProcess } from "./emulatorProcess.ts"
 
 interface Job {
@@ -206,9 +206,5 @@ const median = (runs: ReadonlyArray<ThrottlingRun>) => [...runs].map((r) => r.se
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
 
 if (import.meta.main) {
-  const job = jobOf<Job>()
-  if (job !== undefined) {
-    console.log(JSON.stringify(await runJob(job)))
-    process.exit(0)
-  }
+  await serveJob(runJob)
 }
