@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import { causeText } from "../common/causeText.ts"
-import { byteLength, closesBatch, type DeliverySettings, type DeliveryTarget, writeWithRetry } from "./Delivery.ts"
+import { type DeliveryTarget, inBatches, writeWithRetry } from "./Delivery.ts"
 import { acquireSinks, type SinksSettings } from "../sinks/acquire.ts"
 import type { Envelope } from "./Sink.ts"
 import { ExitCode } from "../common/exit.ts"
@@ -63,25 +63,6 @@ const isBatchRecord = (value: unknown): value is BatchRecord =>
 const envelope = (event: unknown): Envelope => {
   const uid = (event as { user?: { uid?: unknown } } | null)?.user?.uid
   return { key: typeof uid === "string" ? uid : "", json: JSON.stringify(event) }
-}
-
-/** A record's events in batches the target sink accepts (its own count and byte limits). */
-const chunks = (events: ReadonlyArray<Envelope>, settings: DeliverySettings): Array<Array<Envelope>> => {
-  const out: Array<Array<Envelope>> = []
-  let current: Array<Envelope> = []
-  let bytes = 0
-  for (const e of events) {
-    const size = byteLength(e)
-    if (closesBatch(current.length, bytes, size, settings)) {
-      out.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(e)
-    bytes += size
-  }
-  if (current.length > 0) out.push(current)
-  return out
 }
 
 const decoder = new TextDecoder()
@@ -145,7 +126,8 @@ export const replay = (config: SinksSettings, file: string, only?: string, optio
         continue
       }
       const sinkCounts = (counts[target.sink.name] ??= { records: 0, events: 0, failed: 0 })
-      const batches = chunks(record.events.map(envelope), target.settings)
+      // in batches the target sink accepts (its own count and byte limits)
+      const batches = inBatches(record.events.map(envelope), target.settings)
       const result = yield* Effect.forEach(
         batches,
         (batch) => writeWithRetry(target.sink, batch, target.settings.retry),
