@@ -129,19 +129,32 @@ describe("iam-ocsf check", () => {
     expect(emu.organization!.account("200000000001").counters().byAction["ListMFADevices"]).toMatchObject({ denied: 1, ok: 0 })
   })
 
-  it("the strict profiles' identity calls: GetUser per-user, certificates and service-specific credentials in both", async () => {
+  it("the strict profiles' identity calls: GetUser per-user, certificates and service-specific credentials in both, SSH keys where listed", async () => {
     const emu = await organization({
-      perAccount: { "200000000001": { faults: { GetUser: { accessDenied: true }, ListServiceSpecificCredentials: { accessDenied: true } } } }
+      perAccount: {
+        "200000000001": { faults: { GetUser: { accessDenied: true }, ListServiceSpecificCredentials: { accessDenied: true } } },
+        "200000000002": { faults: { ListSSHPublicKeys: { accessDenied: true } } }
+      }
     })
     const perUser = await check(emu, orgConfig(emu, { collection: { strategy: "per-user" }, ocsf: { profile: "strict" } }))
     expect(perUser.code).toBe(1)
-    expect(perUser.failed().sort()).toEqual(["200000000001 iam:GetUser", "200000000001 iam:ListServiceSpecificCredentials"])
+    expect(perUser.failed().sort()).toEqual([
+      "200000000001 iam:GetUser",
+      "200000000001 iam:ListServiceSpecificCredentials",
+      "200000000002 iam:ListSSHPublicKeys"
+    ])
     expect(perUser.line("iam:ListSigningCertificates", "200000000001").status).toBe("ok")
     expect(perUser.line("iam:GetUser", "200000000002").status).toBe("ok")
-    // Bulk reads the boundary from its pages (no GetUser), but lists every user's service-specific credentials.
+    expect(perUser.line("iam:ListSSHPublicKeys", "200000000001").status).toBe("ok")
+    // Bulk reads the boundary from its pages (no GetUser), but lists every user's service-specific
+    // credentials; SSH keys only when collection.sshPublicKeys says "always".
     const bulk = await check(emu, orgConfig(emu, { collection: { strategy: "bulk" }, ocsf: { profile: "strict" } }))
     expect(bulk.failed()).toEqual(["200000000001 iam:ListServiceSpecificCredentials"])
-    expect(bulk.json.checks.filter((c: Check) => c.name === "iam:GetUser")).toEqual([])
+    expect(bulk.json.checks.filter((c: Check) => c.name === "iam:GetUser" || c.name === "iam:ListSSHPublicKeys")).toEqual([])
+    const always = await check(emu, orgConfig(emu, { collection: { strategy: "bulk", sshPublicKeys: "always" }, ocsf: { profile: "strict" } }))
+    expect(always.failed().sort()).toEqual(["200000000001 iam:ListServiceSpecificCredentials", "200000000002 iam:ListSSHPublicKeys"])
+    const never = await check(emu, orgConfig(emu, { collection: { strategy: "per-user", sshPublicKeys: "never" }, ocsf: { profile: "strict" } }))
+    expect(never.json.checks.filter((c: Check) => c.name === "iam:ListSSHPublicKeys")).toEqual([])
     // The spec profile makes none of them.
     const spec = await check(emu, orgConfig(emu, { collection: { strategy: "per-user" } }))
     expect(spec.code).toBe(0)

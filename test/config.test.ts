@@ -122,6 +122,7 @@ describe("config: valid files", () => {
         retry: { maxAttempts: 8, baseDelay: "200ms", maxDelay: "20s" },
         strategy: "auto",
         maxCredentialReportAge: "4h",
+        sshPublicKeys: "per-user",
         minRequestsPerSecond: 1
       })
       assert.deepStrictEqual(described.schedule, { interval: "90m", jitter: 0.1, shutdownTimeout: "20s" })

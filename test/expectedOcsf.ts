@@ -137,14 +137,20 @@ const identityOf = (u: UserRecord, account: Account, collectedAt: Date) => {
 /** Whether the emulated user is an administrator, by the README's rule (`identityOf`). */
 export const isAdminRecord = (u: UserRecord, account: Account): boolean => identityOf(u, account, new Date()).admin
 
-/** Of the strict profiles' events, what differs by strategy: bulk reads the password's last change from the credential report. */
+/**
+ * Of the strict profiles' events, what differs by strategy: bulk reads the password's last change
+ * from the credential report, and lists SSH public keys only with `collection.sshPublicKeys: "always"`.
+ */
 export interface StrictOptions {
   readonly bulk?: boolean
+  /** The users' SSH public keys were listed; default: not in bulk. */
+  readonly sshPublicKeys?: boolean
 }
 
 /** The `strict` profile: valid OCSF 1.6.0, times in ms, `time` = when the user was collected. */
 export const strictEvent = (u: UserRecord, collectedAt: Date, account: Account, options: StrictOptions = {}) => {
   const id = identityOf(u, account, collectedAt)
+  const ssh = options.sshPublicKeys ?? !options.bulk
   return {
     ...header,
     time: collectedAt.getTime(),
@@ -166,7 +172,8 @@ export const strictEvent = (u: UserRecord, collectedAt: Date, account: Account, 
         ...keys(u).map((k) => ({ uid: k.AccessKeyId, type: "AWS Access Key", ...(k.LastUsed && { last_used_time: millis(k.LastUsed.Date) }) })),
         ...ordered(u.SigningCertificates, (c) => c.CertificateId).map((c) => ({ uid: c.CertificateId, type: "X.509 Signing Certificate" })),
         ...ordered(u.ServiceSpecificCredentials, (c) => c.ServiceSpecificCredentialId)
-          .map((c) => ({ uid: c.ServiceSpecificCredentialId, type: "Service-Specific Credential" }))
+          .map((c) => ({ uid: c.ServiceSpecificCredentialId, type: "Service-Specific Credential" })),
+        ...(ssh ? ordered(u.SSHPublicKeys, (k) => k.SSHPublicKeyId).map((k) => ({ uid: k.SSHPublicKeyId, type: "SSH Public Key" })) : [])
       ],
       ...id.risk
     },
@@ -201,6 +208,10 @@ export const strictEvent = (u: UserRecord, collectedAt: Date, account: Account, 
           created_time: millis(c.CreateDate),
           ...(c.ExpirationDate !== undefined && { expiration_time: millis(c.ExpirationDate) })
         })),
+        ...(ssh && {
+          ssh_public_keys: ordered(u.SSHPublicKeys, (k) => k.SSHPublicKeyId)
+            .map((k) => ({ uid: k.SSHPublicKeyId, status: k.Status, uploaded_time: millis(k.UploadDate) }))
+        }),
         permissions_boundary: id.boundary,
         admin_policies: ordered(id.granted, (p) => p.group ?? "", (p) => p.name, (p) => p.arn ?? "")
           .map((p) => ({ name: p.name, ...(p.arn !== undefined && { arn: p.arn }), ...(p.group !== undefined && { group: p.group }) })),

@@ -21,6 +21,7 @@ import { ReportLines } from "../src/iam/credentialReportBody.ts"
 import { type OcsfProfile, OcsfProfiles } from "../src/ocsf/index.ts"
 import { RISK_RULES } from "../src/identity/risk.ts"
 import { ocsfValidator, schemaErrors } from "./ocsf-schemas.ts"
+import type { StrictOptions } from "./expectedOcsf.ts"
 import { configFor, expectedEvents as allExpectedEvents, readLines, readNdjson, runInProcess, sortBy, tempDir } from "./support.ts"
 
 const HOUR = 3_600_000
@@ -49,11 +50,19 @@ const withoutPasswordChange = (event: any) => {
   return { ...event, unmapped: { ...event.unmapped, user } }
 }
 
+/** A per-user event as bulk gives it by default: SSH public keys not listed (`collection.sshPublicKeys`). */
+const withoutSshKeys = (event: any) => {
+  if (event.unmapped?.user?.ssh_public_keys === undefined) return event
+  const { ssh_public_keys: _, ...user } = event.unmapped.user
+  const credentials = event.user.programmatic_credentials.filter((c: any) => c.type !== "SSH Public Key")
+  return { ...event, user: { ...event.user, programmatic_credentials: credentials }, unmapped: { ...event.unmapped, user } }
+}
+
 /** Events as their consumers read them: JSON text, key order and list order included. */
 const texts = (events: ReadonlyArray<unknown>) => events.map((e) => JSON.stringify(e))
 
 /** What a complete, fault-free collection must produce, without `time`. */
-const expectedEvents = (emulator: Emulator, profile: OcsfProfile, options: { readonly bulk?: boolean } = {}) =>
+const expectedEvents = (emulator: Emulator, profile: OcsfProfile, options: StrictOptions = {}) =>
   allExpectedEvents(emulator, profile, options).map(withoutTime)
 
 const calls = (counters: Counters, action: string) => {
@@ -86,8 +95,9 @@ describe("collection strategies", () => {
           const perUser = yield* run(emulator, { strategy: "per-user" }, profile)
           const bulk = yield* run(emulator, { strategy: "bulk" }, profile)
           assert.strictEqual(bulk.events.length, 1_000)
-          // Every field alike, but the password's last change, which only the credential report says (bulk).
-          assert.deepStrictEqual(texts(bulk.events.map(withoutPasswordChange)), texts(perUser.events), profile)
+          // Every field alike, but the password's last change, which only the credential report says
+          // (bulk), and SSH public keys, which bulk lists only when asked (below).
+          assert.deepStrictEqual(texts(bulk.events.map(withoutPasswordChange)), texts(perUser.events.map(withoutSshKeys)), profile)
           assert.deepStrictEqual(texts(perUser.events), texts(expectedEvents(emulator, profile)), profile)
           assert.deepStrictEqual(texts(bulk.events), texts(expectedEvents(emulator, profile, { bulk: true })), profile)
           assert.isTrue(bulk.summary.complete && perUser.summary.complete)
@@ -122,6 +132,13 @@ describe("collection strategies", () => {
             assert.strictEqual(calls(perUser.counters, "GetUser"), 1_000)
             assert.strictEqual(calls(perUser.counters, "ListSigningCertificates"), 1_000)
             assert.strictEqual(calls(perUser.counters, "ListServiceSpecificCredentials"), 1_000)
+            assert.strictEqual(calls(perUser.counters, "ListSSHPublicKeys"), 1_000)
+            assert.strictEqual(calls(bulk.counters, "ListSSHPublicKeys"), 0)
+            // Asked to, bulk lists every user's SSH keys (one call a user) and then agrees on every field.
+            const withSsh = yield* run(emulator, { strategy: "bulk", sshPublicKeys: "always" }, profile)
+            assert.strictEqual(calls(withSsh.counters, "ListSSHPublicKeys"), 1_000)
+            assert.deepStrictEqual(texts(withSsh.events.map(withoutPasswordChange)), texts(perUser.events), profile)
+            assert.deepStrictEqual(texts(withSsh.events), texts(expectedEvents(emulator, profile, { bulk: true, sshPublicKeys: true })), profile)
             assert.strictEqual(calls(perUser.counters, "GetAccessKeyLastUsed"), users.reduce((n, u) => n + u.AccessKeys.length, 0))
             assert.strictEqual(calls(perUser.counters, "GetUserPolicy"), users.reduce((n, u) => n + u.InlinePolicyNames.length, 0))
             assert.strictEqual(calls(perUser.counters, "ListGroupPolicies"), groups.size)
@@ -142,6 +159,9 @@ describe("collection strategies", () => {
             for (const type of ["AWS Access Key", "X.509 Signing Certificate", "Service-Specific Credential"]) {
               assert.isAbove(seen((e) => e.user.programmatic_credentials.some((c: any) => c.type === type)), 0, type)
             }
+            assert.isAbove(perUser.events.filter((e: any) => e.user.programmatic_credentials.some((c: any) => c.type === "SSH Public Key")).length, 0)
+            assert.isAbove(perUser.events.filter((e: any) => e.unmapped.user.ssh_public_keys.some((k: any) => k.status === "Inactive")).length, 0)
+            assert.strictEqual(seen((e) => e.unmapped.user.ssh_public_keys !== undefined), 0)
             assert.isAbove(seen((e) => e.user.programmatic_credentials.some((c: any) => c.last_used_time !== undefined)), 0)
             assert.isAbove(seen((e) => e.user.type_id === 2 && e.unmapped.user.admin_policies.some((p: any) => p.group !== undefined)), 0)
             assert.isAbove(seen((e) => e.user.type_id === 2 && e.unmapped.user.admin_policies.some((p: any) => p.group === undefined && p.arn === undefined)), 0)
@@ -387,6 +407,7 @@ describe("collection config", () => {
     }
     assert.match(problems({ strategy: "fast" }), /collection\.strategy: expected one of "per-user", "bulk", "auto"; found "fast"/)
     assert.match(problems({ maxCredentialReportAge: "4" }), /collection\.maxCredentialReportAge: expected a duration/)
+    assert.match(problems({ sshPublicKeys: "bulk" } as any), /collection\.sshPublicKeys: expected one of "per-user", "always", "never"; found "bulk"/)
     assert.match(problems({ maxRequestsPerSecond: 0 }), /collection\.maxRequestsPerSecond/)
     assert.match(problems({ maxRequestsPerSecond: 5, minRequestsPerSecond: 10 }), /maxRequestsPerSecond must not be below minRequestsPerSecond/)
   })

@@ -78,6 +78,7 @@ const accountChecks = (config: AppConfig, target: AccountTarget, caller: CallerI
       strategy: config.collection.strategy,
       accessKeyIds: needsAccessKeyIds(config.ocsf.profile),
       identity: needsIdentity(config.ocsf.profile),
+      sshPublicKeys: config.collection.sshPublicKeys,
       maxCredentialReportAge: config.collection.maxCredentialReportAge
     })
     return [...results, ...iamResults]

@@ -13,7 +13,8 @@
  *   per-user calls are needed), as the run decides.
  * - the strict profiles' identity: per user, GetUser (per-user only), ListSigningCertificates and
  *   ListServiceSpecificCredentials; bulk lists every user's service-specific credentials (needed)
- *   and the certificates of the users the report shows with one (a warning when denied). The calls
+ *   and the certificates of the users the report shows with one (a warning when denied);
+ *   ListSSHPublicKeys wherever `collection.sshPublicKeys` has it called (needed). The calls
  *   on a particular key, policy or group (GetAccessKeyLastUsed, GetUserPolicy, the group and
  *   managed policy calls) are not tried: the first user may have none to try them on.
  *
@@ -30,7 +31,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import type { CollectionStrategy } from "../collect/CollectionConfig.ts"
+import type { CollectionStrategy, SshPublicKeysListing } from "../collect/CollectionConfig.ts"
 import type { IamService } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import { type CheckResult, fail, ok, warn } from "./CheckResult.ts"
@@ -45,6 +46,8 @@ export interface IamCheckOptions {
   readonly accessKeyIds: boolean
   /** The profile's events carry the whole identity (strict profiles): the identity calls are made too. */
   readonly identity: boolean
+  /** With `identity`: where SSH public keys are listed (`collection.sshPublicKeys`). */
+  readonly sshPublicKeys: SshPublicKeysListing
   readonly maxCredentialReportAge: Duration.Duration
 }
 
@@ -58,8 +61,11 @@ const PER_USER = [
   "ListAttachedUserPolicies",
   "ListUserPolicies"
 ] as const
-/** The strict profiles' per-user identity calls (GetUser: per-user only; bulk has the boundary from its pages). */
-const IDENTITY = ["GetUser", "ListSigningCertificates", "ListServiceSpecificCredentials"] as const
+/**
+ * The strict profiles' per-user identity calls (GetUser: per-user only, bulk has the boundary from
+ * its pages; ListSSHPublicKeys: as `collection.sshPublicKeys` says).
+ */
+const IDENTITY = ["GetUser", "ListSigningCertificates", "ListServiceSpecificCredentials", "ListSSHPublicKeys"] as const
 type PerUserAction = typeof PER_USER[number] | typeof IDENTITY[number]
 
 const perUserCall = (iam: IamService, action: PerUserAction, user: string): Effect.Effect<string, IamError> => {
@@ -88,6 +94,8 @@ const perUserCall = (iam: IamService, action: PerUserAction, user: string): Effe
       return Effect.map(iam.listSigningCertificates(user, undefined, 1), () => `allowed (user ${user})`)
     case "ListServiceSpecificCredentials":
       return Effect.map(iam.listServiceSpecificCredentials(user, undefined, 1), () => `allowed (user ${user})`)
+    case "ListSSHPublicKeys":
+      return Effect.map(iam.listSshPublicKeys(user, undefined, 1), () => `allowed (user ${user})`)
   }
 }
 
@@ -200,9 +208,13 @@ export const iamChecks = (iam: IamService, options: IamCheckOptions): Effect.Eff
     }
 
     // The per-user calls, on the first user, a few at a time through the door.
+    const sshListed = options.sshPublicKeys === "always" || (options.sshPublicKeys === "per-user" && picks === "per-user")
     const perUserNeeded = (action: PerUserAction) =>
-      picks === "per-user" || (action === "ListAccessKeys" && options.accessKeyIds) || action === "ListServiceSpecificCredentials"
-    const identityActions = !options.identity ? [] : picks === "per-user" ? IDENTITY : IDENTITY.filter((a) => a !== "GetUser")
+      picks === "per-user" || (action === "ListAccessKeys" && options.accessKeyIds) || action === "ListServiceSpecificCredentials" ||
+      action === "ListSSHPublicKeys"
+    const identityActions = !options.identity ? [] : IDENTITY.filter((a) =>
+      a === "GetUser" ? picks === "per-user" : a === "ListSSHPublicKeys" ? sshListed : true
+    )
     const perUser = yield* Effect.forEach([...PER_USER, ...identityActions], (action): Effect.Effect<CheckResult> => {
       const needed = perUserNeeded(action)
       if (Result.isFailure(listed)) {

@@ -17,6 +17,16 @@ export const CollectionStrategy = Schema.Literals(["per-user", "bulk", "auto"])
 export type CollectionStrategy = typeof CollectionStrategy.Type
 
 /**
+ * Where the strict profiles list each user's SSH public keys (ListSSHPublicKeys, one call a user:
+ * no account-wide call lists them). `per-user` (default): where the strategy makes calls per user
+ * anyway, so bulk stays a handful of calls and its events carry no SSH keys (absent, not empty);
+ * `always`: bulk lists them too, one call a user, and both strategies give the same events;
+ * `never`: nowhere (a role without iam:ListSSHPublicKeys).
+ */
+export const SshPublicKeysListing = Schema.Literals(["per-user", "always", "never"])
+export type SshPublicKeysListing = typeof SshPublicKeysListing.Type
+
+/**
  * A request rate: from one request every 10 seconds (slower, a 1,000-user account would take a
  * day) to 10,000 a second (far above any IAM quota; an emulator is not slower than that).
  */
@@ -37,6 +47,8 @@ export const CollectionConfig = Schema.Struct({
   strategy: CollectionStrategy.pipe(withDefault("auto")),
   /** bulk: a credential report younger than this is reused; an older one is regenerated (AWS: at most one per 4h). */
   maxCredentialReportAge: durationField({ minimum: "1s", maximum: "7d", default: "4h" }),
+  /** The strict profiles: where users' SSH public keys are listed (`per-user`, `always`, `never`). */
+  sshPublicKeys: SshPublicKeysListing.pipe(withDefault("per-user")),
   /** A fixed ceiling on the requests per second sent to the account; absent: the learned rate alone. */
   maxRequestsPerSecond: Schema.optionalKey(RequestsPerSecond),
   /** The learned rate never drops below this, however much AWS throttles (retries still back off). */

@@ -21,7 +21,9 @@
  * users the report shows with a key; a user it shows without one (no active key, no creation
  * time in either slot) has none as of the report, as for every other field the report gives.
  * A cell that says nothing certain still means a call. Each user goes down the stream as soon
- * as its own calls are answered, not when its page's last one is.
+ * as its own calls are answered, not when its page's last one is. SSH public keys have no
+ * account-wide source: they are listed user by user only with `collection.sshPublicKeys:
+ * "always"`, and otherwise absent from bulk's users (not collected, never "none").
  */
 import { accessKeyJson, groupJson, iso, policyJson, tagJson } from "./userJson.ts"
 import type {
@@ -29,6 +31,7 @@ import type {
   GroupDetail,
   ServiceSpecificCredentialMetadata,
   SigningCertificate,
+  SSHPublicKeyMetadata,
   User,
   UserDetail
 } from "@aws-sdk/client-iam"
@@ -66,6 +69,7 @@ import {
 } from "./identity.ts"
 import type { PolicyVerdict } from "../identity/policyDocument.ts"
 import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
+import type { SshPublicKeysListing } from "./CollectionConfig.ts"
 import { checkedListing, type ListingLimits } from "./paging.ts"
 import { outcome, type Reported, type UserOutcome, usersAtOnce } from "./users.ts"
 
@@ -77,6 +81,8 @@ export interface BulkOptions {
   readonly accessKeyIds: boolean
   /** Collect each user's `Identity` (the strict profiles: `identity.ts`). */
   readonly identity?: boolean | undefined
+  /** With `identity`: `always` lists every user's SSH public keys (one call a user); otherwise bulk does not. */
+  readonly sshPublicKeys?: SshPublicKeysListing | undefined
 }
 
 /** GetAccountAuthorizationDetails and ListUsers both take up to 1,000 items a page. */
@@ -325,6 +331,8 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
     const reportedWithKeys: Reported = { at: index.reportGeneratedAt, keys: true }
     const reportedKeysListed: Reported = { at: index.reportGeneratedAt, keys: false }
     let certificateListings = 0
+    // No account-wide call lists SSH keys: bulk lists them user by user only when asked to.
+    const listSsh = options.sshPublicKeys === "always"
 
     /**
      * The user's JSON from the bulk sources, or undefined when they do not tell all of it (no
@@ -370,7 +378,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           ...(lastUsed === null ? {} : { PasswordLastUsed: new Date(lastUsed) })
         } as User)
         : iam.getUser(name)
-      return Effect.flatMap(summary, (s) => enrichUser(s, index.identity?.sources))
+      return Effect.flatMap(summary, (s) => enrichUser(s, index.identity?.sources, listSsh))
     }
 
     /** What `identity` needs of a user, from the bulk sources, with the keys and certificates listed so far. */
@@ -380,7 +388,8 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       report: ReportIdentity,
       accessKeys: ReadonlyArray<AccessKeyMetadata>,
       certificates: ReadonlyArray<SigningCertificate>,
-      credentials: ReadonlyArray<ServiceSpecificCredentialMetadata>
+      credentials: ReadonlyArray<ServiceSpecificCredentialMetadata>,
+      sshPublicKeys: ReadonlyArray<SSHPublicKeyMetadata> | undefined
     ): IdentityInput => ({
       userName: name,
       accessKeys,
@@ -390,6 +399,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       boundaryArn: detail.PermissionsBoundary?.PermissionsBoundaryArn,
       certificates,
       credentials,
+      sshPublicKeys,
       report
     })
 
@@ -444,10 +454,10 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         ...withKeys(json, keys.map(accessKeyJson))!,
         Identity: identityJson
       })
-      if (!hasKeys && !hasCertificates && identityNeedsNoCall(identityInput(detail, name, report, [], [], credentials), ids.sources)) {
+      if (!hasKeys && !hasCertificates && !listSsh && identityNeedsNoCall(identityInput(detail, name, report, [], [], credentials, undefined), ids.sources)) {
         return () => {
           const read = user.unpack()
-          const assembled = Effect.runSyncExit(identity(iam, ids.sources, identityInput(read, name, report, [], [], credentials)))
+          const assembled = Effect.runSyncExit(identity(iam, ids.sources, identityInput(read, name, report, [], [], credentials, undefined)))
           const decoded = Exit.isSuccess(assembled)
             ? decodeCollectedNow(name, withIdentity(assembled.value, []))
             : Cause.squash(assembled.cause) as IamError
@@ -460,10 +470,11 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       if (hasCertificates) certificateListings += 1
       const listed = Effect.all({
         keys: hasKeys ? allPages((m) => iam.listAccessKeys(name, m)) : Effect.succeed([]),
-        certificates: hasCertificates ? allPages((m) => iam.listSigningCertificates(name, m)) : Effect.succeed([])
+        certificates: hasCertificates ? allPages((m) => iam.listSigningCertificates(name, m)) : Effect.succeed([]),
+        ssh: listSsh ? allPages((m) => iam.listSshPublicKeys(name, m)) : Effect.succeed(undefined)
       }, { concurrency: "unbounded" }).pipe(
-        Effect.flatMap(({ certificates, keys }) =>
-          identity(iam, ids.sources, identityInput(detail, name, report, keys, certificates, credentials)).pipe(
+        Effect.flatMap(({ certificates, keys, ssh }) =>
+          identity(iam, ids.sources, identityInput(detail, name, report, keys, certificates, credentials, ssh)).pipe(
             Effect.flatMap((identityJson) => decodeCollected(name, withIdentity(identityJson, keys)))
           )
         )
@@ -522,7 +533,8 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
           `bulk collection: ${perUser} users needed the per-user calls (not in the credential report or ` +
             `the user listing, in an unknown group, or with a report cell not true/false)` +
             (options.accessKeyIds ? `; ${keyListings} needed ListAccessKeys (the report shows a key, or does not say)` : "") +
-            (index.identity !== undefined ? `; ${certificateListings} needed ListSigningCertificates (the report shows one, or does not say)` : "")
+            (index.identity !== undefined ? `; ${certificateListings} needed ListSigningCertificates (the report shows one, or does not say)` : "") +
+            (index.identity !== undefined && listSsh ? "; every user needed ListSSHPublicKeys (collection.sshPublicKeys is \"always\")" : "")
         )
       ))
     )

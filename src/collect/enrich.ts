@@ -64,10 +64,11 @@ export const decodeCollected = (userName: string, json: unknown): Effect.Effect<
  * (each followed to its last page), decoded through the `IamUser` schema. Any call that still
  * fails after the retry policy fails the whole user: a user is emitted complete or not at all.
  * With `sources` (the strict profiles), its `Identity` too (`identity.ts`): GetUser for the
- * permissions boundary, its signing certificates and service-specific credentials, then a call
+ * permissions boundary, its signing certificates, service-specific credentials and (unless
+ * `sshPublicKeys` is false) SSH public keys, then a call
  * per access key and per inline policy, and the groups' and managed policies' once a run.
  */
-export const enrichUser = Effect.fn("enrichUser")(function*(summary: User, sources?: PolicySources) {
+export const enrichUser = Effect.fn("enrichUser")(function*(summary: User, sources?: PolicySources, sshPublicKeys = true) {
   const iam = yield* Iam
   const name = summary.UserName ?? ""
   yield* Effect.annotateCurrentSpan("aws.iam.user", name)
@@ -83,7 +84,8 @@ export const enrichUser = Effect.fn("enrichUser")(function*(summary: User, sourc
       // ListUsers leaves the boundary out (as it leaves out tags)
       user: iam.getUser(name),
       certificates: allPages((m) => iam.listSigningCertificates(name, m)),
-      credentials: allPages((m) => iam.listServiceSpecificCredentials(name, m))
+      credentials: allPages((m) => iam.listServiceSpecificCredentials(name, m)),
+      ssh: sshPublicKeys ? allPages((m) => iam.listSshPublicKeys(name, m)) : Effect.succeed(undefined)
     }, { concurrency: "unbounded" })
   }, { concurrency: "unbounded" })
 
@@ -97,6 +99,7 @@ export const enrichUser = Effect.fn("enrichUser")(function*(summary: User, sourc
     boundaryArn: more.user.PermissionsBoundary?.PermissionsBoundaryArn,
     certificates: more.certificates,
     credentials: more.credentials,
+    sshPublicKeys: more.ssh,
     report: undefined
   })
 

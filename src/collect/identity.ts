@@ -10,7 +10,8 @@
  * - the permissions boundary (GetUser; GetAccountAuthorizationDetails), judged the same way;
  * - each access key's last use (GetAccessKeyLastUsed per key; the credential report's slots in
  *   bulk, a key the report does not place asked for with GetAccessKeyLastUsed), signing
- *   certificates and service-specific credentials;
+ *   certificates, service-specific credentials and SSH public keys (when listed: no account-wide
+ *   call lists them, so bulk lists them only with `collection.sshPublicKeys: "always"`);
  * - the password's last change, from the credential report only (no per-user call says it).
  * A document that cannot be read fails the user (BadData): a verdict is never guessed.
  */
@@ -20,7 +21,8 @@ import type {
   GroupDetail,
   ManagedPolicyDetail,
   ServiceSpecificCredentialMetadata,
-  SigningCertificate
+  SigningCertificate,
+  SSHPublicKeyMetadata
 } from "@aws-sdk/client-iam"
 import * as Effect from "effect/Effect"
 import type { IamService } from "../iam/Iam.ts"
@@ -180,6 +182,8 @@ export const judgeGroup = (
 
 const certificateJson = (c: SigningCertificate) => ({ CertificateId: c.CertificateId, Status: c.Status, UploadDate: iso(c.UploadDate) })
 
+const sshKeyJson = (k: SSHPublicKeyMetadata) => ({ SSHPublicKeyId: k.SSHPublicKeyId, Status: k.Status, UploadDate: iso(k.UploadDate) })
+
 const credentialJson = (c: ServiceSpecificCredentialMetadata) => ({
   ServiceSpecificCredentialId: c.ServiceSpecificCredentialId,
   ServiceName: c.ServiceName,
@@ -218,6 +222,8 @@ export interface IdentityInput {
   readonly boundaryArn: string | undefined
   readonly certificates: ReadonlyArray<SigningCertificate>
   readonly credentials: ReadonlyArray<ServiceSpecificCredentialMetadata>
+  /** undefined: not listed (`collection.sshPublicKeys`). */
+  readonly sshPublicKeys: ReadonlyArray<SSHPublicKeyMetadata> | undefined
   /** The credential report's cells (bulk); absent per user. */
   readonly report: ReportIdentity | undefined
 }
@@ -282,6 +288,7 @@ export const identity = (iam: IamService, sources: PolicySources, input: Identit
         AccessKeyLastUse: lastUse,
         SigningCertificates: input.certificates.map(certificateJson) as IdentityJson["SigningCertificates"],
         ServiceSpecificCredentials: input.credentials.map(credentialJson) as IdentityJson["ServiceSpecificCredentials"],
+        ...(input.sshPublicKeys === undefined ? {} : { SSHPublicKeys: input.sshPublicKeys.map(sshKeyJson) as NonNullable<IdentityJson["SSHPublicKeys"]> }),
         ...(changed === undefined ? {} : { PasswordLastChanged: changed === null ? null : new Date(changed).toISOString() }),
         PermissionsBoundary: boundary,
         Policies: [...attached, ...inline, ...groups.flat()]

@@ -10,6 +10,7 @@ import * as Stream from "effect/Stream"
 import { Iam, type IamService } from "../iam/Iam.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { IamUser } from "../iam/IamUser.ts"
+import type { SshPublicKeysListing } from "./CollectionConfig.ts"
 import { enrichUser } from "./enrich.ts"
 import { makePolicySources } from "./identity.ts"
 import { checkedListing } from "./paging.ts"
@@ -51,6 +52,8 @@ export interface CollectOptions {
   readonly concurrency: number
   /** Collect each user's `Identity` (the strict profiles: `identity.ts`). */
   readonly identity?: boolean | undefined
+  /** With `identity`: where SSH public keys are listed (`CollectionConfig`); absent: `per-user`. */
+  readonly sshPublicKeys?: SshPublicKeysListing | undefined
 }
 
 /** One user's collection as an outcome: its failures are the user's, not the run's. */
@@ -110,7 +113,7 @@ export const collectUsers = (options: CollectOptions): Stream.Stream<UserOutcome
         Stream.buffer({ capacity: 1 }),
         Stream.flattenIterable,
         usersAtOnce(iam, options.concurrency, (summary) =>
-          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary, sources)).pipe(
+          outcome({ userName: summary.UserName ?? "", arn: summary.Arn, userId: summary.UserId }, enrichUser(summary, sources, options.sshPublicKeys !== "never")).pipe(
             Effect.provideService(Iam, iam)
           ))
       )

@@ -12,8 +12,9 @@
  * `Identity` holds what the strict profiles describe beyond the spec's table (each access key's
  * last use, signing certificates, service-specific credentials, the policies that apply with what
  * each allows, the permissions boundary); absent when the profile does not need it (`spec`), so
- * absent means "not collected". SSH public keys are not in it: no account-wide call lists them,
- * so the bulk strategy could only list them user by user (see the README, "OCSF output").
+ * absent means "not collected". Its SSH public keys are absent too when they were not listed: no
+ * account-wide call lists them, so bulk lists them user by user only when asked
+ * (`collection.sshPublicKeys`, see the README, "OCSF output").
  */
 import * as Schema from "effect/Schema"
 
@@ -77,6 +78,14 @@ export const SigningCertificate = Schema.Struct({
 })
 export type SigningCertificate = typeof SigningCertificate.Type
 
+/** An SSH public key for CodeCommit (ListSSHPublicKeys: no last use is known for it). */
+export const SshPublicKey = Schema.Struct({
+  SSHPublicKeyId: Schema.NonEmptyString,
+  Status: CredentialStatus,
+  UploadDate: IsoDate
+})
+export type SshPublicKey = typeof SshPublicKey.Type
+
 export const ServiceSpecificCredential = Schema.Struct({
   ServiceSpecificCredentialId: Schema.NonEmptyString,
   ServiceName: Schema.NonEmptyString,
@@ -119,6 +128,8 @@ export const Identity = Schema.Struct({
   AccessKeyLastUse: Schema.Array(AccessKeyLastUse),
   SigningCertificates: Schema.Array(SigningCertificate),
   ServiceSpecificCredentials: Schema.Array(ServiceSpecificCredential),
+  /** Absent: not listed (bulk lists them only with `collection.sshPublicKeys: "always"`). */
+  SSHPublicKeys: Schema.optionalKey(Schema.Array(SshPublicKey)),
   /**
    * When the console password was last set (the credential report's `password_last_changed`;
    * null without a password). Absent when not known: no per-user call says it.

@@ -61,7 +61,8 @@ export const awsOrganization = (where?: AccountContext) =>
 export const CREDENTIAL_TYPES = {
   accessKey: "AWS Access Key",
   signingCertificate: "X.509 Signing Certificate",
-  serviceSpecific: "Service-Specific Credential"
+  serviceSpecific: "Service-Specific Credential",
+  sshPublicKey: "SSH Public Key"
 } as const
 
 export const StrictUser = Schema.Struct({
@@ -138,6 +139,12 @@ const UnmappedUser = Schema.Struct({
     status: Schema.Literals(["Active", "Inactive", "Expired"]),
     created_time: EpochMillis,
     expiration_time: Schema.optionalKey(EpochMillis)
+  }))),
+  /** Absent when not listed (bulk, unless `collection.sshPublicKeys` is "always"); no last use is known for them. */
+  ssh_public_keys: Schema.optionalKey(Schema.Array(Schema.Struct({
+    uid: Schema.NonEmptyString,
+    status: Schema.Literals(["Active", "Inactive"]),
+    uploaded_time: EpochMillis
   }))),
   /** null: the user has none. */
   permissions_boundary: Schema.optionalKey(Schema.NullOr(Schema.Struct({ arn: Schema.NonEmptyString, allows_all: Schema.Boolean }))),
@@ -229,6 +236,7 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
             lastUsed: (keyId) => facts.lastUse.get(keyId)?.LastUsedDate ?? null,
             signingCertificates: facts.id.SigningCertificates.map((c) => c.CertificateId),
             serviceSpecificCredentials: facts.id.ServiceSpecificCredentials.map((c) => c.ServiceSpecificCredentialId),
+            sshPublicKeys: facts.id.SSHPublicKeys?.map((k) => k.SSHPublicKeyId) ?? [],
             risk: facts.risk
           }
         })
@@ -274,6 +282,11 @@ const mapStrict = (u: IamUser, keys: ReadonlyArray<AccessKey>, ctx: MapContext):
               created_time: c.CreateDate,
               ...(c.ExpirationDate !== undefined && { expiration_time: c.ExpirationDate })
             })),
+          // absent, not empty, when they were not listed (bulk, unless collection.sshPublicKeys is "always")
+          ...(id.SSHPublicKeys !== undefined && {
+            ssh_public_keys: inCanonicalOrder(id.SSHPublicKeys, (k) => k.SSHPublicKeyId)
+              .map((k) => ({ uid: k.SSHPublicKeyId, status: k.Status, uploaded_time: k.UploadDate }))
+          }),
           permissions_boundary: id.PermissionsBoundary === null
             ? null
             : { arn: id.PermissionsBoundary.PermissionsBoundaryArn, allows_all: id.PermissionsBoundary.AllowsAll },
@@ -310,13 +323,15 @@ export interface StrictUserFacts {
     readonly lastUsed: (accessKeyId: string) => Date | null
     readonly signingCertificates: ReadonlyArray<string>
     readonly serviceSpecificCredentials: ReadonlyArray<string>
+    /** Empty when not listed too (`unmapped.user.ssh_public_keys` tells the two apart). */
+    readonly sshPublicKeys: ReadonlyArray<string>
     readonly risk: Risk
   } | undefined
 }
 
 /**
  * The strict `user`. Its credentials in one order: access keys, signing certificates,
- * service-specific credentials, each kind by id.
+ * service-specific credentials, SSH public keys, each kind by id.
  */
 export const strictUser = (u: StrictUserFacts, where?: AccountContext): StrictUser => {
   const id = u.identity
@@ -343,7 +358,8 @@ export const strictUser = (u: StrictUserFacts, where?: AccountContext): StrictUs
         return { uid: k.AccessKeyId, type: CREDENTIAL_TYPES.accessKey, ...(used !== null && { last_used_time: used }) }
       }),
       ...inCanonicalOrder(id?.signingCertificates ?? [], (c) => c).map((uid) => ({ uid, type: CREDENTIAL_TYPES.signingCertificate })),
-      ...inCanonicalOrder(id?.serviceSpecificCredentials ?? [], (c) => c).map((uid) => ({ uid, type: CREDENTIAL_TYPES.serviceSpecific }))
+      ...inCanonicalOrder(id?.serviceSpecificCredentials ?? [], (c) => c).map((uid) => ({ uid, type: CREDENTIAL_TYPES.serviceSpecific })),
+      ...inCanonicalOrder(id?.sshPublicKeys ?? [], (k) => k).map((uid) => ({ uid, type: CREDENTIAL_TYPES.sshPublicKey }))
     ],
     ...(id && { risk_level_id: id.risk.levelId, risk_level: id.risk.level, risk_score: id.risk.score })
   }

@@ -87,7 +87,8 @@ export const runSettings = (config: AppConfig): RunSettings => ({
     pageSize: config.collection.pageSize,
     concurrency: config.collection.concurrency,
     strategy: config.collection.strategy,
-    maxCredentialReportAge: config.collection.maxCredentialReportAge
+    maxCredentialReportAge: config.collection.maxCredentialReportAge,
+    sshPublicKeys: config.collection.sshPublicKeys
   },
   profile: config.ocsf.profile,
   emit: { emit: config.ocsf.emit, snapshotEvery: config.ocsf.snapshotEvery }
