@@ -58,9 +58,20 @@ const iamLayer = (emulator: Emulator) =>
     requestRate: { floor: 10_000 }
   })
 
-/** One collection with the product's collector for `strategy` (key ids listed and identities read, as for the strict profiles). */
+/**
+ * One collection with the product's collector for `strategy` (key ids listed and identities read,
+ * as for the strict profiles; SSH public keys by both strategies, so that the two can agree).
+ */
 const collected = (emulator: Emulator, strategy: CollectionStrategy) =>
-  collect({ strategy, pageSize: 7, concurrency: 8, maxCredentialReportAge: Duration.hours(4), accessKeyIds: true, identity: true }).pipe(
+  collect({
+    strategy,
+    pageSize: 7,
+    concurrency: 8,
+    maxCredentialReportAge: Duration.hours(4),
+    accessKeyIds: true,
+    identity: true,
+    sshPublicKeys: "always"
+  }).pipe(
     Stream.runCollect,
     Effect.map((outcomes) => Array.from(outcomes) as Array<UserOutcome>),
     Effect.provide(iamLayer(emulator))

@@ -13,23 +13,32 @@ import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
   CreateLoginProfileCommand,
+  CreateServiceSpecificCredentialCommand,
   CreateUserCommand,
   CreateVirtualMFADeviceCommand,
   DeactivateMFADeviceCommand,
   DeleteAccessKeyCommand,
   DeleteLoginProfileCommand,
+  DeleteSigningCertificateCommand,
+  DeleteSSHPublicKeyCommand,
   DeleteUserCommand,
+  DeleteUserPermissionsBoundaryCommand,
   DeleteUserPolicyCommand,
   DetachUserPolicyCommand,
   EnableMFADeviceCommand,
   IAMClient,
   type IAMClientConfig,
+  PutUserPermissionsBoundaryCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
   TagUserCommand,
   UntagUserCommand,
   UpdateAccessKeyCommand,
-  UpdateUserCommand
+  UpdateServiceSpecificCredentialCommand,
+  UpdateSigningCertificateCommand,
+  UpdateUserCommand,
+  UploadSigningCertificateCommand,
+  UploadSSHPublicKeyCommand
 } from "@aws-sdk/client-iam"
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts"
 import { spawn } from "node:child_process"
@@ -128,7 +137,8 @@ const expectValidChanges = (events: ReadonlyArray<any>, cloud = false) => {
 const said = (e: any): [string, string, string | undefined] => [
   e.user.name,
   e.unmapped.change.kind,
-  e.policies?.[0]?.name ?? e.unmapped.change.access_key?.uid ?? e.unmapped.change.group?.name ?? e.unmapped.change.previous?.name
+  e.policies?.[0]?.name ?? e.unmapped.change.access_key?.uid ?? e.unmapped.change.credential?.uid ?? e.unmapped.change.group?.name ??
+    e.unmapped.change.previous?.name ?? e.unmapped.change.permissions_boundary?.to ?? e.unmapped.change.permissions_boundary?.from
 ]
 
 const byText = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>) => {
@@ -144,6 +154,8 @@ const summarize = (events: ReadonlyArray<any>) => events.map(said).sort(byText)
 const kindsOf = (events: ReadonlyArray<any>, name: string) => events.filter((e) => e.user.name === name).map((e) => e.unmapped.change.kind)
 
 const POLICY_DOCUMENT = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9wZW5zc2gta2V5LWZvci10ZXN0aW5n test@example"
+const CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----"
 
 /** Turns MFA on for `user` as an administrator does: a virtual device, then two codes. */
 const enableMfa = async (iam: IAMClient, user: string) => {
@@ -173,8 +185,17 @@ const prepare = async (emu: Emulator) => {
   await iam.send(new CreateLoginProfileCommand({ UserName: "loser", Password: "Secr3t!pass" }))
   await iam.send(new AddUserToGroupCommand({ UserName: "loser", GroupName: group.GroupName }))
   await iam.send(new TagUserCommand({ UserName: "loser", Tags: [{ Key: "Team", Value: "a" }] }))
+  const ssh1 = (await iam.send(new UploadSSHPublicKeyCommand({ UserName: "loser", SSHPublicKeyBody: SSH_KEY }))).SSHPublicKey!.SSHPublicKeyId!
+  const cert1 = (await iam.send(new UploadSigningCertificateCommand({ UserName: "loser", CertificateBody: CERTIFICATE }))).Certificate!.CertificateId!
+  const ssc1 = (await iam.send(new CreateServiceSpecificCredentialCommand({ UserName: "loser", ServiceName: "codecommit.amazonaws.com" })))
+    .ServiceSpecificCredential!.ServiceSpecificCredentialId!
+  // a boundary that allows everything: it takes nothing away, so being an admin stays the group's doing
+  const boundary = "arn:aws:iam::aws:policy/AdministratorAccess"
+  await iam.send(new PutUserPermissionsBoundaryCommand({ UserName: "loser", PermissionsBoundary: boundary }))
   const k3 = (await iam.send(new CreateAccessKeyCommand({ UserName: "activator" }))).AccessKey!.AccessKeyId!
   await iam.send(new UpdateAccessKeyCommand({ UserName: "activator", AccessKeyId: k3, Status: "Inactive" }))
+  const cert2 = (await iam.send(new UploadSigningCertificateCommand({ UserName: "activator", CertificateBody: CERTIFICATE }))).Certificate!.CertificateId!
+  await iam.send(new UpdateSigningCertificateCommand({ UserName: "activator", CertificateId: cert2, Status: "Inactive" }))
 
   /** Every change kind, each once. What the second run must say, as `said` lists it. */
   const change = async () => {
@@ -185,6 +206,11 @@ const prepare = async (emu: Emulator) => {
     await iam.send(new AttachUserPolicyCommand({ UserName: "gainer", PolicyArn: policy.PolicyArn }))
     await iam.send(new PutUserPolicyCommand({ UserName: "gainer", PolicyName: "GainerInline", PolicyDocument: POLICY_DOCUMENT }))
     const k4 = (await iam.send(new CreateAccessKeyCommand({ UserName: "gainer" }))).AccessKey!.AccessKeyId!
+    const ssh2 = (await iam.send(new UploadSSHPublicKeyCommand({ UserName: "gainer", SSHPublicKeyBody: SSH_KEY }))).SSHPublicKey!.SSHPublicKeyId!
+    const ssc2 = (await iam.send(new CreateServiceSpecificCredentialCommand({ UserName: "gainer", ServiceName: "codecommit.amazonaws.com" })))
+      .ServiceSpecificCredential!.ServiceSpecificCredentialId!
+    const cert3 = (await iam.send(new UploadSigningCertificateCommand({ UserName: "gainer", CertificateBody: CERTIFICATE }))).Certificate!.CertificateId!
+    await iam.send(new PutUserPermissionsBoundaryCommand({ UserName: "gainer", PermissionsBoundary: boundary }))
     await iam.send(new CreateLoginProfileCommand({ UserName: "gainer", Password: "Secr3t!pass" }))
     await iam.send(new AddUserToGroupCommand({ UserName: "gainer", GroupName: group.GroupName }))
     await iam.send(new TagUserCommand({ UserName: "gainer", Tags: [{ Key: "Team", Value: "b" }] }))
@@ -193,10 +219,15 @@ const prepare = async (emu: Emulator) => {
     await iam.send(new DeleteUserPolicyCommand({ UserName: "loser", PolicyName: "LoserInline" }))
     await iam.send(new DeleteAccessKeyCommand({ UserName: "loser", AccessKeyId: k1 }))
     await iam.send(new UpdateAccessKeyCommand({ UserName: "loser", AccessKeyId: k2, Status: "Inactive" }))
+    await iam.send(new DeleteSSHPublicKeyCommand({ UserName: "loser", SSHPublicKeyId: ssh1 }))
+    await iam.send(new DeleteSigningCertificateCommand({ UserName: "loser", CertificateId: cert1 }))
+    await iam.send(new UpdateServiceSpecificCredentialCommand({ UserName: "loser", ServiceSpecificCredentialId: ssc1, Status: "Inactive" }))
+    await iam.send(new DeleteUserPermissionsBoundaryCommand({ UserName: "loser" }))
     await iam.send(new DeleteLoginProfileCommand({ UserName: "loser" }))
     await iam.send(new RemoveUserFromGroupCommand({ UserName: "loser", GroupName: group.GroupName }))
     await iam.send(new UntagUserCommand({ UserName: "loser", TagKeys: ["Team"] }))
     await iam.send(new UpdateAccessKeyCommand({ UserName: "activator", AccessKeyId: k3, Status: "Active" }))
+    await iam.send(new UpdateSigningCertificateCommand({ UserName: "activator", CertificateId: cert2, Status: "Active" }))
     // AWS makes a new credential report at most every four hours; here the account's report is
     // dropped, so that the next bulk run generates one that has the changes
     emu.setCredentialReport({})
@@ -209,22 +240,34 @@ const prepare = async (emu: Emulator) => {
         ["gainer", "policy_attached", policy.PolicyName],
         ["gainer", "inline_policy_added", "GainerInline"],
         ["gainer", "access_key_created", k4],
+        // by type, then id: SSH public key, service-specific credential, signing certificate
+        ["gainer", "credential_added", ssh2],
+        ["gainer", "credential_added", ssc2],
+        ["gainer", "credential_added", cert3],
         ["gainer", "password_added", undefined],
         ["gainer", "group_joined", group.GroupName],
         // the group (Admins) has AdministratorAccess attached: an event says what that made of the user
         ["gainer", "admin_granted", undefined],
+        ["gainer", "boundary_changed", boundary],
         ["gainer", "tags_changed", undefined],
         ["loser", "mfa_disabled", undefined],
         ["loser", "policy_detached", policy.PolicyName],
         ["loser", "inline_policy_removed", "LoserInline"],
         ["loser", "access_key_deleted", k1],
         ["loser", "access_key_deactivated", k2],
+        ["loser", "credential_removed", ssh1],
+        ["loser", "credential_removed", cert1],
+        ["loser", "credential_deactivated", ssc1],
         ["loser", "password_removed", undefined],
         ["loser", "group_left", group.GroupName],
         ["loser", "admin_revoked", undefined],
+        ["loser", "boundary_changed", boundary],
         ["loser", "tags_changed", undefined],
-        ["activator", "access_key_activated", k3]
-      ] as Array<[string, string, string | undefined]>
+        ["activator", "access_key_activated", k3],
+        ["activator", "credential_activated", cert2]
+      ] as Array<[string, string, string | undefined]>,
+      /** The SSH public keys' changes: a bulk run that does not list them (the default) says none of them. */
+      ssh: [ssh1, ssh2]
     }
   }
   return { iam, policy, group, change }
@@ -234,7 +277,10 @@ describe("change events through the CLI", () => {
   it("every change kind made through the SDK between two runs: exactly its 3001 event, through per-user and bulk; then nothing", async () => {
     const emu = await start()
     const { change } = await prepare(emu)
-    const collectors = Object.fromEntries(STRATEGIES.map((s) => [s, collector(emu, { collection: { strategy: s } })]))
+    // bulk lists SSH keys here (one call a user) so that it can say everything per-user says
+    const collectors = Object.fromEntries(STRATEGIES.map((s) => [s, collector(emu, { collection: { strategy: s, sshPublicKeys: "always" } })]))
+    // ...and one whose baseline lists them, then does not (the default), then does again
+    const bulkDefault = collector(emu, { collection: { strategy: "bulk", sshPublicKeys: "always" } })
 
     for (const strategy of STRATEGIES) {
       const baseline = await collectors[strategy]!.run()
@@ -244,7 +290,10 @@ describe("change events through the CLI", () => {
       expect(baseline.events.map((e) => e.class_uid)).toEqual(Array(emu.account.size).fill(5003))
     }
 
-    const { expected } = await change()
+    expect((await bulkDefault.run()).code).toBe(0)
+    bulkDefault.reconfigure({ collection: { strategy: "bulk", sshPublicKeys: "per-user" } })
+
+    const { expected, ssh } = await change()
     const second: Record<string, Run> = {}
     for (const strategy of STRATEGIES) {
       const run = await collectors[strategy]!.run()
@@ -267,6 +316,17 @@ describe("change events through the CLI", () => {
     // the two strategies say the same, event for event (metadata.uid included), whatever the order
     const key = (e: any) => e.metadata.uid as string
     expect(second.bulk!.events.map(key).sort()).toEqual(second["per-user"]!.events.map(key).sort())
+
+    // By default bulk does not list SSH keys: every change but theirs, and the state keeps the keys it
+    // had, so they are neither removed nor added then; the first run that lists them again says them.
+    const withoutSsh = await bulkDefault.run()
+    expect(withoutSsh.code, withoutSsh.stderr).toBe(0)
+    expect(summarize(withoutSsh.events)).toEqual(expected.filter(([, , id]) => !ssh.includes(id!)).sort(byText))
+    expect((await bulkDefault.run()).events).toEqual([])
+    bulkDefault.reconfigure({ collection: { strategy: "bulk", sshPublicKeys: "always" } })
+    const sshListed = await bulkDefault.run()
+    expectValidChanges(sshListed.events)
+    expect(summarize(sshListed.events)).toEqual(expected.filter(([, , id]) => ssh.includes(id!)).sort(byText))
 
     // nothing changed since: nothing to say
     for (const strategy of STRATEGIES) {

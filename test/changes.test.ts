@@ -12,7 +12,7 @@ import * as Schema from "effect/Schema"
 import { type Change, CHANGE_KINDS, deletion, diffUser } from "../src/changes/diff.ts"
 import { withoutStaleReport } from "../src/changes/detect.ts"
 import { emissionFor } from "../src/changes/emission.ts"
-import { snapshotHash, toSnapshot, type UserSnapshot } from "../src/changes/snapshot.ts"
+import { snapshotHash, snapshotJson, toSnapshot, type UserSnapshot, withStateSshKeys } from "../src/changes/snapshot.ts"
 import { IamUser, type IamUserJson } from "../src/iam/IamUser.ts"
 import { changeMapperFor, type ChangeProfile } from "../src/ocsf/index.ts"
 import { parseConfig } from "../src/run/AppConfig.ts"
@@ -51,6 +51,13 @@ const base: UserSnapshot = toSnapshot(decodeUser(perUserJson))
 
 const with_ = (changes: Partial<UserSnapshot>): UserSnapshot => ({ ...base, ...changes })
 
+const certificate = { Type: "SigningCertificate", Id: "TA7SMP42TDN5Z26OBPJE7EXAMPLE", Status: "Active" } as const
+const sshKey = { Type: "SSHPublicKey", Id: "APKAEIBAERJR2EXAMPLE", Status: "Inactive" } as const
+const credential = { Type: "ServiceSpecificCredential", Id: "ACCAEXAMPLE123EXAMPLE", Status: "Active" } as const
+/** `base` as a strict profile's run records it: its other credentials and boundary too. */
+const withIdentity = (changes: Partial<UserSnapshot> = {}): UserSnapshot =>
+  with_({ Admin: false, Credentials: [certificate, credential], SSHPublicKeys: [sshKey], PermissionsBoundary: null, ...changes })
+
 describe("the user snapshot", () => {
   it("is the same for a user collected per user and in bulk (MFA as the report says it), whatever the order of the lists", () => {
     const { MFADevices: _, ...rest } = perUserJson
@@ -74,6 +81,16 @@ describe("the user snapshot", () => {
     assert.strictEqual(snapshotHash(toSnapshot(twoDevices)), snapshotHash(base))
     assert.deepStrictEqual(base.AccessKeys.map((k) => k.AccessKeyId), ["AKIAKEYA000000000001", "AKIAKEYB000000000002"])
     assert.deepStrictEqual(base.Tags.map((t) => t.Key), ["Env", "Team"])
+  })
+
+  it("keeps the state's SSH public keys where a run did not list them, as the same JSON (and hash) a run that listed them makes", () => {
+    const listed = withIdentity()
+    const { SSHPublicKeys: _, ...notListed } = listed
+    const kept = withStateSshKeys(listed, notListed)
+    assert.strictEqual(snapshotJson(kept), snapshotJson(listed))
+    // listed now (even none), or unknown to the state too: this run's own
+    assert.strictEqual(withStateSshKeys(listed, withIdentity({ SSHPublicKeys: [] })).SSHPublicKeys!.length, 0)
+    assert.strictEqual(withStateSshKeys(notListed, notListed), notListed)
   })
 
   it("refuses a user whose keys, groups or policies were not listed, rather than invent a change", () => {
@@ -123,6 +140,22 @@ const examples: ReadonlyArray<{ readonly after: UserSnapshot | undefined; readon
     after: with_({ AccessKeys: [{ ...base.AccessKeys[0]!, Status: "Inactive" }, base.AccessKeys[1]!] }),
     expected: { _tag: "AccessKeyDeactivated", key: { ...base.AccessKeys[0]!, Status: "Inactive" } }
   },
+  {
+    before: withIdentity({ SSHPublicKeys: [] }),
+    after: withIdentity(),
+    expected: { _tag: "CredentialAdded", credential: sshKey }
+  },
+  { before: withIdentity(), after: withIdentity({ Credentials: [credential] }), expected: { _tag: "CredentialRemoved", credential: certificate } },
+  {
+    before: withIdentity(),
+    after: withIdentity({ SSHPublicKeys: [{ ...sshKey, Status: "Active" }] }),
+    expected: { _tag: "CredentialActivated", credential: { ...sshKey, Status: "Active" } }
+  },
+  {
+    before: withIdentity(),
+    after: withIdentity({ Credentials: [certificate, { ...credential, Status: "Inactive" }] }),
+    expected: { _tag: "CredentialDeactivated", credential: { ...credential, Status: "Inactive" } }
+  },
   { before: with_({ ConsoleAccess: false }), after: base, expected: { _tag: "PasswordAdded" } },
   { before: base, after: with_({ ConsoleAccess: false }), expected: { _tag: "PasswordRemoved" } },
   {
@@ -133,6 +166,11 @@ const examples: ReadonlyArray<{ readonly after: UserSnapshot | undefined; readon
   { before: base, after: with_({ Groups: base.Groups.slice(1) }), expected: { _tag: "GroupLeft", group: base.Groups[0]! } },
   { before: with_({ Admin: false }), after: with_({ Admin: true }), expected: { _tag: "AdminGranted" } },
   { before: with_({ Admin: true }), after: with_({ Admin: false }), expected: { _tag: "AdminRevoked" } },
+  {
+    before: withIdentity(),
+    after: withIdentity({ PermissionsBoundary: "arn:aws:iam::123456789012:policy/DevBoundary" }),
+    expected: { _tag: "BoundaryChanged", from: null, to: "arn:aws:iam::123456789012:policy/DevBoundary" }
+  },
   {
     before: base,
     after: with_({ Tags: [{ Key: "Env", Value: "staging" }, { Key: "Owner", Value: "bob" }] }),
@@ -156,6 +194,13 @@ describe("diffUser", () => {
     // a state recorded before Admin was kept says nothing: no change until both states say
     assert.deepStrictEqual(diffUser(base, with_({ Admin: true })), [])
     assert.deepStrictEqual(diffUser(with_({ Admin: true }), base), [])
+    // the same for the other credentials and the boundary; and SSH keys a run did not list say nothing
+    const { Admin: _, ...identityNoAdmin } = withIdentity({ Credentials: [], SSHPublicKeys: [], PermissionsBoundary: "arn:aws:iam::aws:policy/X" })
+    assert.deepStrictEqual(diffUser(base, identityNoAdmin), [])
+    assert.deepStrictEqual(diffUser(identityNoAdmin, base), [])
+    const { SSHPublicKeys: __, ...notListed } = withIdentity()
+    assert.deepStrictEqual(diffUser(withIdentity(), notListed), [])
+    assert.deepStrictEqual(diffUser(notListed, withIdentity({ SSHPublicKeys: [] })), [])
   })
 
   it("a rename, a path move, or both at once is one change; the user is the same UserId", () => {
@@ -250,12 +295,17 @@ describe("Account Change (3001) events", () => {
     AccessKeyDeleted: [99, "Other"],
     AccessKeyActivated: [99, "Other"],
     AccessKeyDeactivated: [99, "Other"],
+    CredentialAdded: [99, "Other"],
+    CredentialRemoved: [99, "Other"],
+    CredentialActivated: [99, "Other"],
+    CredentialDeactivated: [99, "Other"],
     PasswordAdded: [99, "Other"],
     PasswordRemoved: [99, "Other"],
     GroupJoined: [99, "Other"],
     GroupLeft: [99, "Other"],
     AdminGranted: [99, "Other"],
     AdminRevoked: [99, "Other"],
+    BoundaryChanged: [99, "Other"],
     TagsChanged: [99, "Other"]
   }
 
@@ -325,12 +375,17 @@ describe("Account Change (3001) events", () => {
       AccessKeyDeleted: "access key AKIAKEYA000000000001 of IAM user alice deleted",
       AccessKeyActivated: "access key AKIAKEYB000000000002 of IAM user alice activated",
       AccessKeyDeactivated: "access key AKIAKEYA000000000001 of IAM user alice deactivated (Inactive)",
+      CredentialAdded: "SSH public key APKAEIBAERJR2EXAMPLE added for IAM user alice (Inactive)",
+      CredentialRemoved: "signing certificate TA7SMP42TDN5Z26OBPJE7EXAMPLE of IAM user alice deleted",
+      CredentialActivated: "SSH public key APKAEIBAERJR2EXAMPLE of IAM user alice activated",
+      CredentialDeactivated: "service-specific credential ACCAEXAMPLE123EXAMPLE of IAM user alice deactivated (Inactive)",
       PasswordAdded: "console password added for IAM user alice",
       PasswordRemoved: "console password removed from IAM user alice",
       GroupJoined: "IAM user alice added to group Security",
       GroupLeft: "IAM user alice removed from group Admins",
       AdminGranted: "IAM user alice became an administrator",
       AdminRevoked: "IAM user alice is no longer an administrator",
+      BoundaryChanged: "permissions boundary arn:aws:iam::123456789012:policy/DevBoundary set on IAM user alice",
       TagsChanged: "tags of IAM user alice changed: added Owner=bob; removed Team; changed Env from prod to staging"
     })
     assert.deepStrictEqual(byTag.get("Renamed").unmapped.change, {
@@ -340,6 +395,14 @@ describe("Account Change (3001) events", () => {
     assert.deepStrictEqual(byTag.get("AccessKeyDeleted").unmapped.change, {
       kind: "access_key_deleted",
       access_key: { uid: "AKIAKEYA000000000001", status: "Active", created_time: Date.parse("2020-06-04T10:00:00Z") }
+    })
+    assert.deepStrictEqual(byTag.get("CredentialRemoved").unmapped.change, {
+      kind: "credential_removed",
+      credential: { uid: "TA7SMP42TDN5Z26OBPJE7EXAMPLE", type: "X.509 Signing Certificate", status: "Active" }
+    })
+    assert.deepStrictEqual(byTag.get("BoundaryChanged").unmapped.change, {
+      kind: "boundary_changed",
+      permissions_boundary: { from: null, to: "arn:aws:iam::123456789012:policy/DevBoundary" }
     })
     assert.deepStrictEqual(byTag.get("TagsChanged").unmapped.change.tags, {
       added: { Owner: "bob" },

@@ -15,6 +15,9 @@
  * key listing, or a newer report): those facts keep the state's values, and a change of them
  * waits for a report generated after that commit. Never a change the account did not make; a
  * change is seen as late as the report it shows in.
+ *
+ * The same for SSH public keys a run did not list (bulk, unless `collection.sshPublicKeys` is
+ * "always"): the state's are kept, and their changes wait for a run that lists them.
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -22,7 +25,7 @@ import type { Reported } from "../collect/users.ts"
 import type { IamUser } from "../iam/IamUser.ts"
 import type { Observation, RunState, StateError } from "../state/StateStore.ts"
 import { type Change, deletion, diffUser } from "./diff.ts"
-import { toSnapshot, type UserSnapshot } from "./snapshot.ts"
+import { toSnapshot, type UserSnapshot, withStateSshKeys } from "./snapshot.ts"
 
 /** One change of one user, with the user before and after it. */
 export interface Detected {
@@ -60,7 +63,7 @@ export const observeUser = (run: RunState, user: IamUser, reported?: Reported): 
     return run.stage(seen).pipe(
       Effect.flatMap((observation): Effect.Effect<{ readonly observation: Observation; readonly current: UserSnapshot }, StateError> => {
         if (observation._tag !== "Changed") return Effect.succeed({ observation, current: seen })
-        const current = withoutStaleReport(observation.previous, seen, reported, run.lastCommit)
+        const current = withStateSshKeys(observation.previous, withoutStaleReport(observation.previous, seen, reported, run.lastCommit))
         if (current === seen) return Effect.succeed({ observation, current })
         // staged again, as the state will keep it: the state's facts where the report is older
         return Effect.as(run.stage(current), { observation, current })

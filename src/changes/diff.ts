@@ -1,12 +1,20 @@
 /**
  * What changed about one user between two snapshots, as a list of changes in a stable order: the
  * kinds in the order of `CHANGE_KINDS`, and within a kind by the id of what changed (policy ARN,
- * key id, group id, policy name). Pure: the same two snapshots always give the same list.
+ * key id, credential type and id, group id, policy name). Pure: the same two snapshots always give the same list.
  *
  * A user is identified by its UserId, so a rename or a path move is one `Renamed` change, not a
  * deletion and a creation. A creation or a deletion is the only change of its user.
  */
-import { byText, type SnapshotAccessKey, type SnapshotGroup, type SnapshotPolicy, type SnapshotTag, type UserSnapshot } from "./snapshot.ts"
+import {
+  byText,
+  type SnapshotAccessKey,
+  type SnapshotCredential,
+  type SnapshotGroup,
+  type SnapshotPolicy,
+  type SnapshotTag,
+  type UserSnapshot
+} from "./snapshot.ts"
 
 export type Change =
   | { readonly _tag: "Created" }
@@ -23,6 +31,11 @@ export type Change =
   | { readonly _tag: "AccessKeyDeleted"; readonly key: SnapshotAccessKey }
   | { readonly _tag: "AccessKeyActivated"; readonly key: SnapshotAccessKey }
   | { readonly _tag: "AccessKeyDeactivated"; readonly key: SnapshotAccessKey }
+  /** A signing certificate, service-specific credential or SSH public key: uploaded or created. */
+  | { readonly _tag: "CredentialAdded"; readonly credential: SnapshotCredential }
+  | { readonly _tag: "CredentialRemoved"; readonly credential: SnapshotCredential }
+  | { readonly _tag: "CredentialActivated"; readonly credential: SnapshotCredential }
+  | { readonly _tag: "CredentialDeactivated"; readonly credential: SnapshotCredential }
   | { readonly _tag: "PasswordAdded" }
   | { readonly _tag: "PasswordRemoved" }
   | { readonly _tag: "GroupJoined"; readonly group: SnapshotGroup }
@@ -30,6 +43,8 @@ export type Change =
   /** The user became an administrator (`identity/admin.ts`), or is one no more: by a policy, a group, a boundary. */
   | { readonly _tag: "AdminGranted" }
   | { readonly _tag: "AdminRevoked" }
+  /** The permissions boundary set, replaced or removed (null: none). */
+  | { readonly _tag: "BoundaryChanged"; readonly from: string | null; readonly to: string | null }
   /** Every tag change of the user in one: tags are usually set together (one TagUser, one IaC apply). */
   | {
     readonly _tag: "TagsChanged"
@@ -55,12 +70,17 @@ export const CHANGE_KINDS: ReadonlyArray<ChangeKind> = [
   "AccessKeyDeleted",
   "AccessKeyActivated",
   "AccessKeyDeactivated",
+  "CredentialAdded",
+  "CredentialRemoved",
+  "CredentialActivated",
+  "CredentialDeactivated",
   "PasswordAdded",
   "PasswordRemoved",
   "GroupJoined",
   "GroupLeft",
   "AdminGranted",
   "AdminRevoked",
+  "BoundaryChanged",
   "TagsChanged"
 ]
 
@@ -72,7 +92,21 @@ const added = <A>(prev: ReadonlyArray<A>, next: ReadonlyArray<A>, id: (a: A) => 
 
 const sorted = <A>(items: ReadonlyArray<A>, id: (a: A) => string): Array<A> => [...items].sort(byText(id))
 
-const isActive = (k: SnapshotAccessKey) => k.Status === "Active"
+const isActive = (k: { readonly Status: string }) => k.Status === "Active"
+
+/**
+ * The credentials both snapshots say something about: each kind only when both hold it (a state
+ * recorded before it was kept, or a run that did not list SSH keys, says nothing).
+ */
+const comparableCredentials = (previous: UserSnapshot, current: UserSnapshot) => {
+  const both = <A>(a: A | undefined, b: A | undefined): boolean => a !== undefined && b !== undefined
+  const creds = both(previous.Credentials, current.Credentials)
+  const ssh = both(previous.SSHPublicKeys, current.SSHPublicKeys)
+  return {
+    before: [...(creds ? previous.Credentials! : []), ...(ssh ? previous.SSHPublicKeys! : [])],
+    after: [...(creds ? current.Credentials! : []), ...(ssh ? current.SSHPublicKeys! : [])]
+  }
+}
 
 /** The one change of a user that a complete listing no longer has. */
 export const deletion: ReadonlyArray<Change> = [{ _tag: "Deleted" }]
@@ -126,6 +160,24 @@ export const diffUser = (previous: UserSnapshot | undefined, current: UserSnapsh
     if (before !== undefined && isActive(before) && !isActive(key)) changes.push({ _tag: "AccessKeyDeactivated", key })
   }
 
+  // The other credentials, as the keys: activated or deactivated on entering or leaving Active.
+  const credentialId = (c: SnapshotCredential) => `${c.Type}/${c.Id}`
+  const credentials = comparableCredentials(previous, current)
+  const after = sorted(credentials.after, credentialId)
+  const before = new Map(credentials.before.map((c) => [credentialId(c), c] as const))
+  for (const credential of after) if (!before.has(credentialId(credential))) changes.push({ _tag: "CredentialAdded", credential })
+  for (const credential of sorted(added(credentials.after, credentials.before, credentialId), credentialId)) {
+    changes.push({ _tag: "CredentialRemoved", credential })
+  }
+  for (const credential of after) {
+    const was = before.get(credentialId(credential))
+    if (was !== undefined && !isActive(was) && isActive(credential)) changes.push({ _tag: "CredentialActivated", credential })
+  }
+  for (const credential of after) {
+    const was = before.get(credentialId(credential))
+    if (was !== undefined && isActive(was) && !isActive(credential)) changes.push({ _tag: "CredentialDeactivated", credential })
+  }
+
   if (!previous.ConsoleAccess && current.ConsoleAccess) changes.push({ _tag: "PasswordAdded" })
   if (previous.ConsoleAccess && !current.ConsoleAccess) changes.push({ _tag: "PasswordRemoved" })
 
@@ -136,6 +188,12 @@ export const diffUser = (previous: UserSnapshot | undefined, current: UserSnapsh
   // Only between two states that both say: a state recorded before it was kept says nothing.
   if (previous.Admin === false && current.Admin === true) changes.push({ _tag: "AdminGranted" })
   if (previous.Admin === true && current.Admin === false) changes.push({ _tag: "AdminRevoked" })
+  if (
+    previous.PermissionsBoundary !== undefined && current.PermissionsBoundary !== undefined &&
+    previous.PermissionsBoundary !== current.PermissionsBoundary
+  ) {
+    changes.push({ _tag: "BoundaryChanged", from: previous.PermissionsBoundary, to: current.PermissionsBoundary })
+  }
 
   const tagKey = (t: { readonly Key: string }) => t.Key
   const previousTags = new Map(previous.Tags.map((t) => [t.Key, t.Value] as const))

@@ -1,19 +1,23 @@
 /**
  * What the state keeps of one user between runs: the facts whose change is an event (name, path,
- * MFA, policies, access keys, console password, groups, tags, whether an admin), in the same shape whichever
- * strategy collected the user, with a content hash that tells an unchanged user at a glance.
+ * MFA, policies, access keys, console password, groups, tags, whether an admin, the other
+ * credentials, the permissions boundary), in the same shape whichever strategy collected the user,
+ * with a content hash that tells an unchanged user at a glance.
  *
  * Both strategies must give the same snapshot for the same user, so it keeps only what both know:
  * - MFA as a yes/no. The per-user strategy lists the devices, the bulk one has the credential
  *   report's `mfa_active`; a second device added to a user who has one is not a change here.
  * - Access keys with their ids, status and creation time. The bulk strategy lists them
  *   (ListAccessKeys) for the strict profiles, and change events need a strict profile.
- * - Not `PasswordLastUsed`: it moves at every console sign-in, which is use, not a change.
+ * - Not `PasswordLastUsed`: it moves at every console sign-in, which is use, not a change; nor any
+ *   credential's last use.
+ * - SSH public keys only when they were listed (bulk lists them only with `collection.sshPublicKeys:
+ *   "always"`): absent, the state's keep (`detect.ts`).
  * Lists are sorted, so the order AWS happened to answer in never looks like a change.
  */
 import { createHash } from "node:crypto"
 import * as Schema from "effect/Schema"
-import type { IamUser } from "../iam/IamUser.ts"
+import type { IamUser, Identity } from "../iam/IamUser.ts"
 import { adminOf } from "../identity/admin.ts"
 
 export const SnapshotAccessKey = Schema.Struct({
@@ -32,6 +36,14 @@ export type SnapshotPolicy = typeof SnapshotPolicy.Type
 
 export const SnapshotTag = Schema.Struct({ Key: Schema.String, Value: Schema.String })
 export type SnapshotTag = typeof SnapshotTag.Type
+
+/** A credential other than an access key: its kind, id and status. */
+export const SnapshotCredential = Schema.Struct({
+  Type: Schema.Literals(["SigningCertificate", "ServiceSpecificCredential", "SSHPublicKey"]),
+  Id: Schema.NonEmptyString,
+  Status: Schema.Literals(["Active", "Inactive", "Expired"])
+})
+export type SnapshotCredential = typeof SnapshotCredential.Type
 
 /** One user as a complete run saw it. Its decoded and encoded sides are the same JSON. */
 export const UserSnapshot = Schema.Struct({
@@ -55,7 +67,13 @@ export const UserSnapshot = Schema.Struct({
    * Whether the user is an administrator (`identity/admin.ts`): what the change events' `user`
    * says as the inventory's does. Absent in a state recorded before it was kept.
    */
-  Admin: Schema.optionalKey(Schema.Boolean)
+  Admin: Schema.optionalKey(Schema.Boolean),
+  /** Signing certificates and service-specific credentials, sorted by type and id. Absent: as `Admin`. */
+  Credentials: Schema.optionalKey(Schema.Array(SnapshotCredential)),
+  /** Sorted by id. Absent: not listed by the run (`collection.sshPublicKeys`), or as `Admin`. */
+  SSHPublicKeys: Schema.optionalKey(Schema.Array(SnapshotCredential)),
+  /** The permissions boundary's ARN; null: none. Absent: as `Admin`. */
+  PermissionsBoundary: Schema.optionalKey(Schema.NullOr(Schema.NonEmptyString))
 })
 export type UserSnapshot = typeof UserSnapshot.Type
 
@@ -94,8 +112,44 @@ export const toSnapshot = (u: IamUser): UserSnapshot => ({
     .sort(byText((p) => p.PolicyArn)),
   InlinePolicyNames: [...required(u.InlinePolicyNames, "inline policy names", u)].sort(byText((n) => n)),
   Tags: u.Tags.map((t) => ({ Key: t.Key, Value: t.Value })).sort(byText((t) => t.Key)),
-  ...(u.Identity === undefined ? {} : { Admin: adminOf(u.Identity).admin })
+  ...(u.Identity === undefined ? {} : identityFacts(u.Identity))
 })
+
+const credentialId = (c: SnapshotCredential) => `${c.Type}/${c.Id}`
+
+/** The snapshot's facts from the user's `Identity`, in the Schema's key order. */
+const identityFacts = (id: Identity) => ({
+  Admin: adminOf(id).admin,
+  Credentials: [
+    ...id.SigningCertificates.map((c): SnapshotCredential => ({ Type: "SigningCertificate", Id: c.CertificateId, Status: c.Status })),
+    ...id.ServiceSpecificCredentials.map((c): SnapshotCredential => ({
+      Type: "ServiceSpecificCredential",
+      Id: c.ServiceSpecificCredentialId,
+      Status: c.Status
+    }))
+  ].sort(byText(credentialId)),
+  ...(id.SSHPublicKeys === undefined ? {} : {
+    SSHPublicKeys: id.SSHPublicKeys
+      .map((k): SnapshotCredential => ({ Type: "SSHPublicKey", Id: k.SSHPublicKeyId, Status: k.Status }))
+      .sort(byText(credentialId))
+  }),
+  PermissionsBoundary: id.PermissionsBoundary?.PermissionsBoundaryArn ?? null
+})
+
+/**
+ * The snapshot with the SSH public keys the state has where this run did not list them: not
+ * listed is not "none". Built in the Schema's key order, so its JSON (and hash) is the one a run
+ * that listed the same keys makes.
+ */
+export const withStateSshKeys = (previous: UserSnapshot, current: UserSnapshot): UserSnapshot => {
+  if (current.SSHPublicKeys !== undefined || previous.SSHPublicKeys === undefined) return current
+  const { PermissionsBoundary, ...before } = current
+  return {
+    ...before,
+    SSHPublicKeys: previous.SSHPublicKeys,
+    ...(PermissionsBoundary === undefined ? {} : { PermissionsBoundary })
+  }
+}
 
 /** The snapshot as stored: compact JSON, keys in the Schema's order. */
 export const snapshotJson = (s: UserSnapshot): string => JSON.stringify(s)

@@ -6,9 +6,10 @@
  *   Created → 1 Create; Deleted → 6 Delete; MfaEnabled → 10 MFA Factor Enable; MfaDisabled →
  *   11 MFA Factor Disable; a managed or inline policy attached / detached → 7 Attach Policy /
  *   8 Detach Policy, with `policies`; everything OCSF has no activity for (access key created,
- *   deleted, activated, deactivated; console password added, removed; group joined, left; became
- *   an administrator or no longer one; tags changed; renamed or moved to another path) → 99 Other,
- *   said in `message`.
+ *   deleted, activated, deactivated; the same for a signing certificate, service-specific
+ *   credential or SSH public key; console password added, removed; group joined, left; became an
+ *   administrator or no longer one; permissions boundary set, replaced or removed; tags changed;
+ *   renamed or moved to another path) → 99 Other, said in `message`.
  *
  * `user` is the user as the strict profile describes it in its 5003 events, as it is after the
  * change (for a deletion: as last seen), so its `uid` is the one its inventory events carry. What
@@ -19,9 +20,9 @@
  */
 import * as Schema from "effect/Schema"
 import { type Change, CHANGE_KINDS, type ChangeKind } from "../changes/diff.ts"
-import { hashJson, snapshotJson, type UserSnapshot } from "../changes/snapshot.ts"
+import { hashJson, type SnapshotCredential, snapshotJson, type UserSnapshot } from "../changes/snapshot.ts"
 import { type AccountContext, EpochMillis, OCSF_VERSION, TagsObject } from "./common.ts"
-import { awsOrganization, parseUserArn, StrictMetadata, StrictUser, strictUser } from "./strict.ts"
+import { awsOrganization, CREDENTIAL_TYPES, parseUserArn, StrictMetadata, StrictUser, strictUser } from "./strict.ts"
 import { StrictCloudEvent } from "./strictCloud.ts"
 
 /** The class 3001 activities this program emits, with their 1.6.0 captions. */
@@ -50,12 +51,17 @@ const activityOf: Record<ChangeKind, ActivityName> = {
   AccessKeyDeleted: "Other",
   AccessKeyActivated: "Other",
   AccessKeyDeactivated: "Other",
+  CredentialAdded: "Other",
+  CredentialRemoved: "Other",
+  CredentialActivated: "Other",
+  CredentialDeactivated: "Other",
   PasswordAdded: "Other",
   PasswordRemoved: "Other",
   GroupJoined: "Other",
   GroupLeft: "Other",
   AdminGranted: "Other",
   AdminRevoked: "Other",
+  BoundaryChanged: "Other",
   TagsChanged: "Other"
 }
 
@@ -89,7 +95,15 @@ const ChangeDetails = Schema.Struct({
     status: Schema.Literals(["Active", "Inactive", "Expired"]),
     created_time: EpochMillis
   })),
+  /** A signing certificate, service-specific credential or SSH public key, as `programmatic_credentials` types them. */
+  credential: Schema.optionalKey(Schema.Struct({
+    uid: Schema.NonEmptyString,
+    type: Schema.Literals([CREDENTIAL_TYPES.signingCertificate, CREDENTIAL_TYPES.serviceSpecific, CREDENTIAL_TYPES.sshPublicKey]),
+    status: Schema.Literals(["Active", "Inactive", "Expired"])
+  })),
   group: Schema.optionalKey(Schema.Struct({ name: Schema.NonEmptyString, uid: Schema.NonEmptyString })),
+  /** The permissions boundary's ARN before and after (null: none). */
+  permissions_boundary: Schema.optionalKey(Schema.Struct({ from: Schema.NullOr(Schema.NonEmptyString), to: Schema.NullOr(Schema.NonEmptyString) })),
   tags: Schema.optionalKey(Schema.Struct({
     added: TagsObject,
     removed: TagsObject,
@@ -154,6 +168,23 @@ export interface ChangeContext {
 const policyType = (arn: string) =>
   /^arn:[^:]+:iam::aws:policy\//.test(arn) ? "AWS Managed Policy" as const : "Customer Managed Policy" as const
 
+const CREDENTIAL_TYPE = {
+  SigningCertificate: CREDENTIAL_TYPES.signingCertificate,
+  ServiceSpecificCredential: CREDENTIAL_TYPES.serviceSpecific,
+  SSHPublicKey: CREDENTIAL_TYPES.sshPublicKey
+} as const
+
+/** How a message names a credential: "SSH public key APKA…". */
+const credentialText = (c: SnapshotCredential): string =>
+  `${c.Type === "SigningCertificate" ? "signing certificate" : c.Type === "SSHPublicKey" ? "SSH public key" : "service-specific credential"} ${c.Id}`
+
+const boundaryText = (c: Extract<Change, { _tag: "BoundaryChanged" }>, who: string): string =>
+  c.from === null
+    ? `permissions boundary ${c.to} set on ${who}`
+    : c.to === null
+    ? `permissions boundary ${c.from} removed from ${who}`
+    : `permissions boundary of ${who} changed from ${c.from} to ${c.to}`
+
 const tagsText = (c: Extract<Change, { _tag: "TagsChanged" }>): string =>
   [
     ...c.added.map((t) => `added ${t.Key}=${t.Value}`),
@@ -198,6 +229,14 @@ const messageOf = (c: Change, user: UserSnapshot): string => {
       return `access key ${c.key.AccessKeyId} of ${who} activated`
     case "AccessKeyDeactivated":
       return `access key ${c.key.AccessKeyId} of ${who} deactivated (${c.key.Status})`
+    case "CredentialAdded":
+      return `${credentialText(c.credential)} added for ${who}` + (c.credential.Status === "Active" ? "" : ` (${c.credential.Status})`)
+    case "CredentialRemoved":
+      return `${credentialText(c.credential)} of ${who} deleted`
+    case "CredentialActivated":
+      return `${credentialText(c.credential)} of ${who} activated`
+    case "CredentialDeactivated":
+      return `${credentialText(c.credential)} of ${who} deactivated (${c.credential.Status})`
     case "PasswordAdded":
       return `console password added for ${who}`
     case "PasswordRemoved":
@@ -210,6 +249,8 @@ const messageOf = (c: Change, user: UserSnapshot): string => {
       return `${who} became an administrator`
     case "AdminRevoked":
       return `${who} is no longer an administrator`
+    case "BoundaryChanged":
+      return boundaryText(c, who)
     case "TagsChanged":
       return `tags of ${who} changed: ${tagsText(c)}`
   }
@@ -238,9 +279,16 @@ const detailsOf = (c: Change): AccountChangeEvent["unmapped"]["change"] => {
     case "AccessKeyActivated":
     case "AccessKeyDeactivated":
       return { kind, access_key: { uid: c.key.AccessKeyId, status: c.key.Status, created_time: new Date(c.key.CreateDate) } }
+    case "CredentialAdded":
+    case "CredentialRemoved":
+    case "CredentialActivated":
+    case "CredentialDeactivated":
+      return { kind, credential: { uid: c.credential.Id, type: CREDENTIAL_TYPE[c.credential.Type], status: c.credential.Status } }
     case "GroupJoined":
     case "GroupLeft":
       return { kind, group: { name: c.group.GroupName, uid: c.group.GroupId } }
+    case "BoundaryChanged":
+      return { kind, permissions_boundary: { from: c.from, to: c.to } }
     case "TagsChanged":
       return {
         kind,
