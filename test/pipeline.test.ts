@@ -137,6 +137,19 @@ describe("one collection run", () => {
       for (const line of lines) decodeEvent(JSON.parse(line))
     }))
 
+  it.live("a file sink on a device (/dev/null, fsync on by default) delivers every batch: nothing to make durable", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 8 })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir, {
+        delivery: { retry: { maxAttempts: 2, baseDelay: "1ms", maxDelay: "2ms" } },
+        sinks: [{ type: "file", name: "null", path: "/dev/null", batchSize: 3 }]
+      }))
+      assert.isTrue(summary.complete)
+      assert.deepStrictEqual(summary.sinks["null"], { delivered: 10, retried: 0, deadLettered: 0 })
+      assert.isFalse(fs.existsSync(path.join(dir, "dead-letter.ndjson")))
+    }))
+
   it.live("a sink that cannot write: its batches go to the dead-letter file with their events", () =>
     Effect.gen(function*() {
       const emulator = yield* emulatorScoped({ users: 8 })

@@ -98,7 +98,9 @@ export default defineSink({
       if (repaired !== undefined) yield* Effect.logWarning(`sink ${name}: ${repaired}`)
     }
     const file = yield* fs.open(config.path, { flag: "a" }).pipe(Effect.mapError(fail("cannot open")))
-    const sync = config.fsync ?? true
+    // A device or a pipe has nothing to make durable, and fsync on one fails (EINVAL): every batch
+    // to /dev/null would be retried, then dead-lettered.
+    const sync = regular && (config.fsync ?? true)
     // Set when a failed write could not be cut back: the size to cut the file to before the next
     // write, so that no batch is ever appended to half a line.
     let cutBackTo: number | undefined
