@@ -2,7 +2,7 @@
  * The identity in the strict profiles, field by field and rule by rule: how a policy document is
  * judged, who is an admin, each risk rule of the README's table (the table is `RISK_RULES`, row
  * for row), how the credential report's identity columns are read, and the strict event's new
- * fields for a user whose identity is known (golden values, valid OCSF).
+ * fields for a user whose identity is known (golden values, valid OCSF), SSH public keys included.
  */
 import * as Schema from "effect/Schema"
 import { readFileSync } from "node:fs"
@@ -326,6 +326,32 @@ describe("the strict event of a user with its identity (golden)", () => {
     expect(e.user.programmatic_credentials[0]).toStrictEqual({ uid: "AKIAIOSFODNN7EXAMPLE", type: "AWS Access Key" })
     expect(e.unmapped.user.access_keys[0].last_used_time).toBeNull()
     expect(e.unmapped.user).not.toHaveProperty("password_last_changed_time")
+  })
+
+  it("SSH public keys, when listed: the last credentials, status and upload in unmapped; not listed (bulk): absent, not empty", () => {
+    expect(event.unmapped.user).not.toHaveProperty("ssh_public_keys")
+    const listed = Schema.decodeUnknownSync(IamUser)({
+      ...json,
+      Identity: {
+        ...json.Identity!,
+        SSHPublicKeys: [
+          { SSHPublicKeyId: "APKAEIVFHP46CEXAMPLE", Status: "Inactive", UploadDate: "2022-03-01T10:00:00Z" },
+          { SSHPublicKeyId: "APKAEIBAERJR2EXAMPLE", Status: "Active", UploadDate: "2021-05-11T09:00:00Z" }
+        ]
+      }
+    })
+    const e: any = mapperFor("strict")(listed, { collectedAt })
+    expect(e.user.programmatic_credentials.slice(3)).toStrictEqual([
+      { uid: "APKAEIBAERJR2EXAMPLE", type: "SSH Public Key" },
+      { uid: "APKAEIVFHP46CEXAMPLE", type: "SSH Public Key" }
+    ])
+    expect(e.unmapped.user.ssh_public_keys).toStrictEqual([
+      { uid: "APKAEIBAERJR2EXAMPLE", status: "Active", uploaded_time: Date.parse("2021-05-11T09:00:00Z") },
+      { uid: "APKAEIVFHP46CEXAMPLE", status: "Inactive", uploaded_time: Date.parse("2022-03-01T10:00:00Z") }
+    ])
+    const none: any = mapperFor("strict")(Schema.decodeUnknownSync(IamUser)({ ...json, Identity: { ...json.Identity!, SSHPublicKeys: [] } }), { collectedAt })
+    expect(none.unmapped.user.ssh_public_keys).toStrictEqual([])
+    for (const variant of ["core", "core.lint"] as const) expect(schemaErrors(ocsfValidator("user_inventory", variant), e)).toStrictEqual([])
   })
 
   it("is valid OCSF 1.6.0 (core, lint, and with the cloud profile)", () => {
