@@ -3,7 +3,6 @@
  * enough that `@aws-sdk/client-iam` cannot tell it from AWS for the calls an inventory makes.
  * Answers are built as strings; nothing is parsed but the form body.
  */
-import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type Account, ACCOUNT_ID, CALLER_USER, makeAccount, type UserRecord } from "./account.ts"
@@ -36,6 +35,7 @@ import {
   type Outcome
 } from "./faults.ts"
 import type { OrganizationOptions } from "./organization.ts"
+import { type QueryReply, queryReplies } from "./queryReply.ts"
 import { type EmulatorOrganization, makeRouter, type Service } from "./routing.ts"
 import { type AccountWrites, isWriteAction, makeAccountWrites } from "./writes.ts"
 import type { ManagedPolicyRecord } from "./policies.ts"
@@ -93,36 +93,9 @@ const MAX_BODY = 64 * 1024
 // ---------------------------------------------------------------------------------------
 // Answers
 
-interface Reply {
-  readonly status: number
-  readonly body: string
-  readonly outcome: Outcome
-  readonly requestId: string
-  /** Default `text/xml`. */
-  readonly contentType?: string
-}
+type Reply = QueryReply
 
-const ok = (action: string, result: string): Reply => {
-  const requestId = randomUUID()
-  return {
-    status: 200,
-    outcome: "ok",
-    requestId,
-    body: `<${action}Response xmlns="${XMLNS}"><${action}Result>${result}</${action}Result>` +
-      `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
-  }
-}
-
-const fail = (status: number, code: string, message: string, outcome: Outcome): Reply => {
-  const requestId = randomUUID()
-  return {
-    status,
-    outcome,
-    requestId,
-    body: `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type>` +
-      `${el("Code", code)}${el("Message", message)}</Error><RequestId>${requestId}</RequestId></ErrorResponse>`
-  }
-}
+const { fail, ok } = queryReplies(XMLNS)
 
 const throttled = (): Reply => fail(400, "Throttling", "Rate exceeded", "throttled")
 const validation = (message: string): Reply => fail(400, "ValidationError", message, "rejected")

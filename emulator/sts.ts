@@ -4,9 +4,9 @@
  * live here too: the IAM server asks `SessionStore.check` which account a call signed with a
  * session's access key belongs to, and whether the session still holds.
  */
-import { randomBytes, randomUUID } from "node:crypto"
-import type { Outcome } from "./faults.ts"
+import { randomBytes } from "node:crypto"
 import type { AccountStatus, SessionLifetime } from "./organization.ts"
+import { type QueryReply, queryReplies } from "./queryReply.ts"
 import { el } from "./xml.ts"
 
 const XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -117,34 +117,11 @@ export interface StsContext {
   readonly sessions: SessionStore
 }
 
-export interface StsReply {
-  readonly status: number
-  readonly body: string
-  readonly outcome: Outcome
-  readonly requestId: string
-}
+export type StsReply = QueryReply
 
-const ok = (action: string, result: string): StsReply => {
-  const requestId = randomUUID()
-  return {
-    status: 200,
-    outcome: "ok",
-    requestId,
-    body: `<${action}Response xmlns="${XMLNS}"><${action}Result>${result}</${action}Result>` +
-      `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
-  }
-}
-
-export const stsFail = (status: number, code: string, message: string, outcome: Outcome): StsReply => {
-  const requestId = randomUUID()
-  return {
-    status,
-    outcome,
-    requestId,
-    body: `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type>` +
-      `${el("Code", code)}${el("Message", message)}</Error><RequestId>${requestId}</RequestId></ErrorResponse>`
-  }
-}
+const replies = queryReplies(XMLNS)
+const ok = replies.ok
+export const stsFail = replies.fail
 
 const validation = (message: string): StsReply => stsFail(400, "ValidationError", message, "rejected")
 const constraint = (value: string, field: string, rule: string): StsReply =>
