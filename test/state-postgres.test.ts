@@ -1,5 +1,5 @@
 /**
- * The state store in PostgreSQL (a real server, started by the test): the same behaviour as the
+ * The state store in PostgreSQL (a real server, started by the test, or `DATABASE_URL`'s): the same behaviour as the
  * SQLite store (changes, deletions after a complete listing only, nothing visible before the
  * commit, reset), and its commit fenced on the pg-boss job: a worker whose job was taken back
  * (expired and retaken by another, or its heartbeat lapsed) has its late commit refused with
@@ -15,15 +15,16 @@ import { PgBoss } from "pg-boss"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { UserSnapshot } from "../src/changes/snapshot.ts"
 import { QUEUE, takeLease } from "../src/coordination/leases.ts"
+import { jobOptions } from "../src/coordination/Worker.ts"
 import { parseConfig } from "../src/run/AppConfig.ts"
 import { describeConfig } from "../src/run/describeConfig.ts"
 import { BOSS_SCHEMA, type Fence, makePostgresStore, migrate } from "../src/state/postgres.ts"
 import type { StateStoreService } from "../src/state/StateStore.ts"
-import { startPostgres, type TestPostgres } from "./postgres.ts"
+import { type TestDatabases, testDatabases } from "./postgres.ts"
 
-let server: TestPostgres
+let server: TestDatabases
 beforeAll(async () => {
-  server = await startPostgres()
+  server = await testDatabases()
 }, 120_000)
 afterAll(async () => {
   await server?.destroy()
@@ -159,7 +160,51 @@ describe("the coordination section", () => {
     expect(Redacted.value(config!.coordination!.postgres)).toBe("postgres://u:s3cret@db:5432/iam")
     const described = describeConfig(config!)
     expect(described).not.toContain("s3cret")
-    expect(JSON.parse(described).coordination).toEqual({ postgres: "<redacted>", heartbeat: "30s", jobTimeout: "6h", pollInterval: "2s" })
+    expect(JSON.parse(described).coordination).toEqual({
+      postgres: "<redacted>",
+      heartbeat: "30s",
+      jobTimeout: "6h",
+      pollInterval: "2s",
+      retryLimit: 2,
+      retryDelay: "5s"
+    })
+  })
+
+  it("a failed job tried again as often as retryLimit says, retryDelay apart, then failed for good", () =>
+    withDatabase(async (pool, boss) => {
+      const account = "555555555555"
+      const { config } = await parse({ postgres: "${DATABASE_URL}", retryLimit: 3, retryDelay: "0s" })
+      await boss.send(QUEUE, { accountId: account }, { ...jobOptions(config!.coordination!), singletonKey: account })
+      const tries: Array<number> = []
+      for (;;) {
+        const [job] = await boss.fetch<{ accountId: string }>(QUEUE)
+        if (job === undefined) break
+        tries.push(job.retryCount)
+        await boss.fail(QUEUE, [{ id: job.id, retryCount: job.retryCount }], { message: "not read in full" })
+      }
+      expect(tries).toEqual([0, 1, 2, 3])
+      expect((await pool.query(`SELECT state::text FROM ${BOSS_SCHEMA}.job WHERE singleton_key = $1`, [account])).rows).toEqual([{ state: "failed" }])
+
+      // The delay as sent: a failed attempt waits that long before the next is fetched.
+      const later = "666666666666"
+      const { config: slow } = await parse({ postgres: "${DATABASE_URL}", retryDelay: "2m" })
+      await boss.send(QUEUE, { accountId: later }, { ...jobOptions(slow!.coordination!), singletonKey: later })
+      const [job] = await boss.fetch<{ accountId: string }>(QUEUE)
+      await boss.fail(QUEUE, [{ id: job!.id, retryCount: job!.retryCount }], { message: "not read in full" })
+      expect(await boss.fetch(QUEUE)).toEqual([])
+      const row = (await pool.query(
+        `SELECT retry_limit, retry_delay, state::text, extract(epoch FROM start_after - now())::int AS wait FROM ${BOSS_SCHEMA}.job WHERE id = $1`,
+        [job!.id]
+      )).rows[0]
+      expect(row).toMatchObject({ retry_limit: 2, retry_delay: 120, state: "retry" })
+      expect(row.wait).toBeGreaterThan(100)
+    }))
+
+  it("retryLimit and retryDelay out of bounds: one line each naming the field", async () => {
+    const { problems } = await parse({ postgres: "${DATABASE_URL}", retryLimit: -1, retryDelay: "2h" })
+    expect(problems.join("\n")).toMatch(/coordination\.retryLimit: .*between 0 and 100/)
+    expect(problems.join("\n")).toMatch(/coordination\.retryDelay: expected a duration between 0s and 1h/)
+    expect((await parse({ postgres: "${DATABASE_URL}", retryLimit: 1.5 })).problems.join("\n")).toMatch(/coordination\.retryLimit/)
   })
 
   it("a bad URL or a heartbeat below pg-boss's minimum: one line each naming the field, never the password", async () => {

@@ -1,5 +1,5 @@
 /**
- * Several `iam-ocsf run` daemons as workers of one PostgreSQL (started by the test), reading the
+ * Several `iam-ocsf run` daemons as workers of one PostgreSQL (started by the test, or `DATABASE_URL`'s), reading the
  * emulator's organization: every account collected, by exactly one worker at a time (the
  * emulator's overlap recorder), the jobs of an account an interval apart,
  * every user's event delivered; a worker killed with SIGKILL mid-job has its accounts retaken by
@@ -9,17 +9,20 @@
  */
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
+import * as Effect from "effect/Effect"
 import pg from "pg"
 import { PgBoss } from "pg-boss"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Emulator, startEmulator } from "../emulator/index.ts"
 import { configFor, readNdjson, runCli, tempDir, writeJson } from "./support.ts"
-import { startPostgres, type TestPostgres } from "./postgres.ts"
+import { startPostgres, type TestDatabases, testDatabases } from "./postgres.ts"
 import { takeLease } from "../src/coordination/leases.ts"
+import { migrate } from "../src/state/postgres.ts"
 
-let server: TestPostgres
+/** `DATABASE_URL`'s server when one is given, else one of the file's own (`testDatabases`). */
+let server: TestDatabases
 beforeAll(async () => {
-  server = await startPostgres()
+  server = await testDatabases()
 }, 120_000)
 afterAll(async () => {
   await server?.destroy()
@@ -80,6 +83,11 @@ const setUp = async (options: {
   readonly interval: string
   readonly concurrency: number
   readonly server?: boolean
+  /** The management account's latency per call, when it differs from the members'. */
+  readonly managementLatencyMs?: number
+  /** Where the database is created: the file's server by default. */
+  readonly databases?: TestDatabases
+  readonly collection?: Record<string, unknown>
 }) => {
   emulator = await startEmulator({
     users: options.usersPerAccount,
@@ -89,9 +97,9 @@ const setUp = async (options: {
       memberFaults: { "*": { latencyMs: options.latencyMs } },
       overlapGapMs: 1000
     },
-    faults: { "*": { latencyMs: options.latencyMs } }
+    faults: { "*": { latencyMs: options.managementLatencyMs ?? options.latencyMs } }
   })
-  const url = await server.database(`workers_${++databases}`)
+  const url = await (options.databases ?? server).database(`workers_${++databases}`)
   const org = emulator.organization!
   const dirs = Array.from({ length: options.workers }, () => tempDir())
   const configs = dirs.map((dir, i) =>
@@ -104,6 +112,7 @@ const setUp = async (options: {
         coordination: { postgres: "${IAM_OCSF_TEST_DATABASE_URL}", heartbeat: "10s", pollInterval: "1s" },
         schedule: { interval: options.interval, jitter: 0, shutdownTimeout: "10s" },
         ocsf: { profile: "strict", emit: "both" },
+        ...(options.collection === undefined ? {} : { collection: options.collection }),
         ...(options.server === true ? { server: { port: 0 } } : {})
       })
     )
@@ -202,6 +211,47 @@ describe("workers sharing an organization through PostgreSQL", () => {
     }
   }, 180_000)
 
+  it("a worker keeps its slots busy: the other accounts taken and completed while one slow account is still read", async () => {
+    // The management account answers every call after 20 s; the members at once. One worker, two slots.
+    const { emu, org, dirs, configs, pool } = await setUp({
+      accounts: 5,
+      usersPerAccount: 2,
+      latencyMs: 10,
+      managementLatencyMs: 20_000,
+      workers: 1,
+      interval: "1h",
+      concurrency: 2,
+      collection: { callTimeout: "1m" }
+    })
+    try {
+      const slow = org.accounts[0]!.id
+      const fast = org.accounts.slice(1).map((a) => a.id)
+      // Only the slow account due at first: it is taken alone, and holds one slot.
+      await Effect.runPromise(migrate(pool, "test"))
+      await pool.query(
+        "INSERT INTO iam_ocsf.leases (account_id, next_due) SELECT unnest($1::text[]), now() + interval '1 day'",
+        [fast]
+      )
+      const [worker] = configs.map(startWorker)
+      await until("the worker to hold the slow account", async () =>
+        (await leases(pool)).find((r) => r.account_id === slow && r.holder !== null) ?? undefined, 60_000, () => worker!.stderr())
+      await pool.query("UPDATE iam_ocsf.leases SET next_due = now() WHERE account_id = ANY($1::text[])", [fast])
+      // A worker that waited for its whole batch would take none of them before the slow one ends.
+      const rows = await until("every other account completed while the slow one is read", async () => {
+        const rows = await leases(pool)
+        const slowRow = rows.find((r) => r.account_id === slow)
+        if (slowRow?.holder === null) throw new Error(`the slow account ended first: ${slowRow.last_outcome}`)
+        return fast.every((id) => /^completed/.test(rows.find((r) => r.account_id === id)?.last_outcome ?? "")) ? rows : undefined
+      }, 90_000, () => worker!.stderr())
+      expect(rows.find((r) => r.account_id === slow)?.holder).toMatch(/\/\d+$/)
+      const events = delivered(dirs)
+      for (const id of fast) expect(events[id]).toEqual(truth(emu)[id])
+      expect(org.overlappedAccounts()).toEqual([])
+    } finally {
+      await pool.end()
+    }
+  }, 180_000)
+
   it("a worker killed with SIGKILL mid-job: its accounts retaken by the others after the heartbeat, nothing lost, no overlap", async () => {
     const { emu, org, dirs, configs, pool } = await setUp({
       accounts: 9,
@@ -291,7 +341,7 @@ describe("workers sharing an organization through PostgreSQL", () => {
       }).then((recorded) => expect(recorded).toEqual([kept]))
       expect(worker!.stderr()).toMatch(new RegExp(`"level":"error".*the run of account ${lost} lost its job .*another worker \\(another-worker/1\\) took the account`))
       // That account's failure, not the run's: the other account's commit went through.
-      expect(worker!.stderr()).not.toMatch(/"message":"collection failed/)
+      expect(worker!.stderr()).not.toMatch(/"message":"collection (of account \d+ )?failed/)
       worker!.kill("SIGTERM")
       expect((await worker!.done).code).toBe(0)
       // Nothing of the stale run was written for the account it lost.
@@ -302,8 +352,11 @@ describe("workers sharing an organization through PostgreSQL", () => {
     }
   }, 120_000)
 
-  it("PostgreSQL stopped and started again: the workers say so, /readyz turns 503 then 200, and they carry on without a restart", async () => {
+  it("PostgreSQL stopped for 30 s and started again: the workers say so, /readyz turns 503 then 200, and they carry on without a restart", async () => {
+    // A server of the test's own, even with DATABASE_URL given: this test stops it.
+    const own = await startPostgres()
     const { org, configs, pool } = await setUp({
+      databases: own,
       accounts: 4,
       usersPerAccount: 2,
       latencyMs: 10,
@@ -319,16 +372,16 @@ describe("workers sharing an organization through PostgreSQL", () => {
       const url = await started[0]!.url()
       await pool.end()
 
-      await server.stop()
+      await own.stop()
       const down = await until("/readyz to say PostgreSQL is down", async () => {
         const r = await fetch(`${url}/readyz`)
         return r.status === 503 ? ((await r.json()) as { reason: string }) : undefined
       }, 30_000, () => started[0]!.stderr())
       expect(down.reason).toMatch(/PostgreSQL|connect/)
-      // Down for longer than a heartbeat: the workers' loops fail, log and wait.
-      await new Promise((r) => setTimeout(r, 15_000))
+      // Down for 30 s, three times the heartbeat: the workers' loops fail, log and wait.
+      await new Promise((r) => setTimeout(r, 30_000))
       const before = Object.fromEntries(ids.map((id) => [id, org.account(id).overlap().collections.length]))
-      await server.start()
+      await own.start()
 
       await until("/readyz to say PostgreSQL answers again", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined))
       // Every account collected again after the restart, by the same processes.
@@ -344,7 +397,8 @@ describe("workers sharing an organization through PostgreSQL", () => {
       expect((await Promise.all(started.map((w) => w.done))).map((r) => r.code)).toEqual([0, 0])
       expect(org.overlappedAccounts()).toEqual([])
     } finally {
-      await server.start()
+      for (const w of workers.splice(0)) w.kill("SIGKILL")
+      await own.destroy()
     }
-  }, 180_000)
+  }, 240_000)
 })

@@ -6,7 +6,7 @@
  */
 import * as Schema from "effect/Schema"
 import { durationField } from "../config/durations.ts"
-import { withoutCredentials } from "../config/fields.ts"
+import { intBetween, withDefault, withoutCredentials } from "../config/fields.ts"
 
 const expected = `a PostgreSQL URL like "postgres://iam_ocsf:PASSWORD@db.example.com:5432/iam_ocsf"`
 
@@ -33,6 +33,13 @@ export const CoordinationConfig = Schema.Struct({
   /** The longest one account's collection may take, heartbeats or not: after it, the job is taken back. */
   jobTimeout: durationField({ minimum: "1m", maximum: "24h", default: "6h" }),
   /** How often an idle worker asks for jobs. */
-  pollInterval: durationField({ minimum: "1s", maximum: "1m", default: "2s" })
+  pollInterval: durationField({ minimum: "1s", maximum: "1m", default: "2s" }),
+  /**
+   * How often a failed job is tried again (an account read in part, or taken back from a worker
+   * that lost it) before it stays failed until the account is next due.
+   */
+  retryLimit: intBetween(0, 100).pipe(withDefault(2)),
+  /** How long a failed job waits before it is tried again (pg-boss counts whole seconds). */
+  retryDelay: durationField({ minimum: "0s", maximum: "1h", default: "5s" })
 })
 export type CoordinationConfig = typeof CoordinationConfig.Type

@@ -8,12 +8,15 @@
  *   interval) whose interval has passed since it was last scheduled becomes one job keyed by its
  *   id, in the same transaction that marks it scheduled, so that two workers never schedule it
  *   twice. The queue's `stately` policy keeps at most one job queued and one active per account.
- * - **Working**: a worker takes up to `accounts.concurrency` jobs, raises each account's fence,
- *   and reads those accounts with the single-process pipeline (one run: their users, their
- *   events, their sinks), heartbeating the jobs meanwhile. The state store is PostgreSQL's, its
- *   commit fenced on the job: a worker that lost its job (its heartbeat or timeout lapsed and
- *   another took it) has its late commit refused. Each job is then completed, or failed (pg-boss
- *   retries it: an account read in part is read again).
+ * - **Working**: a worker keeps up to `accounts.concurrency` jobs in flight, taking another as
+ *   soon as one ends (a slow account holds its own slot, never the others'). For each it raises
+ *   the account's fence and reads the account with the single-process pipeline (a run of its
+ *   own: its users, its events; the sinks shared with the runs in flight, `sharedSinks.ts`),
+ *   heartbeating the job meanwhile. The state store is PostgreSQL's, its commit fenced on the
+ *   job: a worker that lost its job (its heartbeat or timeout lapsed and another took it) has its
+ *   late commit refused. The job is then completed, or failed (pg-boss retries it
+ *   `coordination.retryLimit` times, `coordination.retryDelay` apart: an account read in part is
+ *   read again).
  *
  * A worker killed mid-job stops heartbeating: pg-boss fails the job after `coordination.heartbeat`
  * and another worker retries it. PostgreSQL unreachable: the loops log, wait and try again; a run
@@ -24,6 +27,8 @@ import * as os from "node:os"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
@@ -38,13 +43,15 @@ import { checkWritable } from "../delivery/DeadLetter.ts"
 import { DaemonHealth, type Readiness } from "../ops/health.ts"
 import { opsServer } from "../ops/OpsServer.ts"
 import type { AppConfig } from "../run/AppConfig.ts"
-import { type DaemonOptions, lastingAccountRuns, lastingAccounts, reloadOnSighup } from "../run/Daemon.ts"
+import { type DaemonOptions, lastingAccounts, reloadOnSighup } from "../run/Daemon.ts"
+import { runOnce } from "../run/Runner.ts"
 import { formatSummary } from "../run/RunStats.ts"
 import { StopSignal, stopGracefully } from "../run/StopSignal.ts"
 import { BOSS_SCHEMA, type Fence, inTransaction, locationOf, makePool, makePostgresStore, migrate } from "../state/postgres.ts"
 import { StateStore } from "../state/StateStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import type { CoordinationConfig } from "./CoordinationConfig.ts"
+import { makeSharedSinks } from "./sharedSinks.ts"
 import { type AccountJob, formatQueueFigures, QUEUE, queueFigures, releaseLease, takeDue, takeLease } from "./leases.ts"
 
 /** The database or the queue failed; the worker logs it, waits and tries again. */
@@ -54,17 +61,23 @@ export class CoordinationError extends Schema.TaggedError<CoordinationError>()("
 
 const seconds = (d: Duration.Duration) => Math.max(1, Math.round(Duration.toMillis(d) / 1000))
 
-/** Retries of a job: an account read in part, or taken back from a worker, is read again (at most this often). */
-const RETRY_LIMIT = 2
-const RETRY_DELAY_SECONDS = 5
-
-/** How a job is sent: the expiry, heartbeat and retries of the config in force. */
-const jobOptions = (c: CoordinationConfig) => ({
+/**
+ * How a job is sent: the expiry, heartbeat and retries of the config in force (an account read in
+ * part, or taken back from a worker, is read again at most `retryLimit` times).
+ */
+export const jobOptions = (c: CoordinationConfig) => ({
   expireInSeconds: seconds(c.jobTimeout),
   heartbeatSeconds: seconds(c.heartbeat),
-  retryLimit: RETRY_LIMIT,
-  retryDelay: RETRY_DELAY_SECONDS
+  retryLimit: c.retryLimit,
+  retryDelay: Math.round(Duration.toMillis(c.retryDelay) / 1000)
 })
+
+/** A job as fetched from the queue. */
+interface Job {
+  readonly id: string
+  readonly retryCount: number
+  readonly data: AccountJob
+}
 
 interface Database {
   readonly boss: PgBoss
@@ -163,7 +176,6 @@ export const workerDaemon = (options: DaemonOptions) =>
     if (coordination === undefined) return yield* Effect.die("workerDaemon without coordination")
     const worker = `${os.hostname()}/${process.pid}`
     const accountsFor = yield* lastingAccounts
-    const run = yield* lastingAccountRuns
     const health = new DaemonHealth(config.schedule.interval)
     const current = yield* Ref.make(config)
     yield* checkWritable(config.deadLetter.path).pipe(
@@ -195,6 +207,10 @@ export const workerDaemon = (options: DaemonOptions) =>
         `worker ${worker} started: accounts of ${db.location}, ${config.accounts?.concurrency ?? 1} at once, each every ` +
           Duration.format(config.schedule.interval)
       )
+
+      const shared = yield* makeSharedSinks
+      /** Opened when a slot frees or this worker queued jobs: the fetcher looks for work at once. */
+      const wake = yield* Latch.make(false)
 
       /** The accounts as last discovered, by id, and when. */
       let known: { readonly at: number; readonly byId: ReadonlyMap<string, AccountTarget> } | undefined
@@ -230,6 +246,7 @@ export const workerDaemon = (options: DaemonOptions) =>
             }
             return { due: due.length, queued }
           }))
+        if (sent.queued > 0) yield* wake.open
         if (sent.due > 0) {
           yield* Effect.logDebug(`scheduled ${sent.queued} account jobs (${sent.due - sent.queued} already queued)`)
         }
@@ -245,90 +262,110 @@ export const workerDaemon = (options: DaemonOptions) =>
         }
       })
 
-      /** One round: the jobs taken, their accounts read in one run, each job settled. */
-      const round = (jobs: ReadonlyArray<{ readonly id: string; readonly retryCount: number; readonly data: AccountJob }>) =>
+      /**
+       * One job: its account read in a run of its own (its users, its events, the sinks shared
+       * with the runs in flight), heartbeating the job meanwhile, then the job settled.
+       */
+      const runJob = (cfg: AppConfig, job: Job) =>
         Effect.gen(function*() {
-          const cfg = yield* Ref.get(current)
+          const { accountId } = job.data
           let byId = yield* knownAccounts(cfg, false)
-          if (jobs.some((j) => !byId.has(j.data.accountId))) byId = yield* knownAccounts(cfg, true)
-          const fences = new Map<string, Fence>()
-          const settle = (job: (typeof jobs)[number], outcome: "completed" | "failed", message: string) =>
-            attempt(`cannot settle the job of account ${job.data.accountId}`, db.location, async () => {
+          if (!byId.has(accountId)) byId = yield* knownAccounts(cfg, true)
+          let fence: Fence | undefined
+          const settle = (outcome: "completed" | "failed", message: string) =>
+            attempt(`cannot settle the job of account ${accountId}`, db.location, async () => {
               const attemptOf = { id: job.id, retryCount: job.retryCount }
               if (outcome === "completed") await db.boss.complete(QUEUE, [attemptOf], { message })
               else await db.boss.fail(QUEUE, [attemptOf], { message })
-              const fence = fences.get(job.data.accountId)
-              if (fence !== undefined) await releaseLease(db.pool, job.data.accountId, fence.token, `${outcome}: ${message}`)
+              if (fence !== undefined) await releaseLease(db.pool, accountId, fence.token, `${outcome}: ${message}`)
             }).pipe(Effect.catch((e) => Effect.logWarning(`${e.message}; the job will be taken back when its heartbeat lapses`)))
 
-          const targets: Array<AccountTarget> = []
-          for (const job of jobs) {
-            const target = byId.get(job.data.accountId)
-            if (target === undefined) {
-              yield* Effect.logWarning(`account ${job.data.accountId} is no longer discovered; its job is completed without a run`)
-              yield* settle(job, "completed", "not discovered any more")
-              continue
-            }
-            const token = yield* attempt(`cannot take account ${job.data.accountId}`, db.location, () =>
-              takeLease(db.pool, { accountId: job.data.accountId, worker, jobId: job.id, retryCount: job.retryCount }))
-            fences.set(job.data.accountId, { accountId: job.data.accountId, token, queue: QUEUE, jobId: job.id, retryCount: job.retryCount })
-            targets.push(target)
+          const target = byId.get(accountId)
+          if (target === undefined) {
+            yield* Effect.logWarning(`account ${accountId} is no longer discovered; its job is completed without a run`)
+            return yield* settle("completed", "not discovered any more")
           }
-          if (targets.length === 0) return
-          yield* Effect.logInfo(`worker ${worker} took ${targets.length} accounts: ${[...fences.keys()].join(", ")}`)
+          const token = yield* attempt(`cannot take account ${accountId}`, db.location, () =>
+            takeLease(db.pool, { accountId, worker, jobId: job.id, retryCount: job.retryCount }))
+          fence = { accountId, token, queue: QUEUE, jobId: job.id, retryCount: job.retryCount }
+          yield* Effect.logInfo(`worker ${worker} took account ${accountId}`)
 
-          // The jobs stay ours while the run goes on: a heartbeat every third of the interval.
+          // The job stays ours while the run goes on: a heartbeat every third of the interval.
           const beat = Duration.millis(Duration.toMillis(coordination.heartbeat) / 3)
           const heartbeat = Effect.gen(function*() {
             while (true) {
               yield* Effect.sleep(beat)
-              yield* attempt("cannot send the jobs' heartbeat", db.location, () =>
-                db.boss.touch(QUEUE, jobs.map((j) => ({ id: j.id, retryCount: j.retryCount })))).pipe(
+              yield* attempt(`cannot send the heartbeat of account ${accountId}'s job`, db.location, () =>
+                db.boss.touch(QUEUE, [{ id: job.id, retryCount: job.retryCount }])).pipe(
                   Effect.catch((e) => Effect.logWarning(e.message))
                 )
             }
           })
-          const state = Layer.succeed(StateStore, makePostgresStore(db.pool, db.location, fences))
-          const result = yield* run(cfg, { accounts: targets, state }).pipe(
-            Effect.raceFirst(heartbeat.pipe(Effect.andThen(Effect.never))),
-            Effect.result
-          )
+          const state = Layer.succeed(StateStore, makePostgresStore(db.pool, db.location, new Map([[accountId, fence]])))
+          const accounts = yield* accountsFor(cfg)
+          const result = yield* shared.use(cfg, (sinks) =>
+            runOnce(cfg, { accounts: [target], state, sinks: sinks.targets }).pipe(
+              Effect.provide(sinks.deadLetter),
+              Effect.provide(accounts),
+              Effect.raceFirst(heartbeat.pipe(Effect.andThen(Effect.never))),
+              Effect.result
+            ))
           const endedAt = Date.now()
           if (Result.isFailure(result)) {
             health.lastRun = { endedAt, ok: false, message: result.failure.message }
-            yield* Effect.logError(`collection failed: ${result.failure.message}`)
-            for (const job of jobs) if (fences.has(job.data.accountId)) yield* settle(job, "failed", result.failure.message)
-            return
+            yield* Effect.logError(`collection of account ${accountId} failed: ${result.failure.message}`)
+            return yield* settle("failed", result.failure.message)
           }
           const summary = result.success
           health.lastRun = { endedAt, ok: true, message: formatSummary(summary), summary }
-          for (const job of jobs) {
-            if (!fences.has(job.data.accountId)) continue
-            const account = summary.accounts.find((a) => a.id === job.data.accountId)
-            const ok = account === undefined ? summary.complete : account.status === "complete" && !summary.stopped
-            const message = account?.error ?? (summary.stopped ? "stopped before the account was read" : ok ? "read" : "not read in full")
-            yield* settle(job, ok ? "completed" : "failed", message)
-          }
+          const account = summary.accounts.find((a) => a.id === accountId)
+          const ok = account === undefined ? summary.complete : account.status === "complete" && !summary.stopped
+          const message = account?.error ?? (summary.stopped ? "stopped before the account was read" : ok ? "read" : "not read in full")
+          yield* settle(ok ? "completed" : "failed", message)
         })
 
+      /**
+       * Up to `accounts.concurrency` jobs in flight, each started as soon as a slot is free: one
+       * slow account holds its own slot only, never the others'.
+       */
       const working = Effect.gen(function*() {
         const poll = coordination.pollInterval
+        const inFlight = yield* FiberSet.make<void, never>()
         while (!stop.isRequested()) {
+          // Closed before the slots are counted: a slot freed (or a job queued) from now on wakes the wait below.
+          yield* wake.close
           const cfg = yield* Ref.get(current)
-          const fetched = yield* attempt("cannot fetch jobs", db.location, () =>
-            db.boss.fetch<AccountJob>(QUEUE, { batchSize: cfg.accounts?.concurrency ?? 1 })).pipe(Effect.result)
-          if (Result.isFailure(fetched)) {
-            yield* Effect.logWarning(`${fetched.failure.message}; trying again in ${Duration.format(poll)}`)
-          } else if (fetched.success.length > 0) {
-            // A round that cannot start (discovery fails, the database is lost) leaves its jobs unsettled:
-            // they are taken back when their heartbeat lapses.
-            yield* round(fetched.success).pipe(
-              Effect.catch((e) => Effect.logError(`the jobs taken could not be run: ${e.message}`))
-            )
+          const opened = shared.openFor()
+          // A reloaded config takes the next jobs once the runs in flight under the previous one (its sinks) have ended.
+          const free = opened !== undefined && opened !== cfg ? 0 : (cfg.accounts?.concurrency ?? 1) - (yield* FiberSet.size(inFlight))
+          if (free <= 0) {
+            yield* Effect.raceFirst(wake.await, stop.requested)
             continue
           }
-          yield* Effect.raceFirst(Effect.sleep(poll), stop.requested)
+          const fetched = yield* attempt("cannot fetch jobs", db.location, () =>
+            db.boss.fetch<AccountJob>(QUEUE, { batchSize: free })).pipe(Effect.result)
+          if (Result.isFailure(fetched)) {
+            yield* Effect.logWarning(`${fetched.failure.message}; trying again in ${Duration.format(poll)}`)
+            yield* Effect.raceFirst(Effect.sleep(poll), stop.requested)
+            continue
+          }
+          for (const job of fetched.success) {
+            yield* FiberSet.run(
+              inFlight,
+              // A job that cannot start (discovery fails, the database is lost) stays unsettled:
+              // it is taken back when its heartbeat lapses.
+              runJob(cfg, job).pipe(
+                Effect.catch((e) => Effect.logError(`the job of account ${job.data.accountId} could not be run: ${e.message}`)),
+                Effect.ensuring(wake.open)
+              )
+            )
+          }
+          // As many as asked: more may be waiting, taken as soon as a slot frees. Fewer: none is
+          // waiting now; look again after the poll interval, or when this worker queues jobs.
+          if (fetched.success.length < free) yield* Effect.raceFirst(Effect.raceFirst(Effect.sleep(poll), wake.await), stop.requested)
         }
+        // Stopping: the runs in flight wind down (their runs see the stop), deliver and settle.
+        yield* FiberSet.awaitEmpty(inFlight)
       })
 
       yield* Effect.all([scheduling, working], { concurrency: 2, discard: true })

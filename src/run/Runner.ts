@@ -18,6 +18,7 @@ import { runCollection, type RunSettings } from "./Pipeline.ts"
 import { formatSummary, pushback, type RunSummary } from "./RunStats.ts"
 import { observeRun } from "../telemetry/metrics.ts"
 import { acquireSinks } from "../sinks/acquire.ts"
+import type { DeliveryTarget } from "../delivery/Delivery.ts"
 import { ExitCode } from "../common/exit.ts"
 import { StopSignal, stopGracefully } from "./StopSignal.ts"
 
@@ -119,6 +120,8 @@ export interface RunOptions {
   readonly accounts?: ReadonlyArray<AccountTarget> | undefined
   /** The state store (PostgreSQL, fenced on the jobs), instead of the SQLite file. */
   readonly state?: Layer.Layer<StateStore> | undefined
+  /** The sinks, opened by the caller (a worker's runs in flight share them), instead of opened for the run. */
+  readonly sinks?: ReadonlyArray<DeliveryTarget> | undefined
 }
 
 /**
@@ -129,7 +132,7 @@ export const runOnce = (config: AppConfig, options: RunOptions = {}) =>
   Effect.scoped(
     Effect.gen(function*() {
       yield* (yield* DeadLetter).check
-      const targets = yield* acquireSinks(config)
+      const targets = options.sinks ?? (yield* acquireSinks(config))
       yield* Effect.logInfo(`collection started; sinks: ${targets.map((t) => t.sink.name).join(", ")}`)
       const summary = yield* runCollection({ ...runSettings(config), accounts: options.accounts }, targets).pipe(
         withState(config, options.state)
