@@ -24,6 +24,7 @@ import { AdaptiveRate } from "../src/iam/AdaptiveRate.ts"
 import { Iam } from "../src/iam/Iam.ts"
 import { makeRequestPacer } from "../src/iam/RequestPacer.ts"
 import { retryPolicy } from "../src/common/retry.ts"
+import { LISTING_PATIENCE } from "../src/iam/door.ts"
 import { type Scenario, simulate } from "./simulatedAccount.ts"
 import { configFor, readNdjson, runInProcess, tempDir } from "./support.ts"
 
@@ -251,6 +252,53 @@ describe("a call that keeps being throttled", () => {
       assert.strictEqual(emulator.counters().byAction["ListGroupsForUser"]!.throttled, 10 * retry.maxAttempts)
       assert.strictEqual(summary.aws.throttled, 10 * retry.maxAttempts)
       assert.strictEqual(summary.aws.retries, 10 * (retry.maxAttempts - 1))
+    }), 60_000)
+})
+
+describe("a listing page that keeps being throttled", () => {
+  it.effect("the policy with patience: a throttle is retried patience × maxAttempts times in all, any other error maxAttempts times", () =>
+    Effect.gen(function*() {
+      const settings = { maxAttempts: 4, baseDelay: Duration.millis(8), maxDelay: Duration.millis(100) }
+      const attempts = (error: { readonly retryable: boolean; readonly throttled: boolean }, patience: number) =>
+        Effect.gen(function*() {
+          let n = 0
+          const call = Effect.suspend(() => {
+            n += 1
+            return Effect.fail(error)
+          })
+          const fiber = yield* Effect.forkChild(Effect.retry(call, retryPolicy<typeof error>(settings, { paced: true, patience })))
+          yield* TestClock.adjust(Duration.minutes(1))
+          assert.strictEqual((yield* Fiber.await(fiber))._tag, "Failure")
+          return n
+        })
+      assert.strictEqual(yield* attempts({ retryable: true, throttled: true }, 1), 4)
+      assert.strictEqual(yield* attempts({ retryable: true, throttled: true }, 3), 12)
+      assert.strictEqual(yield* attempts({ retryable: true, throttled: false }, 3), 4)
+    }))
+
+  it.live("a ListUsers page throttled more times in a row than maxAttempts allows a user's call: the run still completes", () =>
+    Effect.gen(function*() {
+      const retry = { maxAttempts: 4, baseDelay: "1ms", maxDelay: "10ms" } as const
+      // 10 throttles in a row: a user's call would have given up after 4 attempts.
+      const emulator = yield* emulatorScoped({ users: 5, faults: { ListUsers: { throttleFirst: 10 } } })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir, { collection: { retry } }))
+      assert.isTrue(summary.complete)
+      assert.strictEqual(summary.failed, 0)
+      assert.strictEqual(readNdjson(path.join(dir, "events.ndjson")).length, summary.collected)
+      assert.isAbove(summary.collected, 0)
+      assert.strictEqual(emulator.counters().byAction["ListUsers"]!.throttled, 10)
+    }), 60_000)
+
+  it.live("throttled beyond its patience (LISTING_PATIENCE × maxAttempts attempts): the run fails, Throttled named", () =>
+    Effect.gen(function*() {
+      const retry = { maxAttempts: 4, baseDelay: "1ms", maxDelay: "10ms" } as const
+      const emulator = yield* emulatorScoped({ users: 5, faults: { ListUsers: { throttleFirst: 1_000 } } })
+      const error = yield* runInProcess(configFor(emulator, tempDir(), { collection: { retry } })).pipe(Effect.flip)
+      assert.deepInclude(error, { action: "ListUsers" })
+      assert.strictEqual((error as { readonly reason: { readonly _tag: string } }).reason._tag, "Throttled")
+      // Bounded: no more attempts than its patience allows.
+      assert.strictEqual(emulator.counters().byAction["ListUsers"]!.throttled, LISTING_PATIENCE * retry.maxAttempts)
     }), 60_000)
 })
 
