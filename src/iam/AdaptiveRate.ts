@@ -40,8 +40,12 @@
  *   the last cut, for a budget that just changed), each at the rate it was sent at, between two
  *   hypotheses: noise, one throttled fraction whatever the rate; a budget, a fraction higher at
  *   the rounds sent faster than some rate than at those sent slower. Only when the budget
- *   explains them `EVIDENCE` (a log-likelihood ratio) better is it found; otherwise the cut is
- *   undone, as for a fluke, and the rate goes back up.
+ *   explains them `EVIDENCE` (a log-likelihood ratio) better is it found (`EVIDENCE_ABOVE`
+ *   above a budget found before, which is the likelier already). Throttles that fell at the
+ *   lower rate without that evidence get one more round there (`CONFIRM`): a budget shows
+ *   more, noise less; then the cut is undone, as for a fluke, and the rate goes back up. A
+ *   check that finds the round judged no clearer than the lower rate's still finds the budget
+ *   when the recent rounds show it: a budget touched lightly, again and again.
  * - Between cuts the rate climbs, and only while it is used (`USED_STARTUP`, `USED` of its
  *   turns taken): doubling every second until a budget is found (slow start), then as TCP CUBIC does:
  *   back to the budget within seconds, a plateau around it, then faster and faster above it,
@@ -79,6 +83,9 @@ const ALPHA_PICKED = 0.001
  * one is taken as found: e^7, about 1,000 times as likely.
  */
 const EVIDENCE = 7
+const EVIDENCE_ABOVE = 3
+/** Rounds more a check that saw throttles fall may take to gather that evidence. */
+const CONFIRM = 1
 const HISTORY = 40
 /** The noise level the tests assume is at least this, so that a lone throttle is no verdict. */
 const NOISE_FLOOR = 0.002
@@ -223,6 +230,8 @@ export class AdaptiveRate {
   private cutBudget = 0
   /** A check saw throttles change with the rate: there is a budget, even if a later check says noise. */
   private rateBound = false
+  /** Rounds spent at the rate of a check that saw throttles fall, without the evidence of a budget yet. */
+  private confirming = 0
   /**
    * The round that led to the cut was so far above a well-learned noise level that no fluke
    * of the noise explains it: the check round need only be back at the noise level.
@@ -371,6 +380,22 @@ export class AdaptiveRate {
   private check(now: number): void {
     this.record()
     const { answers, throttled } = this.round
+    if (this.confirming > 0) {
+      // Below where throttles fell, a round more: a budget shows more and more, noise less and less.
+      const quiet = !moreThan(throttled, answers, this.noise, ALPHA)
+      if (quiet) this.learnNoise(throttled, answers)
+      if (quiet && this.budgetShows()) {
+        this.confirming = 0
+        this.found(now, this.cutBudget)
+      } else if (quiet && this.confirming < CONFIRM) {
+        this.confirming += 1
+        this.newRound(now)
+      } else {
+        this.confirming = 0
+        this.undo(now)
+      }
+      return
+    }
     const ref = this.ref
     const aboveNoise = moreThan(throttled, answers, this.noise, ALPHA)
     const strong = this.strong
@@ -393,9 +418,11 @@ export class AdaptiveRate {
       if (aboveNoise) {
         this.cut(now) // still over the budget
       } else if (!this.budgetShows()) {
-        // Back at the noise level, but the rounds seen are as well explained by noise: a fluke.
+        // Back at the noise level, but the rounds seen are as well explained by noise: another
+        // round at this rate (`CONFIRM` at most) tells more; still not clear, a fluke.
         this.learnNoise(throttled, answers)
-        this.undo(now)
+        this.confirming = 1
+        this.newRound(now)
       } else {
         // Back at the noise level: below the budget, this round is noise.
         this.learnNoise(throttled, answers)
@@ -418,9 +445,10 @@ export class AdaptiveRate {
         this.noise = Math.min(NOISE_CEILING, (throttled + ref.throttled) / (answers + ref.answers))
         this.noiseAnswers = answers + ref.answers
       } else {
-        // No clearer at a lower rate: the round judged was a fluke of the noise and the cut wrong,
-        // or a budget touched too lightly to tell.
+        // No clearer at a lower rate than the round judged: a fluke of the noise and the cut
+        // wrong, or a budget touched too lightly to tell, and then the recent rounds may show it.
         this.learnNoise(throttled, answers)
+        if (this.budgetShows()) return this.found(now, this.cutBudget)
         if (first) this.unsettled = { picked, checked, quietRounds: 0 }
       }
       if (this.rateBound && this.budgetShows()) {
@@ -508,8 +536,10 @@ export class AdaptiveRate {
 
   /** Whether the recent rounds say budget rather than noise. */
   private budgetShows(): boolean {
-    return budgetEvidence(this.history) >= EVIDENCE ||
-      budgetEvidence(this.history.slice(this.sinceCongestion)) >= EVIDENCE
+    // Above a budget found before, the budget is the likelier already: less evidence will do.
+    const needed = this.budget !== undefined && this.origin.rate > this.budget ? EVIDENCE_ABOVE : EVIDENCE
+    return budgetEvidence(this.history) >= needed ||
+      budgetEvidence(this.history.slice(this.sinceCongestion)) >= needed
   }
 
   private newRound(now: number): void {
