@@ -84,6 +84,8 @@ export interface ActionFaults {
   readonly latencyMs?: number
   /** Probability (0..1) of `Throttling`, HTTP 400, "Rate exceeded". */
   readonly throttleRate?: number
+  /** The first N calls of the action are throttled, whatever `throttleRate`: a call throttled N times in a row. */
+  readonly throttleFirst?: number
   /** Probability (0..1) of `ServiceFailure`, HTTP 500, Type Receiver. */
   readonly errorRate?: number
   /** `true`: every call is denied; a list of user names: calls about those users are denied (HTTP 403 `AccessDenied`). */
@@ -171,6 +173,9 @@ export const validateFaults = (faults: Faults): void => {
     if (f.corrupt?.kind === "inject" && typeof f.corrupt.text !== "string") {
       throw new RangeError(`faults.${key}.corrupt: inject needs a text`)
     }
+    if (f.throttleFirst !== undefined && !(Number.isInteger(f.throttleFirst) && f.throttleFirst >= 0)) {
+      throw new RangeError(`faults.${key}.throttleFirst must be an integer >= 0, got ${f.throttleFirst}`)
+    }
     if (f.corruptTimes !== undefined && !(Number.isInteger(f.corruptTimes) && f.corruptTimes >= 0)) {
       throw new RangeError(`faults.${key}.corruptTimes must be an integer >= 0, got ${f.corruptTimes}`)
     }
@@ -197,6 +202,8 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
   let last = 0
   /** Answers corrupted so far, by action, against `corruptTimes`. */
   let corrupted = new Map<IamAction, number>()
+  /** Calls decided so far, by action, against `throttleFirst`. */
+  let decided = new Map<IamAction, number>()
 
   const field = <K extends keyof ActionFaults>(action: IamAction, k: K): ActionFaults[K] | undefined => {
     const own = faults[action]?.[k]
@@ -209,6 +216,7 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
     validateFaults(f)
     faults = f
     corrupted = new Map()
+    decided = new Map()
     if (f.requestsPerSecond !== rps) {
       rps = f.requestsPerSecond
       tokens = rps ?? 0
@@ -243,6 +251,12 @@ export const makeFaultEngine = (initial: Faults, seed: number): FaultEngine => {
       return c
     },
     decide: (action, userName) => {
+      const first = field(action, "throttleFirst")
+      if (first !== undefined) {
+        const n = decided.get(action) ?? 0
+        decided.set(action, n + 1)
+        if (n < first) return throttle
+      }
       if (roll(field(action, "throttleRate"))) return throttle
       const d = field(action, "accessDenied")
       if (d === true || (Array.isArray(d) && userName !== undefined && d.includes(userName))) return denied

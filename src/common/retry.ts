@@ -21,6 +21,13 @@
  *   run's last users), the run's slowest part: under random throttling a run lasts as long as
  *   its longest chain of backoffs, up to a call that gives up after `maxAttempts`. The capped
  *   delay is not jittered: the pacer hands out turns one by one.
+ *
+ * A call that everything after it waits for (a page of an account-wide listing: the run cannot
+ * go on without it) is given more `patience` against throttling: `patience` times `maxAttempts`
+ * attempts while it is throttled, still bounded, and only `maxAttempts` for any other error.
+ * Under heavy random throttling (half of the calls) one call in 2^maxAttempts is throttled
+ * `maxAttempts` times in a row: a user's call may fail then (its user is dead-lettered), a
+ * listing's would fail the whole run.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -46,6 +53,8 @@ export interface RetryPolicyOptions {
    * throttles (`iam/RequestPacer.ts`): a throttled attempt is retried sooner (see above).
    */
   readonly paced?: boolean
+  /** A call may be throttled `patience` times `maxAttempts` times before it gives up (default 1, whole numbers). */
+  readonly patience?: number
 }
 
 export const defaultRetry: RetrySettings = {
@@ -62,6 +71,7 @@ const PACED_CAP = Duration.seconds(1)
 export const retryPolicy = <E extends RetryableError>(settings: RetrySettings, options: RetryPolicyOptions = {}) => {
   const throttled = options.paced === true ? THROTTLED_PACED : THROTTLED
   const throttledCap = options.paced === true ? Duration.min(PACED_CAP, settings.maxDelay) : settings.maxDelay
+  const patience = Math.max(1, Math.floor(options.patience ?? 1))
   return Schedule.min([Schedule.exponential(settings.baseDelay), Schedule.spaced(settings.maxDelay)]).pipe(
     Schedule.jittered,
     Schedule.setInputType<E>(),
@@ -76,7 +86,8 @@ export const retryPolicy = <E extends RetryableError>(settings: RetrySettings, o
         )
       )
     ),
-    Schedule.upTo({ times: Math.max(0, settings.maxAttempts - 1) }),
-    Schedule.while(({ input }) => input.retryable)
+    Schedule.upTo({ times: Math.max(0, patience * settings.maxAttempts - 1) }),
+    // `attempt` is the number of the retry about to be made: beyond maxAttempts, only throttles are retried.
+    Schedule.while(({ attempt, input }) => input.retryable && (attempt < settings.maxAttempts || input.throttled === true))
   )
 }

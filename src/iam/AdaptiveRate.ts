@@ -33,6 +33,19 @@
  *   lightly again and again still shows. The round that led to a cut was picked for its many
  *   throttles, so it must stand out more, unless the noise level was learned from so many
  *   answers that no fluke explains it.
+ * - A budget is never taken as found on one comparison: rounds of a few dozen answers are
+ *   noisy, and a run makes thousands of them, so a fluke that looks like a budget comes soon
+ *   enough (and sinks the rate for good: the climb from a budget found is slow). Each check
+ *   that would conclude "budget" weighs the recent rounds (the last `HISTORY`, and those since
+ *   the last cut, for a budget that just changed), each at the rate it was sent at, between two
+ *   hypotheses: noise, one throttled fraction whatever the rate; a budget, a fraction higher at
+ *   the rounds sent faster than some rate than at those sent slower. Only when the budget
+ *   explains them `EVIDENCE` (a log-likelihood ratio) better is it found (`EVIDENCE_ABOVE`
+ *   above a budget found before, which is the likelier already). Throttles that fell at the
+ *   lower rate without that evidence get one more round there (`CONFIRM`): a budget shows
+ *   more, noise less; then the cut is undone, as for a fluke, and the rate goes back up. A
+ *   check that finds the round judged no clearer than the lower rate's still finds the budget
+ *   when the recent rounds show it: a budget touched lightly, again and again.
  * - Between cuts the rate climbs, and only while it is used (`USED_STARTUP`, `USED` of its
  *   turns taken): doubling every second until a budget is found (slow start), then as TCP CUBIC does:
  *   back to the budget within seconds, a plateau around it, then faster and faster above it,
@@ -65,6 +78,15 @@ const ALPHA = 0.01
 const ALPHA_EARLY = 0.0001
 /** How much fewer a check round's throttles must be than those of the round picked for its many throttles. */
 const ALPHA_PICKED = 0.001
+/**
+ * How much better a budget must explain the recent rounds (`HISTORY` of them) than noise before
+ * one is taken as found: e^7, about 1,000 times as likely.
+ */
+const EVIDENCE = 7
+const EVIDENCE_ABOVE = 3
+/** Rounds more a check that saw throttles fall may take to gather that evidence. */
+const CONFIRM = 1
+const HISTORY = 40
 /** The noise level the tests assume is at least this, so that a lone throttle is no verdict. */
 const NOISE_FLOOR = 0.002
 const NOISE_CEILING = 0.95
@@ -134,6 +156,33 @@ const differ = (t1: number, n1: number, t2: number, n2: number, alpha: number): 
   return normalTail(z) < alpha
 }
 
+/** The log-likelihood of `t` throttles in `n` answers at a throttled fraction of `t / n`. */
+const logLikelihood = (t: number, n: number): number =>
+  (t > 0 ? t * Math.log(t / n) : 0) + (t < n ? (n - t) * Math.log((n - t) / n) : 0)
+
+/**
+ * How much better a budget explains `rounds` than noise does, as a log-likelihood ratio.
+ * Noise: one throttled fraction, whatever the rate. A budget: a fraction that is higher at the
+ * rounds sent faster than some rate than at those sent slower (the best such rate is taken).
+ */
+const budgetEvidence = (rounds: ReadonlyArray<Measure>): number => {
+  const sorted = [...rounds].filter((r) => r.answers > 0).sort((a, b) => a.rate - b.rate)
+  const n = sorted.reduce((sum, r) => sum + r.answers, 0)
+  const t = sorted.reduce((sum, r) => sum + r.throttled, 0)
+  const noise = logLikelihood(t, n)
+  let best = 0
+  let lowN = 0
+  let lowT = 0
+  for (let i = 0; i < sorted.length - 1; i++) {
+    lowN += sorted[i]!.answers
+    lowT += sorted[i]!.throttled
+    // Split only between two different rates, and only where the faster rounds fared worse.
+    if (sorted[i + 1]!.rate === sorted[i]!.rate || (t - lowT) / (n - lowN) <= lowT / lowN) continue
+    best = Math.max(best, logLikelihood(lowT, lowN) + logLikelihood(t - lowT, n - lowN) - noise)
+  }
+  return best
+}
+
 /** P(X ≥ t) for X binomial(n, p): exact for small counts, normal (with continuity correction) otherwise. */
 const upperTail = (t: number, n: number, p: number): number => {
   if (t <= 0) return 1
@@ -181,6 +230,8 @@ export class AdaptiveRate {
   private cutBudget = 0
   /** A check saw throttles change with the rate: there is a budget, even if a later check says noise. */
   private rateBound = false
+  /** Rounds spent at the rate of a check that saw throttles fall, without the evidence of a budget yet. */
+  private confirming = 0
   /**
    * The round that led to the cut was so far above a well-learned noise level that no fluke
    * of the noise explains it: the check round need only be back at the noise level.
@@ -195,6 +246,10 @@ export class AdaptiveRate {
   private peakRate = 0
   private rateSeconds = 0
   private lastAt: number
+  /** The last `HISTORY` rounds judged, each with the rate it was sent at. */
+  private history: Array<Measure> = []
+  /** Where the rounds since the last round above the noise level start in `history`: a budget may have just changed. */
+  private sinceCongestion = 0
 
   constructor(now: number, options: AdaptiveRateOptions = {}) {
     this.ceiling = options.ceiling ?? Number.POSITIVE_INFINITY
@@ -282,6 +337,8 @@ export class AdaptiveRate {
 
   /** A round above the noise level: one cut, then a check round at the lower rate. */
   private congestion(now: number): void {
+    this.record()
+    this.sinceCongestion = this.history.length - 1
     const { answers, throttled } = this.round
     // Against what the noise level may be, given how many answers it was learned from (two standard errors above).
     const learned = Math.min(this.noiseAnswers, NOISE_MEMORY)
@@ -321,7 +378,24 @@ export class AdaptiveRate {
 
   /** The round after a cut, at the lower rate: budget, noise, or still over the budget. */
   private check(now: number): void {
+    this.record()
     const { answers, throttled } = this.round
+    if (this.confirming > 0) {
+      // Below where throttles fell, a round more: a budget shows more and more, noise less and less.
+      const quiet = !moreThan(throttled, answers, this.noise, ALPHA)
+      if (quiet) this.learnNoise(throttled, answers)
+      if (quiet && this.budgetShows()) {
+        this.confirming = 0
+        this.found(now, this.cutBudget)
+      } else if (quiet && this.confirming < CONFIRM) {
+        this.confirming += 1
+        this.newRound(now)
+      } else {
+        this.confirming = 0
+        this.undo(now)
+      }
+      return
+    }
     const ref = this.ref
     const aboveNoise = moreThan(throttled, answers, this.noise, ALPHA)
     const strong = this.strong
@@ -343,6 +417,12 @@ export class AdaptiveRate {
       this.rateBound = true
       if (aboveNoise) {
         this.cut(now) // still over the budget
+      } else if (!this.budgetShows()) {
+        // Back at the noise level, but the rounds seen are as well explained by noise: another
+        // round at this rate (`CONFIRM` at most) tells more; still not clear, a fluke.
+        this.learnNoise(throttled, answers)
+        this.confirming = 1
+        this.newRound(now)
       } else {
         // Back at the noise level: below the budget, this round is noise.
         this.learnNoise(throttled, answers)
@@ -365,22 +445,29 @@ export class AdaptiveRate {
         this.noise = Math.min(NOISE_CEILING, (throttled + ref.throttled) / (answers + ref.answers))
         this.noiseAnswers = answers + ref.answers
       } else {
-        // No clearer at a lower rate: the round judged was a fluke of the noise and the cut wrong,
-        // or a budget touched too lightly to tell.
+        // No clearer at a lower rate than the round judged: a fluke of the noise and the cut
+        // wrong, or a budget touched too lightly to tell, and then the recent rounds may show it.
         this.learnNoise(throttled, answers)
+        if (this.budgetShows()) return this.found(now, this.cutBudget)
         if (first) this.unsettled = { picked, checked, quietRounds: 0 }
       }
-      if (this.rateBound) {
+      if (this.rateBound && this.budgetShows()) {
         // An earlier check saw throttles change with the rate: the budget is about where they stopped changing.
         this.current = this.bounded(ref.rate)
         this.found(now, ref.rate)
+        this.newEpoch(now)
       } else {
-        this.current = this.bounded(this.origin.rate)
-        this.climb = this.origin.climb
-        this.phase = this.origin.climb.phase
+        this.undo(now)
       }
-      this.newEpoch(now)
     }
+  }
+
+  /** Back to the rate and climb before the cuts: they were wrong. */
+  private undo(now: number): void {
+    this.current = this.bounded(this.origin.rate)
+    this.climb = this.origin.climb
+    this.phase = this.origin.climb.phase
+    this.newEpoch(now)
   }
 
   /** A budget of `w` requests per second: climb back to it, then probe above it (CUBIC). */
@@ -396,6 +483,7 @@ export class AdaptiveRate {
 
   /** A round with no more throttles than noise: learn the noise, and climb if the rate was used. */
   private quiet(now: number): void {
+    this.record()
     const { answers, throttled, sent, startedAt } = this.round
     // Above the budget found, a fraction a little raised is our doing, not noise: it may only fall there.
     if (this.budget === undefined || this.current <= this.budget || throttled <= this.noise * answers) {
@@ -434,6 +522,24 @@ export class AdaptiveRate {
     this.epoch += 1
     this.holdUntil = now + Math.max(HOLD_MS, 2000 / this.current)
     this.newRound(now)
+  }
+
+  /** The round just judged, for `budgetEvidence`. */
+  private record(): void {
+    const { answers, throttled } = this.round
+    this.history.push({ rate: this.current, answers, throttled })
+    if (this.history.length > HISTORY) {
+      this.history.shift()
+      this.sinceCongestion = Math.max(0, this.sinceCongestion - 1)
+    }
+  }
+
+  /** Whether the recent rounds say budget rather than noise. */
+  private budgetShows(): boolean {
+    // Above a budget found before, the budget is the likelier already: less evidence will do.
+    const needed = this.budget !== undefined && this.origin.rate > this.budget ? EVIDENCE_ABOVE : EVIDENCE
+    return budgetEvidence(this.history) >= needed ||
+      budgetEvidence(this.history.slice(this.sinceCongestion)) >= needed
   }
 
   private newRound(now: number): void {

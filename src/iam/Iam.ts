@@ -223,6 +223,9 @@ const SHAPES = {
 } as const
 
 
+/** The pages of account-wide listings: the run waits for each, and fails with it (`door.ts`). */
+const LISTING = { listing: true } as const
+
 const badAnswer = (action: string, message: string) =>
   new IamError({ action, reason: new BadData({ code: "UnexpectedAnswer", message }) })
 
@@ -265,7 +268,7 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
       const users = listReader("Users", read)
       return client.send(checkedAnswer(new ListUsersCommand({ Marker: marker, MaxItems: pageSize }), SHAPES.ListUsers, users.reader), { abortSignal })
         .then((o) => page("ListUsers", undefined, users.items(), o.IsTruncated, o.Marker))
-    }).pipe(
+    }, LISTING).pipe(
       // One span per page, over its attempts: a throttled page shows its retries together.
       Effect.tap((p) => Effect.annotateCurrentSpan({ "page.users": p.items.length, "page.last": p.marker === undefined })),
       Effect.withSpan("ListUsers page", { attributes: { "page.first": marker === undefined, "page.size": pageSize } })
@@ -307,7 +310,7 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
         client.send(
           checkedAnswer(new ListServiceSpecificCredentialsCommand({ AllUsers: true, Marker: marker, MaxItems: pageSize }), SHAPES.ListServiceSpecificCredentials),
           { abortSignal }
-        )).pipe(Effect.map((o) => page("ListServiceSpecificCredentials", undefined, o.ServiceSpecificCredentials, o.IsTruncated, o.Marker))),
+        ), LISTING).pipe(Effect.map((o) => page("ListServiceSpecificCredentials", undefined, o.ServiceSpecificCredentials, o.IsTruncated, o.Marker))),
     getAccessKeyLastUsed: (userName, accessKeyId) =>
       call("GetAccessKeyLastUsed", userName, (abortSignal) =>
         client.send(checkedAnswer(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }), SHAPES.GetAccessKeyLastUsed), { abortSignal })).pipe(
@@ -346,7 +349,7 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
         client.send(
           checkedAnswer(new GetAccountAuthorizationDetailsCommand({ Filter: ["LocalManagedPolicy"], Marker: marker, MaxItems: pageSize }), SHAPES.PolicyDetails),
           { abortSignal }
-        )).pipe(Effect.map((o) => page("GetAccountAuthorizationDetails", undefined, o.Policies, o.IsTruncated, o.Marker))),
+        ), LISTING).pipe(Effect.map((o) => page("GetAccountAuthorizationDetails", undefined, o.Policies, o.IsTruncated, o.Marker))),
     getUser: (userName) =>
       call("GetUser", userName, (abortSignal) => client.send(checkedAnswer(new GetUserCommand({ UserName: userName }), SHAPES.GetUser), { abortSignal })).pipe(
         Effect.flatMap((o) => o.User === undefined ? Effect.fail(badAnswer("GetUser", "no User")) : Effect.succeed(o.User))
@@ -368,13 +371,13 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
         const command = new GetAccountAuthorizationDetailsCommand({ Filter: ["User"], Marker: marker, MaxItems: pageSize })
         return client.send(checkedAnswer(command, SHAPES.UserDetails, users.reader), { abortSignal })
           .then((o) => page("GetAccountAuthorizationDetails", undefined, users.items(), o.IsTruncated, o.Marker))
-      }),
+      }, LISTING),
     groupDetails: (marker, pageSize) =>
       call("GetAccountAuthorizationDetails", undefined, (abortSignal) =>
         client.send(
           checkedAnswer(new GetAccountAuthorizationDetailsCommand({ Filter: ["Group"], Marker: marker, MaxItems: pageSize }), SHAPES.GroupDetails),
           { abortSignal }
-        )).pipe(Effect.map((o) => page("GetAccountAuthorizationDetails", undefined, o.GroupDetailList, o.IsTruncated, o.Marker))),
+        ), LISTING).pipe(Effect.map((o) => page("GetAccountAuthorizationDetails", undefined, o.GroupDetailList, o.IsTruncated, o.Marker))),
     // Suspended: each use is a call of its own, with its own attempt count.
     generateCredentialReport: Effect.suspend(() =>
       call("GenerateCredentialReport", undefined, (abortSignal) =>
@@ -391,7 +394,7 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
         // The report's lines are taken out of the answer as it streams in (`credentialReportBody.ts`).
         client.send(checkedAnswer(new GetCredentialReportCommand({}), SHAPES.GetCredentialReport, () => new ReportLines(onLine)), {
           abortSignal
-        }), reportTimeout).pipe(
+        }), { timeout: reportTimeout }).pipe(
         Effect.flatMap((o) =>
           o.GeneratedTime === undefined
             ? Effect.fail(badAnswer("GetCredentialReport", "no GeneratedTime"))

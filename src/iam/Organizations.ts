@@ -73,24 +73,24 @@ export const organizationReader = (
       ),
     listAccounts: allPages("ListAccounts", (token) =>
       door.call("ListAccounts", undefined, (abortSignal) =>
-        client.send(new ListAccountsCommand({ NextToken: token }), { abortSignal })).pipe(
+        client.send(new ListAccountsCommand({ NextToken: token }), { abortSignal }), { listing: true }).pipe(
           Effect.map((o) => ({ items: o.Accounts, next: o.NextToken }))
         )).pipe(Effect.flatMap((list) => accountsOf("ListAccounts", list))),
     listRoots: allPages("ListRoots", (token) =>
       door.call("ListRoots", undefined, (abortSignal) =>
-        client.send(new ListRootsCommand({ NextToken: token }), { abortSignal })).pipe(
+        client.send(new ListRootsCommand({ NextToken: token }), { abortSignal }), { listing: true }).pipe(
           Effect.map((o) => ({ items: o.Roots, next: o.NextToken }))
         )).pipe(Effect.map((roots) => roots.flatMap((r) => r.Id === undefined ? [] : [r.Id]))),
     listAccountsForParent: (parentId) =>
       allPages("ListAccountsForParent", (token) =>
         door.call("ListAccountsForParent", parentId, (abortSignal) =>
-          client.send(new ListAccountsForParentCommand({ ParentId: parentId, NextToken: token }), { abortSignal })).pipe(
+          client.send(new ListAccountsForParentCommand({ ParentId: parentId, NextToken: token }), { abortSignal }), { listing: true }).pipe(
             Effect.map((o) => ({ items: o.Accounts, next: o.NextToken }))
           )).pipe(Effect.flatMap((list) => accountsOf("ListAccountsForParent", list))),
     listOrganizationalUnitsForParent: (parentId) =>
       allPages("ListOrganizationalUnitsForParent", (token) =>
         door.call("ListOrganizationalUnitsForParent", parentId, (abortSignal) =>
-          client.send(new ListOrganizationalUnitsForParentCommand({ ParentId: parentId, NextToken: token }), { abortSignal }))
+          client.send(new ListOrganizationalUnitsForParentCommand({ ParentId: parentId, NextToken: token }), { abortSignal }), { listing: true })
           .pipe(Effect.map((o) => ({ items: o.OrganizationalUnits, next: o.NextToken })))).pipe(
           Effect.map((units) => units.flatMap((u) => u.Id === undefined ? [] : [u.Id]))
         )

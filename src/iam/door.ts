@@ -45,12 +45,23 @@ export interface IamCallCounts {
   readonly retries: number
 }
 
+export interface CallOptions {
+  /** The attempt's deadline; absent: the door's `callTimeout`. */
+  readonly timeout?: Duration.Duration | undefined
+  /**
+   * A page of an account-wide listing (ListUsers, GetAccountAuthorizationDetails, the
+   * organization's accounts...): everything after it waits for it, and the run fails when it
+   * fails, so it is retried `LISTING_PATIENCE` times longer against throttling (`retry.ts`).
+   */
+  readonly listing?: boolean | undefined
+}
+
 export interface Door {
   readonly call: <A>(
     action: string,
     subject: string | undefined,
     send: (signal: AbortSignal) => Promise<A>,
-    timeout?: Duration.Duration
+    options?: CallOptions
   ) => Effect.Effect<A, IamError>
   readonly counts: () => IamCallCounts
   /** Waits until the calls in flight leave room for another call. */
@@ -58,6 +69,9 @@ export interface Door {
   /** The learned request rate, for the run's summary. */
   readonly requestRate: (now: number, restartPeak?: boolean) => RateReading
 }
+
+/** How many times `maxAttempts` a listing page may be throttled before it gives up: 32 attempts, about 30 s of backoff, with the defaults. */
+export const LISTING_PATIENCE = 4
 
 /** Why `withDeadline` aborted a request: its deadline passed. */
 const DEADLINE = Symbol("deadline")
@@ -111,29 +125,33 @@ export const makeDoor = Effect.fnUntraced(function*(settings: DoorSettings) {
 
   // Paced: every attempt takes its turn from `pacer`, whose rate answers a full budget; a throttled
   // call's own backoff only spreads its attempts (`retry.ts`).
-  const policy = retryPolicy<IamError>(settings.retry, { paced: true }).pipe(
-    Schedule.tap(({ attempt, duration, input }) =>
-      Effect.logDebug(`retrying ${settings.service} call`).pipe(
-        Effect.annotateLogs({
-          ...accountAttribute,
-          action: input.action,
-          user: input.userName ?? "",
-          reason: input.reason._tag,
-          code: input.reason.code,
-          attempt,
-          delayMs: Duration.toMillis(duration)
-        })
+  const policyOf = (patience: number) =>
+    retryPolicy<IamError>(settings.retry, { paced: true, patience }).pipe(
+      Schedule.tap(({ attempt, duration, input }) =>
+        Effect.logDebug(`retrying ${settings.service} call`).pipe(
+          Effect.annotateLogs({
+            ...accountAttribute,
+            action: input.action,
+            user: input.userName ?? "",
+            reason: input.reason._tag,
+            code: input.reason.code,
+            attempt,
+            delayMs: Duration.toMillis(duration)
+          })
+        )
       )
     )
-  )
+  const policy = policyOf(1)
+  const listingPolicy = policyOf(LISTING_PATIENCE)
   const renew = settings.renewCredentials
 
   const call = <A>(
     action: string,
     subject: string | undefined,
     send: (signal: AbortSignal) => Promise<A>,
-    timeout: Duration.Duration = settings.callTimeout
+    options: CallOptions = {}
   ): Effect.Effect<A, IamError> => {
+    const timeout = options.timeout ?? settings.callTimeout
     let attempt = 0
     const timeoutMs = Duration.toMillis(timeout)
     const timedOut = () =>
@@ -170,7 +188,7 @@ export const makeDoor = Effect.fnUntraced(function*(settings: DoorSettings) {
             : Effect.tapError(attemptDone, (e) => sessionExpired(e) ? renew : Effect.void)
       )
     })
-    return Effect.retry(once, policy)
+    return Effect.retry(once, options.listing === true ? listingPolicy : policy)
   }
 
   const door: Door = {
