@@ -292,6 +292,21 @@ describe("a listing page that keeps being throttled", () => {
       assert.strictEqual(emulator.counters().byAction["ListUsers"]!.throttled, 10)
     }), 60_000)
 
+  it.live("bulk: the credential report's calls are as patient (GenerateCredentialReport and GetCredentialReport throttled 10 times in a row)", () =>
+    Effect.gen(function*() {
+      const retry = { maxAttempts: 4, baseDelay: "1ms", maxDelay: "10ms" } as const
+      const emulator = yield* emulatorScoped({
+        users: 5,
+        faults: { GenerateCredentialReport: { throttleFirst: 10 }, GetCredentialReport: { throttleFirst: 10 } }
+      })
+      const dir = tempDir()
+      const summary = yield* runInProcess(configFor(emulator, dir, { collection: { retry, strategy: "bulk" } }))
+      assert.isTrue(summary.complete)
+      assert.strictEqual(readNdjson(path.join(dir, "events.ndjson")).length, 7)
+      assert.strictEqual(emulator.counters().byAction["GenerateCredentialReport"]!.throttled, 10)
+      assert.strictEqual(emulator.counters().byAction["GetCredentialReport"]!.throttled, 10)
+    }), 60_000)
+
   it.live("throttled beyond its patience (LISTING_PATIENCE × maxAttempts attempts): the run fails, Throttled named", () =>
     Effect.gen(function*() {
       const retry = { maxAttempts: 4, baseDelay: "1ms", maxDelay: "10ms" } as const

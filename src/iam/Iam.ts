@@ -223,7 +223,7 @@ const SHAPES = {
 } as const
 
 
-/** The pages of account-wide listings: the run waits for each, and fails with it (`door.ts`). */
+/** The pages of account-wide listings and the credential report: the run waits for each, and fails with it (`door.ts`). */
 const LISTING = { listing: true } as const
 
 const badAnswer = (action: string, message: string) =>
@@ -381,7 +381,7 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
     // Suspended: each use is a call of its own, with its own attempt count.
     generateCredentialReport: Effect.suspend(() =>
       call("GenerateCredentialReport", undefined, (abortSignal) =>
-        client.send(checkedAnswer(new GenerateCredentialReportCommand({}), SHAPES.GenerateCredentialReport), { abortSignal }))
+        client.send(checkedAnswer(new GenerateCredentialReportCommand({}), SHAPES.GenerateCredentialReport), { abortSignal }), LISTING)
     ).pipe(
         Effect.flatMap((o) =>
           o.State === "STARTED" || o.State === "INPROGRESS" || o.State === "COMPLETE"
@@ -394,7 +394,7 @@ export const makeIam = Effect.fnUntraced(function*(settings: IamSettings) {
         // The report's lines are taken out of the answer as it streams in (`credentialReportBody.ts`).
         client.send(checkedAnswer(new GetCredentialReportCommand({}), SHAPES.GetCredentialReport, () => new ReportLines(onLine)), {
           abortSignal
-        }), { timeout: reportTimeout }).pipe(
+        }), { ...LISTING, timeout: reportTimeout }).pipe(
         Effect.flatMap((o) =>
           o.GeneratedTime === undefined
             ? Effect.fail(badAnswer("GetCredentialReport", "no GeneratedTime"))

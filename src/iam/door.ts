@@ -50,8 +50,9 @@ export interface CallOptions {
   readonly timeout?: Duration.Duration | undefined
   /**
    * A page of an account-wide listing (ListUsers, GetAccountAuthorizationDetails, the
-   * organization's accounts...): everything after it waits for it, and the run fails when it
-   * fails, so it is retried `LISTING_PATIENCE` times longer against throttling (`retry.ts`).
+   * organization's accounts...) or the credential report: everything after it waits for it, and
+   * the run fails when it fails, so it is retried `LISTING_PATIENCE` times longer against
+   * throttling (`retry.ts`).
    */
   readonly listing?: boolean | undefined
 }
