@@ -7,7 +7,7 @@
  * queued to the last account's job completed: accounts per minute and the scaling against one worker.
  *
  * The regime is the one workers are for: each account's collection bound by its latency and its
- * IAM budget (few users, a budget of 10 requests/s), not by the CPU, and more accounts than one
+ * IAM budget (few users, a budget of 5 requests/s), not by the CPU, and more accounts than one
  * worker takes at once (`accounts.concurrency` 4 of 60). What bound the work is measured, not
  * assumed: the CPU each worker process (and the emulator) used over the measured time, user +
  * system seconds ÷ wall seconds (from /proc), with the load average. A worker well under a core,
@@ -42,7 +42,7 @@ export const defaultWorkersBench: WorkersBenchOptions = {
   accounts: 60,
   usersPerAccount: 4,
   latencyMs: 20,
-  budget: 10,
+  budget: 5,
   concurrency: 4,
   workers: [1, 2, 3]
 }
