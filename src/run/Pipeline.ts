@@ -111,7 +111,10 @@ export const runCollection = Effect.fn("collection run")(function*(
         })
         return failUser(account, user.UserName, user.Arn, error)
       }
-    }).pipe(Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": user.UserName, "ocsf.profile": settings.profile } }))
+    }).pipe(
+      // One a user: a stack trace each would cost a bulk run a tenth of its time (measured at 10,000 users).
+      Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": user.UserName, "ocsf.profile": settings.profile } }, { captureStackTrace: false })
+    )
 
   /** One change as its event (class 3001). */
   const changeEvent = (detected: Detected, where: AccountContext, observedAt: Date): Envelope => {
