@@ -230,8 +230,10 @@ export const printWorkers = (options: WorkersBenchOptions, runs: ReadonlyArray<W
       `accounts in flight at one worker's pace need ${needed} cores (${first.cpuPerAccount} CPU s per account of ${first.secondsPerAccount} s): ` +
       (cpuBound
         ? "CPU-bound here, so the ratio says little of the workers' scaling"
-        : load > cores
-        ? "the workers waited on latency and budgets, but the machine was loaded by others"
+        // The load average lags (a run before this one shows in it): whether one account took longer
+        // with more workers is what says the CPU slowed them.
+        : last.secondsPerAccount > 1.1 * first.secondsPerAccount
+        ? "the workers waited on latency and budgets, but one account took longer with more of them: the CPU slowed them"
         : "bound by latency and budgets, not CPU")
   )
 }
