@@ -46,7 +46,7 @@ const allow = (Action: string | ReadonlyArray<string>, Resource: string | Readon
 const deny = (Action: string | ReadonlyArray<string>, Resource: string | ReadonlyArray<string> = "*") => ({ Effect: "Deny", Action, Resource })
 
 /** Everything on everything: what makes an administrator. */
-export const ALLOW_ALL = doc(allow("*"))
+const ALLOW_ALL = doc(allow("*"))
 
 /** The documents of AWS's managed policies, abridged but of the same kind (PowerUserAccess is everything *but* IAM). */
 const AWS_DOCUMENTS: Readonly<Record<string, string>> = {

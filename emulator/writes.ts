@@ -284,10 +284,7 @@ export const makeAccountWrites = (account: Account): AccountWrites => {
     UpdateAccessKey: (params) => {
       const u = find(userName(params))
       const id = required(params, "AccessKeyId")
-      const status = required(params, "Status")
-      if (status !== "Active" && status !== "Inactive") {
-        return validation(`1 validation error detected: Value '${status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]`)
-      }
+      const status = statusParam(params)
       if (!u.AccessKeys.some((k) => k.AccessKeyId === id)) return noSuchEntity(`The Access Key with id ${id} cannot be found.`)
       update(u, { AccessKeys: u.AccessKeys.map((k) => k.AccessKeyId === id ? { ...k, Status: status } : k) })
       return ok()

@@ -431,18 +431,30 @@ describe("a fact from a stale credential report", () => {
   const reportSays = with_({ MFA: false, ConsoleAccess: false, AccessKeys: [], Tags: [] })
 
   it("keeps the state's MFA, password and (when the report gave them) keys when the report is older than the last commit; the rest is compared", () => {
-    assert.deepStrictEqual(withoutStaleReport(base, reportSays, { at: older, keys: true }, lastCommit), { ...base, Tags: [] })
-    assert.deepStrictEqual(withoutStaleReport(base, reportSays, { at: older, keys: false }, lastCommit), { ...base, AccessKeys: [], Tags: [] })
-    assert.deepStrictEqual(diffUser(base, withoutStaleReport(base, reportSays, { at: older, keys: true }, lastCommit)).map((c) => c._tag), ["TagsChanged"])
+    assert.deepStrictEqual(withoutStaleReport(base, reportSays, { at: older, keys: true, certificates: false }, lastCommit), { ...base, Tags: [] })
+    assert.deepStrictEqual(withoutStaleReport(base, reportSays, { at: older, keys: false, certificates: false }, lastCommit), { ...base, AccessKeys: [], Tags: [] })
+    assert.deepStrictEqual(diffUser(base, withoutStaleReport(base, reportSays, { at: older, keys: true, certificates: false }, lastCommit)).map((c) => c._tag), ["TagsChanged"])
+  })
+
+  it("keeps the state's signing certificates when the report gave them (it showed none), the other credentials compared", () => {
+    const before = withIdentity()
+    const inactive = { ...credential, Status: "Inactive" as const }
+    const reportShowsNone = withIdentity({ Credentials: [inactive] })
+    const kept = withoutStaleReport(before, reportShowsNone, { at: older, keys: false, certificates: true }, lastCommit)
+    assert.deepStrictEqual(kept.Credentials, [inactive, certificate])
+    assert.deepStrictEqual(diffUser(before, kept).map((c) => c._tag), ["CredentialDeactivated"])
+    // listed (certificates: false): a certificate gone is a change
+    const listed = withoutStaleReport(before, reportShowsNone, { at: older, keys: false, certificates: false }, lastCommit)
+    assert.deepStrictEqual(diffUser(before, listed).map((c) => c._tag), ["CredentialRemoved", "CredentialDeactivated"])
   })
 
   it("compares everything when the report is not older than the last commit, when nothing came from a report, or on a first run", () => {
-    assert.strictEqual(withoutStaleReport(base, reportSays, { at: newer, keys: true }, lastCommit), reportSays)
-    assert.strictEqual(withoutStaleReport(base, reportSays, { at: lastCommit, keys: true }, lastCommit), reportSays)
+    assert.strictEqual(withoutStaleReport(base, reportSays, { at: newer, keys: true, certificates: true }, lastCommit), reportSays)
+    assert.strictEqual(withoutStaleReport(base, reportSays, { at: lastCommit, keys: true, certificates: true }, lastCommit), reportSays)
     assert.strictEqual(withoutStaleReport(base, reportSays, undefined, lastCommit), reportSays)
-    assert.strictEqual(withoutStaleReport(base, reportSays, { at: older, keys: true }, undefined), reportSays)
+    assert.strictEqual(withoutStaleReport(base, reportSays, { at: older, keys: true, certificates: false }, undefined), reportSays)
     const agrees = with_({ Tags: [] })
-    assert.strictEqual(withoutStaleReport(base, agrees, { at: older, keys: true }, lastCommit), agrees)
+    assert.strictEqual(withoutStaleReport(base, agrees, { at: older, keys: true, certificates: false }, lastCommit), agrees)
   })
 })
 

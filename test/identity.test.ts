@@ -354,6 +354,11 @@ describe("the strict event of a user with its identity (golden)", () => {
     for (const variant of ["core", "core.lint"] as const) expect(schemaErrors(ocsfValidator("user_inventory", variant), e)).toStrictEqual([])
   })
 
+  it("a key without its last use is refused, never read as never used", () => {
+    expect(() => Schema.decodeUnknownSync(IamUser)({ ...json, Identity: { ...json.Identity!, AccessKeyLastUse: [] } }))
+      .toThrow(/AccessKeyLastUse must hold one entry for each of AccessKeys/)
+  })
+
   it("is valid OCSF 1.6.0 (core, lint, and with the cloud profile)", () => {
     expect(schemaErrors(ocsfValidator("user_inventory", "core"), event)).toStrictEqual([])
     expect(schemaErrors(ocsfValidator("user_inventory", "core.lint"), event)).toStrictEqual([])

@@ -9,7 +9,8 @@
  * `run.commit(...)` once every event was delivered or dead-lettered.
  *
  * A fact from a stale credential report is not a change. The bulk strategy takes MFA, the console
- * password and (when the report shows none) the access keys from the report, as of its generation;
+ * password and (when the report shows none) the access keys and signing certificates from the
+ * report, as of its generation;
  * AWS makes one at most every four hours. When that report is older than the account's last
  * commit, the state may know better (an earlier run read those facts from the per-user calls, a
  * key listing, or a newer report): those facts keep the state's values, and a change of them
@@ -25,7 +26,7 @@ import type { Reported } from "../collect/users.ts"
 import type { IamUser } from "../iam/IamUser.ts"
 import type { Observation, RunState, StateError } from "../state/StateStore.ts"
 import { type Change, deletion, diffUser } from "./diff.ts"
-import { toSnapshot, type UserSnapshot, withStateSshKeys } from "./snapshot.ts"
+import { byText, credentialId, type SnapshotCredential, toSnapshot, type UserSnapshot, withStateSshKeys } from "./snapshot.ts"
 
 /** One change of one user, with the user before and after it. */
 export interface Detected {
@@ -48,8 +49,32 @@ export const withoutStaleReport = (
 ): UserSnapshot => {
   if (reported === undefined || lastCommit === undefined || reported.at.getTime() >= lastCommit.getTime()) return current
   const keys = reported.keys ? previous.AccessKeys : current.AccessKeys
-  if (previous.MFA === current.MFA && previous.ConsoleAccess === current.ConsoleAccess && keys === current.AccessKeys) return current
-  return { ...current, MFA: previous.MFA, ConsoleAccess: previous.ConsoleAccess, AccessKeys: keys }
+  const credentials = reported.certificates ? withStateCertificates(previous.Credentials, current.Credentials) : current.Credentials
+  if (
+    previous.MFA === current.MFA && previous.ConsoleAccess === current.ConsoleAccess && keys === current.AccessKeys &&
+    credentials === current.Credentials
+  ) return current
+  return {
+    ...current,
+    MFA: previous.MFA,
+    ConsoleAccess: previous.ConsoleAccess,
+    AccessKeys: keys,
+    ...(credentials === undefined ? {} : { Credentials: credentials })
+  }
+}
+
+const isCertificate = (c: SnapshotCredential) => c.Type === "SigningCertificate"
+
+/** The credentials with the state's signing certificates instead of the report's (`current` itself when they agree). */
+const withStateCertificates = (
+  previous: ReadonlyArray<SnapshotCredential> | undefined,
+  current: ReadonlyArray<SnapshotCredential> | undefined
+) => {
+  if (previous === undefined || current === undefined) return current
+  const kept = previous.filter(isCertificate)
+  const seen = current.filter(isCertificate)
+  if (JSON.stringify(kept) === JSON.stringify(seen)) return current
+  return [...kept, ...current.filter((c) => !isCertificate(c))].sort(byText(credentialId))
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import {
   byText,
+  credentialId,
   type SnapshotAccessKey,
   type SnapshotCredential,
   type SnapshotGroup,
@@ -161,7 +162,6 @@ export const diffUser = (previous: UserSnapshot | undefined, current: UserSnapsh
   }
 
   // The other credentials, as the keys: activated or deactivated on entering or leaving Active.
-  const credentialId = (c: SnapshotCredential) => `${c.Type}/${c.Id}`
   const credentials = comparableCredentials(previous, current)
   const after = sorted(credentials.after, credentialId)
   const before = new Map(credentials.before.map((c) => [credentialId(c), c] as const))

@@ -115,7 +115,8 @@ export const toSnapshot = (u: IamUser): UserSnapshot => ({
   ...(u.Identity === undefined ? {} : identityFacts(u.Identity))
 })
 
-const credentialId = (c: SnapshotCredential) => `${c.Type}/${c.Id}`
+/** A credential's id among all of a user's: its kind and its id, in the order lists are kept in. */
+export const credentialId = (c: SnapshotCredential) => `${c.Type}/${c.Id}`
 
 /** The snapshot's facts from the user's `Identity`, in the Schema's key order. */
 const identityFacts = (id: Identity) => ({

@@ -10,7 +10,7 @@ import type * as FileSystem from "effect/FileSystem"
 import { Accounts } from "../accounts/Accounts.ts"
 import { canColor } from "../cli/versionLine.ts"
 import { RunFailed } from "../common/exit.ts"
-import { checkWritable } from "../delivery/DeadLetter.ts"
+import { deadLetterWritableAtStart } from "../delivery/DeadLetter.ts"
 import type { AppConfig } from "../run/AppConfig.ts"
 import { accountsSettings } from "../run/Runner.ts"
 import { awsChecks } from "./aws.ts"
@@ -55,10 +55,9 @@ export const startupChecks = (config: AppConfig, requireHealthy: boolean) =>
   Effect.gen(function*() {
     // Without a dead-letter file nothing may be collected, healthy or not: it fails the start
     // before the checks' first AWS call, as it did before there were checks.
-    yield* checkWritable(config.deadLetter.path).pipe(
-      Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
-    )
-    // A coordinated worker checks each account when a job of it runs, not all of them at start.
+    yield* deadLetterWritableAtStart(config.deadLetter.path)
+    // A coordinated worker skips the per-account probes: every worker probing every account would
+    // read accounts others are collecting; an account's missing permission shows as its failed job.
     const results = yield* allChecks(config, config.coordination === undefined)
     for (const r of results) {
       if (r.status === "ok") continue

@@ -68,9 +68,9 @@ import {
   type PolicySources
 } from "./identity.ts"
 import type { PolicyVerdict } from "../identity/policyDocument.ts"
-import { allPages, decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
+import { decodeCollected, decodeCollectedNow, enrichUser } from "./enrich.ts"
 import type { SshPublicKeysListing } from "./CollectionConfig.ts"
-import { checkedListing, type ListingLimits } from "./paging.ts"
+import { allPages, checkedListing, type ListingLimits } from "./paging.ts"
 import { outcome, type Reported, type UserOutcome, usersAtOnce } from "./users.ts"
 
 export interface BulkOptions {
@@ -328,8 +328,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
     let perUser = 0
     let keyListings = 0
     // What a user described by the report has from it: MFA and the password, and its keys unless listed.
-    const reportedWithKeys: Reported = { at: index.reportGeneratedAt, keys: true }
-    const reportedKeysListed: Reported = { at: index.reportGeneratedAt, keys: false }
+    const reportedWithKeys: Reported = { at: index.reportGeneratedAt, keys: true, certificates: true }
     let certificateListings = 0
     // No account-wide call lists SSH keys: bulk lists them user by user only when asked to.
     const listSsh = options.sshPublicKeys === "always"
@@ -504,7 +503,10 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         )
       )
       return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, listed).pipe(
-        Effect.map((o): UserOutcome => o._tag === "Collected" ? { ...o, reported: reportedKeysListed } : o)
+        // What was not listed (the report shows none) is the report's.
+        Effect.map((o): UserOutcome =>
+          o._tag === "Collected" ? { ...o, reported: { at: index.reportGeneratedAt, keys: !hasKeys, certificates: !hasCertificates } } : o
+        )
       )
     }
 

@@ -163,7 +163,7 @@ export type ReportIdentityRows = Map<string, string>
 const SEPARATOR = "\u0001"
 
 /** One access key slot of the report: when the key was created (or rotated) and last used. */
-export interface ReportKeySlot {
+interface ReportKeySlot {
   /** Epoch ms; null: the report gives no time (no key in the slot, or a cell not a time). */
   readonly created: number | null
   /** Epoch ms; null: never used (N/A); undefined: the report does not say for certain. */
@@ -185,7 +185,8 @@ const reportTime = (cell: string | undefined): number | undefined =>
   cell !== undefined && REPORT_TIME.test(cell) ? Date.parse(cell) : undefined
 
 /** A region or service cell: N/A (or anything empty) is not one. */
-const named = (cell: string | undefined): string | undefined => cell === undefined || cell === "" || cell === "N/A" ? undefined : cell
+/** What AWS writes for "none" (`N/A`, or nothing) is no value. */
+export const named = (cell: string | undefined): string | undefined => cell === undefined || cell === "" || cell === "N/A" ? undefined : cell
 
 export const readReportIdentity = (cells: string): ReportIdentity => {
   const c = cells.split(SEPARATOR)

@@ -14,25 +14,8 @@ import { Iam, type Page } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
 import { IamUser, type IamUserJson } from "../iam/IamUser.ts"
 import { identity, type PolicySources } from "./identity.ts"
-import { ListingLimits, pageChecker } from "./paging.ts"
+import { allPages } from "./paging.ts"
 
-/** Follows one per-user list call to its last page, checking the pages (`paging.ts`). One user's lists are small. */
-export const allPages = Effect.fnUntraced(function*<A>(
-  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError>
-) {
-  const limits = yield* ListingLimits
-  let check: ((page: Page<A>) => Effect.Effect<Page<A>, IamError>) | undefined
-  const items: Array<A> = []
-  let marker: string | undefined = undefined
-  do {
-    const fetched: Page<A> = yield* fetch(marker)
-    check ??= pageChecker(limits.perUser[fetched.action])
-    const page = yield* check(fetched)
-    items.push(...page.items)
-    marker = page.marker
-  } while (marker !== undefined)
-  return items
-})
 
 
 const decodeUser = Schema.decodeUnknownExit(IamUser)

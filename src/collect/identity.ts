@@ -29,8 +29,8 @@ import type { IamService } from "../iam/Iam.ts"
 import { BadData, IamError } from "../iam/IamError.ts"
 import type { IamUserJson } from "../iam/IamUser.ts"
 import { awsManagedVerdict, isAwsManaged, isProblem, judgeDocument, type PolicyVerdict } from "../identity/policyDocument.ts"
-import type { ReportIdentity } from "./credentialReport.ts"
-import { allPages } from "./enrich.ts"
+import { named, type ReportIdentity } from "./credentialReport.ts"
+import { allPages } from "./paging.ts"
 import { iso } from "./userJson.ts"
 
 export type IdentityJson = NonNullable<IamUserJson["Identity"]>
@@ -194,12 +194,10 @@ const credentialJson = (c: ServiceSpecificCredentialMetadata) => ({
   ...(c.ExpirationDate === undefined ? {} : { ExpirationDate: iso(c.ExpirationDate) })
 })
 
-/** `N/A` (a key never used) is no service or region. */
-const said = (s: string | undefined): string | undefined => s === undefined || s === "" || s === "N/A" ? undefined : s
-
+// `N/A` (a key never used) is no service or region.
 const lastUseJson = (accessKeyId: string, used: { readonly date: Date | undefined; readonly service?: string | undefined; readonly region?: string | undefined }): AccessKeyLastUseJson => {
-  const service = said(used.service)
-  const region = said(used.region)
+  const service = named(used.service)
+  const region = named(used.region)
   return {
     AccessKeyId: accessKeyId,
     LastUsedDate: iso(used.date) ?? null,

@@ -114,3 +114,21 @@ export const pageChecker = (limit: number | undefined) => {
 /** `pageChecker` with the bound `limit` picks from the run's limits. */
 export const checkedListing = (limit: (limits: ListingLimits) => number | undefined) =>
   Effect.map(ListingLimits, (limits) => pageChecker(limit(limits)))
+
+/** Follows one per-user list call to its last page, checking its pages as above. One user's lists are small. */
+export const allPages = Effect.fnUntraced(function*<A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError>
+) {
+  const limits = yield* ListingLimits
+  let check: ((page: Page<A>) => Effect.Effect<Page<A>, IamError>) | undefined
+  const items: Array<A> = []
+  let marker: string | undefined = undefined
+  do {
+    const fetched: Page<A> = yield* fetch(marker)
+    check ??= pageChecker(limits.perUser[fetched.action])
+    const page = yield* check(fetched)
+    items.push(...page.items)
+    marker = page.marker
+  } while (marker !== undefined)
+  return items
+})

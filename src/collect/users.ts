@@ -24,6 +24,8 @@ export interface Reported {
   readonly at: Date
   /** The user's access keys (none) are the report's too. */
   readonly keys: boolean
+  /** The user's signing certificates (none) are the report's too. */
+  readonly certificates: boolean
 }
 
 /** What became of one user that ListUsers returned. */

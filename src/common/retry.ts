@@ -71,7 +71,7 @@ const PACED_CAP = Duration.seconds(1)
 export const retryPolicy = <E extends RetryableError>(settings: RetrySettings, options: RetryPolicyOptions = {}) => {
   const throttled = options.paced === true ? THROTTLED_PACED : THROTTLED
   const throttledCap = options.paced === true ? Duration.min(PACED_CAP, settings.maxDelay) : settings.maxDelay
-  const patience = Math.max(1, Math.floor(options.patience ?? 1))
+  const patience = options.patience ?? 1
   return Schedule.min([Schedule.exponential(settings.baseDelay), Schedule.spaced(settings.maxDelay)]).pipe(
     Schedule.jittered,
     Schedule.setInputType<E>(),

@@ -38,12 +38,11 @@ import { PgBoss } from "pg-boss"
 import type pg from "pg"
 import { Accounts } from "../accounts/Accounts.ts"
 import type { AccountTarget } from "../accounts/discover.ts"
-import { RunFailed } from "../common/exit.ts"
-import { checkWritable } from "../delivery/DeadLetter.ts"
 import { DaemonHealth, type Readiness } from "../ops/health.ts"
 import { opsServer } from "../ops/OpsServer.ts"
 import type { AppConfig } from "../run/AppConfig.ts"
 import { type DaemonOptions, lastingAccounts, reloadOnSighup } from "../run/Daemon.ts"
+import { deadLetterWritableAtStart } from "../delivery/DeadLetter.ts"
 import { runOnce } from "../run/Runner.ts"
 import { formatSummary } from "../run/RunStats.ts"
 import { StopSignal, stopGracefully } from "../run/StopSignal.ts"
@@ -178,9 +177,7 @@ export const workerDaemon = (options: DaemonOptions) =>
     const accountsFor = yield* lastingAccounts
     const health = new DaemonHealth(config.schedule.interval)
     const current = yield* Ref.make(config)
-    yield* checkWritable(config.deadLetter.path).pipe(
-      Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
-    )
+    yield* deadLetterWritableAtStart(config.deadLetter.path)
     if (options.configFile !== undefined) yield* reloadOnSighup(options.configFile, current)
 
     const work = Effect.gen(function*() {
@@ -277,8 +274,12 @@ export const workerDaemon = (options: DaemonOptions) =>
               const attemptOf = { id: job.id, retryCount: job.retryCount }
               if (outcome === "completed") await db.boss.complete(QUEUE, [attemptOf], { message })
               else await db.boss.fail(QUEUE, [attemptOf], { message })
-              if (fence !== undefined) await releaseLease(db.pool, accountId, fence.token, `${outcome}: ${message}`)
-            }).pipe(Effect.catch((e) => Effect.logWarning(`${e.message}; the job will be taken back when its heartbeat lapses`)))
+            }).pipe(
+              Effect.catch((e) => Effect.logWarning(`${e.message}; the job will be taken back when its heartbeat lapses`)),
+              // Released whether or not the job could be settled: `status` must not show the account still running here.
+              Effect.andThen(fence === undefined ? Effect.void : attempt(`cannot release account ${accountId}`, db.location, () =>
+                releaseLease(db.pool, accountId, fence!.token, `${outcome}: ${message}`)).pipe(Effect.catch((e) => Effect.logWarning(e.message))))
+            )
 
           const target = byId.get(accountId)
           if (target === undefined) {
@@ -290,8 +291,8 @@ export const workerDaemon = (options: DaemonOptions) =>
           fence = { accountId, token, queue: QUEUE, jobId: job.id, retryCount: job.retryCount }
           yield* Effect.logInfo(`worker ${worker} took account ${accountId}`)
 
-          // The job stays ours while the run goes on: a heartbeat every third of the interval.
-          const beat = Duration.millis(Duration.toMillis(coordination.heartbeat) / 3)
+          // The job stays ours while the run goes on: a heartbeat every third of the interval it was sent with.
+          const beat = Duration.millis(Duration.toMillis((cfg.coordination ?? coordination).heartbeat) / 3)
           const heartbeat = Effect.gen(function*() {
             while (true) {
               yield* Effect.sleep(beat)
@@ -307,7 +308,7 @@ export const workerDaemon = (options: DaemonOptions) =>
             runOnce(cfg, { accounts: [target], state, sinks: sinks.targets }).pipe(
               Effect.provide(sinks.deadLetter),
               Effect.provide(accounts),
-              Effect.raceFirst(heartbeat.pipe(Effect.andThen(Effect.never))),
+              Effect.raceFirst(heartbeat),
               Effect.result
             ))
           const endedAt = Date.now()

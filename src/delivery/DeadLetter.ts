@@ -17,6 +17,7 @@ import * as Path from "effect/Path"
 import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
 import { causeText } from "../common/causeText.ts"
+import { RunFailed } from "../common/exit.ts"
 import type { IamError } from "../iam/IamError.ts"
 import type { Envelope, SinkError } from "./Sink.ts"
 
@@ -47,6 +48,15 @@ export class DeadLetter extends Context.Service<DeadLetter, DeadLetterService>()
  * then an existing file is opened for appending, or the folder is checked writable (the file is
  * created on the first record only).
  */
+/**
+ * A dead-letter file that cannot be written is a config to fix, found at start (a run, a daemon,
+ * a worker) rather than at the first record: logged, and the start fails.
+ */
+export const deadLetterWritableAtStart = (filePath: string) =>
+  checkWritable(filePath).pipe(
+    Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
+  )
+
 export const checkWritable = Effect.fnUntraced(function*(filePath: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path

@@ -164,17 +164,26 @@ export const IamUser = Schema.Struct({
   InlinePolicyNames: Schema.optional(Schema.Array(Schema.String)),
   Identity: Schema.optionalKey(Identity)
 }).check(Schema.makeFilter((u: {
-  readonly AccessKeys?: unknown
+  readonly AccessKeys?: ReadonlyArray<{ readonly AccessKeyId: string }>
   readonly ActiveAccessKeyCount?: unknown
   readonly MFADevices?: unknown
   readonly MFAActive?: unknown
+  readonly Identity?: { readonly AccessKeyLastUse: ReadonlyArray<{ readonly AccessKeyId: string }> }
 }) =>
   (u.AccessKeys === undefined) === (u.ActiveAccessKeyCount === undefined)
     ? "exactly one of AccessKeys (the keys) and ActiveAccessKeyCount (their count) is required"
     : (u.MFADevices === undefined) === (u.MFAActive === undefined)
     ? "exactly one of MFADevices (the devices) and MFAActive (whether there is one) is required"
+    // A key without its last use would read as never used: known for each key, or not at all.
+    : u.Identity !== undefined && !sameKeys(u.AccessKeys ?? [], u.Identity.AccessKeyLastUse)
+    ? "Identity.AccessKeyLastUse must hold one entry for each of AccessKeys"
     : undefined
 ))
+
+const sameKeys = (keys: ReadonlyArray<{ readonly AccessKeyId: string }>, uses: ReadonlyArray<{ readonly AccessKeyId: string }>) => {
+  const used = new Set(uses.map((u) => u.AccessKeyId))
+  return used.size === uses.length && uses.length === keys.length && keys.every((k) => used.has(k.AccessKeyId))
+}
 export type IamUser = typeof IamUser.Type
 /** The spec's "API Response" JSON for one user. */
 export type IamUserJson = typeof IamUser.Encoded

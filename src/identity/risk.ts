@@ -26,7 +26,7 @@ export interface RiskFacts {
 
 const DAY = 86_400_000
 /** How long a credential may sit idle, or an access key live, before a rule holds (CIS and AWS advise 90 days). */
-export const STALE_DAYS = 90
+const STALE_DAYS = 90
 
 const olderThan = (d: Date, now: Date, days: number) => now.getTime() - d.getTime() > days * DAY
 

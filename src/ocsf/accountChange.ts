@@ -20,6 +20,7 @@
  */
 import * as Schema from "effect/Schema"
 import { type Change, CHANGE_KINDS, type ChangeKind } from "../changes/diff.ts"
+import { isAwsManaged } from "../identity/policyDocument.ts"
 import { hashJson, type SnapshotCredential, snapshotJson, type UserSnapshot } from "../changes/snapshot.ts"
 import { type AccountContext, EpochMillis, OCSF_VERSION, TagsObject } from "./common.ts"
 import { awsOrganization, CREDENTIAL_TYPES, parseUserArn, StrictMetadata, StrictUser, strictUser } from "./strict.ts"
@@ -165,8 +166,7 @@ export interface ChangeContext {
   readonly account?: AccountContext | undefined
 }
 
-const policyType = (arn: string) =>
-  /^arn:[^:]+:iam::aws:policy\//.test(arn) ? "AWS Managed Policy" as const : "Customer Managed Policy" as const
+const policyType = (arn: string) => isAwsManaged(arn) ? "AWS Managed Policy" as const : "Customer Managed Policy" as const
 
 const CREDENTIAL_TYPE = {
   SigningCertificate: CREDENTIAL_TYPES.signingCertificate,

@@ -18,11 +18,11 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import { type AppConfig, loadConfig } from "./AppConfig.ts"
 import type { ConfigError } from "../config/index.ts"
 import { configJson } from "./describeConfig.ts"
-import { checkWritable, DeadLetter } from "../delivery/DeadLetter.ts"
-import { RunFailed } from "../common/exit.ts"
+import { DeadLetter, deadLetterWritableAtStart } from "../delivery/DeadLetter.ts"
 import { Accounts } from "../accounts/Accounts.ts"
 import { DaemonHealth } from "../ops/health.ts"
 import { opsServer } from "../ops/OpsServer.ts"
@@ -154,7 +154,10 @@ export const lastingAccounts = Effect.gen(function*() {
     }
     return current.accounts
   })
-  return accountsFor
+  // A worker asks from its scheduler and from each job in flight: one at a time, or two asking
+  // at once would each build the accounts, and all but the last would never be closed.
+  const lock = yield* Semaphore.make(1)
+  return (config: AppConfig) => lock.withPermits(1)(accountsFor(config))
 })
 
 /** Runs with lasting accounts (`lastingAccounts`), each with the dead-letter file opened for it. */
@@ -189,10 +192,7 @@ export const daemon = (options: DaemonOptions) =>
         metrics: telemetry.scrape ?? Effect.succeed("")
       })
     }
-    // A dead-letter file that cannot be written is a config to fix, found now rather than at the first record.
-    yield* checkWritable(config.deadLetter.path).pipe(
-      Effect.catch((error) => Effect.logError(error.message).pipe(Effect.andThen(new RunFailed({ message: error.message }))))
-    )
+    yield* deadLetterWritableAtStart(config.deadLetter.path)
     if (options.configFile !== undefined) yield* reloadOnSighup(options.configFile, current)
     yield* Effect.logInfo(`daemon started; a run now, then every ${Duration.format(config.schedule.interval)}`)
 
