@@ -11,8 +11,9 @@
  *   administrator or no longer one; permissions boundary set, replaced or removed; tags changed;
  *   renamed or moved to another path) → 99 Other, said in `message`.
  *
- * `user` is the user as the strict profile describes it in its 5003 events, as it is after the
- * change (for a deletion: as last seen), so its `uid` is the one its inventory events carry. What
+ * `user` is the user as the state keeps it (`changes/snapshot.ts`), after the change (for a
+ * deletion: as last seen), in the strict profile's shape, so its `uid` is the one its inventory
+ * events carry; its other credentials, their last use and its risk are in the 5003 events only. What
  * changed is in `message` (for people) and `unmapped.change` (for rules). `metadata.uid` is a
  * hash of the user's state before and after and of the change: a change detected again after a
  * run that could not record it (at least once) carries the same uid, so a consumer can drop the
