@@ -51,6 +51,13 @@ describe("reading large answers without the SDK's deserializer", () => {
         "UserDetailList"
       )
       expect(page.members.map(toUserDetail)).toEqual(details.UserDetailList)
+      // The group names the bulk strategy reads alone, before it reads a user whole.
+      const packed: Array<PackedUserDetail> = []
+      new ListReader("UserDetailList", (m) => packed.push(new PackedUserDetail(m)))
+        .push(await raw(emulator.url, { Action: "GetAccountAuthorizationDetails", "Filter.member.1": "User", MaxItems: "1000" }))
+      expect(packed.map((u) => u.groupNames())).toEqual(details.UserDetailList?.map((u) => u.GroupList ?? []))
+      expect(details.UserDetailList?.some((u) => (u.GroupList ?? []).length === 0)).toBe(true)
+      expect(details.UserDetailList?.some((u) => (u.GroupList ?? []).length > 1)).toBe(true)
       expect(details.UserDetailList?.some((u) => u.Path?.includes("&"))).toBe(true)
     } finally {
       sdk.destroy()
@@ -127,9 +134,33 @@ describe("reading large answers without the SDK's deserializer", () => {
       const expected = whole.members.map(toUserDetail)
       expect({ seed, users: reader.items().map((u) => u.unpack()) }).toEqual({ seed, users: expected })
       expect(reader.items().map((u) => u.UserName)).toEqual(expected.map((u) => u.UserName))
+      expect(reader.items().map((u) => u.groupNames())).toEqual(expected.map((u) => u.GroupList ?? []))
       expect(rest).toBe(canonicalRest)
     }
     expect(whole.members.map(toUserDetail)[0]?.UserName).toMatch(/^ü€😀&é/)
+  })
+
+  it("a user's group names read alone are those of the user read whole, whatever the answer's XML around them", async () => {
+    const users = [
+      "<UserName>u0</UserName>",
+      "<UserName>u1</UserName><GroupList/>",
+      "<UserName>u2</UserName><GroupList><member>a&amp;b</member><member>&#x1F600;é</member></GroupList>",
+      "<UserName>u3</UserName><GroupList>\n  <member>a</member>\n</GroupList><Tags/>",
+      // A comment or a CDATA section may hold anything, `<GroupList>` too; the checker reads them.
+      "<UserName>u4</UserName><!-- <GroupList><member>no</member></GroupList> --><GroupList><member>yes</member></GroupList>",
+      "<UserName>u5</UserName><Path><![CDATA[<GroupList><member>no</member></GroupList>]]></Path><GroupList/>",
+      "<UserName>u6</UserName><GroupList><member><![CDATA[x<y]]></member></GroupList>"
+    ]
+    const answer = `<GetAccountAuthorizationDetailsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">` +
+      `<GetAccountAuthorizationDetailsResult><UserDetailList>${users.map((u) => `<member>${u}</member>`).join("")}</UserDetailList>` +
+      `<IsTruncated>false</IsTruncated></GetAccountAuthorizationDetailsResult></GetAccountAuthorizationDetailsResponse>`
+    const reader = listReader("UserDetailList", (member) => new PackedUserDetail(member))
+    await readAnswer((async function*() {
+      yield answer
+    })(), { action: "GetAccountAuthorizationDetails", required: ["UserDetailList"] }, reader.reader())
+    const read = reader.items()
+    expect(read.map((u) => u.groupNames())).toEqual(read.map((u) => u.unpack().GroupList ?? []))
+    expect(read.map((u) => u.groupNames())).toEqual([[], [], ["a&b", "😀é"], ["a"], ["yes"], [], ["x<y"]])
   })
 
   it("the SDK and this project's reader read the same values from an answer, CDATA, comments and references included", async () => {

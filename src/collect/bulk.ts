@@ -10,12 +10,13 @@
  *   ListUsers, and so the per-user strategy, still gives the last use; reading ListUsers keeps
  *   the two strategies' events identical. It is paged alongside the report and the user pages.
  *
- * The groups and the report are read before the first user page, the report into a map keyed
- * by user name (a small integer a user: about 7 MB at 100,000 users); each entry is dropped
- * once its user is emitted. The listing is held only as far as it runs ahead of the user
- * pages. A user the bulk sources do not fully describe (created after the report or the
- * listing, in a group created after the group listing, or with a report cell that is not
- * true/false) is collected by the per-user calls instead: never guessed.
+ * The groups and the report are read before the first user is described (the first user pages
+ * are read meanwhile, a couple ahead), the report into a map keyed by user name (a small
+ * integer a user: about 7 MB at 100,000 users); each entry is dropped once its user is emitted.
+ * The listing is held only as far as it runs ahead of the user pages. A user the bulk sources
+ * do not fully describe (created after the report or the listing, in a group created after the
+ * group listing, or with a report cell that is not true/false) is collected by the per-user
+ * calls instead: never guessed.
  *
  * A profile whose events carry access key ids (strict) needs ListAccessKeys, but only for the
  * users the report shows with a key; a user it shows without one (no active key, no creation
@@ -42,6 +43,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Iam, type Page } from "../iam/Iam.ts"
@@ -90,6 +92,12 @@ const PAGE_SIZE = 1000
 /** How far the ListUsers listing may run ahead of the user pages, in users. */
 const LISTING_LEAD = 2 * PAGE_SIZE
 /**
+ * User pages read ahead of the stream: besides one being fetched, at most this many wait, read
+ * while the credential report is generated and downloaded (at 10,000 users, that wait was a
+ * fifth of a run with nothing else to do).
+ */
+const USER_PAGES_AHEAD = 2
+/**
  * How many of a page's users go down the stream together. The stream would take a page as one
  * chunk of 1,000 and describe and decode them all before the first is mapped; a few at a time,
  * each user's objects die young (at 100,000 users, a peak RSS some 15 MB lower and steadier).
@@ -107,11 +115,8 @@ const taking = <A>(array: Array<A>): Iterable<A> => ({
   }
 })
 
-/**
- * Each page of a paginated call, the next one fetched while this one is used; the pages are
- * checked (`paging.ts`) against the bound `limit` picks.
- */
-const pageArrays = <A>(
+/** Each page of a paginated call, fetched as the stream is pulled, checked (`paging.ts`) against the bound `limit` picks. */
+const pageStream = <A>(
   fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
   limit: (limits: ListingLimits) => number | undefined
 ) =>
@@ -120,9 +125,13 @@ const pageArrays = <A>(
       fetch(marker).pipe(
         Effect.flatMap(check),
         Effect.map((page) => [[page.items], Option.fromUndefinedOr(page.marker)] as const)
-      )))).pipe(
-      Stream.buffer({ capacity: 1 })
-    )
+      ))))
+
+/** The same, the next page fetched while this one is used. */
+const pageArrays = <A>(
+  fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
+  limit: (limits: ListingLimits) => number | undefined
+) => pageStream(fetch, limit).pipe(Stream.buffer({ capacity: 1 }))
 
 const pages = <A>(
   fetch: (marker: string | undefined) => Effect.Effect<Page<A>, IamError, Iam>,
@@ -231,12 +240,15 @@ export interface AccountIndex {
   readonly passwordUse: PasswordUse
   /** The ListUsers paging that fills `passwordUse`, running. */
   readonly listing: Fiber.Fiber<void, IamError>
+  /** GetAccountAuthorizationDetails' user pages (Filter=User), read ahead since the group listing ended. */
+  readonly userPages: Queue.Dequeue<ReadonlyArray<PackedUserDetail>, IamError | Cause.Done>
 }
 
 /**
  * Reads the account-wide sources. GetAccountAuthorizationDetails comes first: when it is
  * denied, the run learns it before asking AWS to generate a report it will not use. The
- * ListUsers paging starts next and runs on, as long as the stream that uses it.
+ * ListUsers paging and the user pages start next and run on, as long as the stream that uses
+ * them; while the report is generated, they read ahead as far as they may.
  */
 export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex, IamError, Iam | Scope.Scope> = Effect
   .fn("bulk index")(function*(options: BulkOptions) {
@@ -267,15 +279,30 @@ export const indexAccount: (options: BulkOptions) => Effect.Effect<AccountIndex,
       Effect.andThen(Effect.sync(() => passwordUse.finish())),
       Effect.forkScoped
     )
+    const userPages = yield* Queue.bounded<ReadonlyArray<PackedUserDetail>, IamError | Cause.Done>(USER_PAGES_AHEAD)
+    const paging = yield* pageStream((m) => iam.userDetails(m, PAGE_SIZE), (limits) => limits.users).pipe(
+      Stream.runIntoQueue(userPages),
+      Effect.forkScoped
+    )
+    // A run that cannot use the report (and may fall back to per-user) needs neither.
+    const stopReading = Effect.andThen(Fiber.interrupt(listing), Fiber.interrupt(paging))
     const { ageMs, rows, generatedAt, identity: reportIdentity } = yield* fetchCredentialReport(options.maxCredentialReportAge, options.identity === true).pipe(
-      // A run that cannot use the report (and may fall back to per-user) needs no listing.
-      Effect.onError(() => Fiber.interrupt(listing))
+      Effect.onError(() => stopReading)
     )
     const identity = options.identity === true
-      ? yield* indexIdentity(groups, reportIdentity).pipe(Effect.onError(() => Fiber.interrupt(listing)))
+      ? yield* indexIdentity(groups, reportIdentity).pipe(Effect.onError(() => stopReading))
       : undefined
     yield* Effect.annotateCurrentSpan({ "iam.groups": groups.size, "credential_report.users": rows.size })
-    const index: AccountIndex = { groups, identity, report: rows, reportAgeMs: ageMs, reportGeneratedAt: generatedAt, passwordUse, listing }
+    const index: AccountIndex = {
+      groups,
+      identity,
+      report: rows,
+      reportAgeMs: ageMs,
+      reportGeneratedAt: generatedAt,
+      passwordUse,
+      listing,
+      userPages
+    }
     return index
   })
 
@@ -333,14 +360,20 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
     // No account-wide call lists SSH keys: bulk lists them user by user only when asked to.
     const listSsh = options.sshPublicKeys === "always"
 
+    /** Whether the report row and the listing say all `complete` needs of them (its groups aside). */
+    const reportDescribes = (packed: number | undefined, lastUsed: number | null | undefined) => {
+      if (packed === undefined || lastUsed === undefined) return false
+      const row = unpackRow(packed)
+      return row.passwordEnabled !== null && row.mfaActive !== null && row.activeKeys !== null
+    }
+
     /**
      * The user's JSON from the bulk sources, or undefined when they do not tell all of it (no
      * report row or listing entry, a report cell that is not true/false, an unknown group).
      */
     const complete = (detail: UserDetail, name: string, packed: number | undefined, lastUsed: number | null | undefined) => {
-      if (packed === undefined || lastUsed === undefined) return undefined
+      if (packed === undefined || lastUsed === undefined || !reportDescribes(packed, lastUsed)) return undefined
       const row = unpackRow(packed)
-      if (row.passwordEnabled === null || row.mfaActive === null || row.activeKeys === null) return undefined
       const groups: Array<GroupDetail> = []
       for (const groupName of detail.GroupList ?? []) {
         const g = index.groups.get(groupName)
@@ -457,21 +490,27 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
       const packed = index.report.get(name)
       // Each user is emitted once, so its row is done with: the map shrinks as the run goes.
       index.report.delete(name)
-      const detail = user.unpack()
-      const json = complete(detail, name, packed, lastUsed)
       const ids = index.identity
       const identityCells = ids?.report.get(name)
       const credentials = ids?.credentials.get(name) ?? []
       ids?.report.delete(name)
       ids?.credentials.delete(name)
+      // Without key ids, or with none to list (the report shows no key): all from the bulk sources.
+      // That is told without reading the user, whom the thunk reads once, when the stream takes it.
+      if (
+        ids === undefined && reportDescribes(packed, lastUsed) &&
+        (!options.accessKeyIds || unpackRow(packed!).hasKeys === false) &&
+        user.groupNames().every((g) => index.groups.has(g))
+      ) return described(user, packed, lastUsed, collectedAt)
+      const detail = user.unpack()
+      const json = complete(detail, name, packed, lastUsed)
       if (json === undefined || (ids !== undefined && identityCells === undefined)) {
         perUser += 1
         return outcome({ userName: name, arn: detail.Arn, userId: detail.UserId }, perUserCalls(detail, name, lastUsed))
       }
       const hasKeys = unpackRow(packed!).hasKeys !== false
       if (ids === undefined) {
-        // Without key ids, or with none to list (the report shows no key): all from the bulk sources.
-        if (!options.accessKeyIds || !hasKeys) return described(user, packed, lastUsed, collectedAt)
+        // Key ids, and the report shows a key (or does not say): the keys are listed.
         keyListings += 1
         const listed = allPages((m) => iam.listAccessKeys(name, m)).pipe(
           Effect.flatMap((keys) => decodeCollected(name, withKeys(json, keys.map(accessKeyJson))))
@@ -546,7 +585,7 @@ export const bulkUsers = (index: AccountIndex, options: BulkOptions): Stream.Str
         })
       ))
 
-    return pageArrays((m) => iam.userDetails(m, PAGE_SIZE), (limits) => limits.users).pipe(
+    return Stream.fromQueue(index.userPages).pipe(
       // Two pages at once: one may wait for its listing, or for its users' calls, while the
       // next is read. The calls in flight are bounded by `Iam`, not by this.
       Stream.flatMap(pageUsers, { concurrency: 2 }),

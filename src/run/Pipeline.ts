@@ -2,6 +2,7 @@
  * The collection run as a pipeline, from the collector's users to the sinks' queues: the one place
  * where collection, mapping and delivery meet.
  */
+import type * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -111,10 +112,7 @@ export const runCollection = Effect.fn("collection run")(function*(
         })
         return failUser(account, user.UserName, user.Arn, error)
       }
-    }).pipe(
-      // One a user: a stack trace each would cost a bulk run a tenth of its time (measured at 10,000 users).
-      Effect.withSpan("ocsf.map", { attributes: { "aws.iam.user": user.UserName, "ocsf.profile": settings.profile } }, { captureStackTrace: false })
-    )
+    })
 
   /** One change as its event (class 3001). */
   const changeEvent = (detected: Detected, where: AccountContext, observedAt: Date): Envelope => {
@@ -168,6 +166,34 @@ export const runCollection = Effect.fn("collection run")(function*(
           return events
         })
     }
+  }
+
+  /**
+   * A chunk of outcomes (as the collector emits them: up to a few dozen users) → their events, as
+   * one chunk. Element by element, each user would be an effect of the stream and each event a
+   * chunk of its own down to the sinks' queues, and a span each: a third of a bulk run's time at
+   * 10,000 users (measured: 2.05 s → 1.4 s). The users that failed or vanished are seen to first
+   * (they have no event, and their dead-letter records are no mapping); the `ocsf.map` span then
+   * covers and names the users mapped.
+   */
+  const chunkEvents = (account: AccountCounts | undefined, where: AccountContext, tracked: Tracked | undefined) => {
+    const eventsOf = toEvents(account, where, tracked)
+    return (chunk: Arr.NonEmptyReadonlyArray<UserOutcome>): Effect.Effect<readonly [ReadonlyArray<Envelope>], DeadLetterError | StateError> =>
+      Effect.suspend(() => {
+        const collected: Array<UserOutcome & { readonly _tag: "Collected" }> = []
+        const others: Array<UserOutcome> = []
+        for (const o of chunk) (o._tag === "Collected" ? collected : others).push(o)
+        const mapped = collected.length === 0 ? Effect.succeed([]) : Effect.forEach(collected, eventsOf).pipe(
+          Effect.map((lists) => lists.length === 1 ? lists[0]! : lists.flat()),
+          Effect.withSpan("ocsf.map", {
+            attributes: { "ocsf.profile": settings.profile, "ocsf.users": collected.length, "aws.iam.users": collected.map((o) => o.user.UserName) }
+          }, { captureStackTrace: false })
+        )
+        return Effect.forEach(others, eventsOf, { discard: true }).pipe(
+          Effect.andThen(mapped),
+          Effect.map((events) => [events] as const)
+        )
+      })
   }
 
   const failUser = (account: AccountCounts | undefined, userName: string, arn: string | undefined, error: IamError): Effect.Effect<undefined, DeadLetterError> => {
@@ -255,8 +281,9 @@ export const runCollection = Effect.fn("collection run")(function*(
         : undefined
       const users = collect(options).pipe(
         Stream.provideService(Iam, iam),
-        Stream.mapEffect(toEvents(counts, where, t)),
-        Stream.flattenIterable,
+        Stream.mapArrayEffect(chunkEvents(counts, where, t)),
+        Stream.filter((events): events is Arr.NonEmptyReadonlyArray<Envelope> => events.length > 0),
+        Stream.flattenArray,
         Stream.onEnd(Effect.sync(() => {
           if (counts !== undefined && counts.status === "reading") counts.status = "complete"
           if (t !== undefined) t.listingComplete = true
