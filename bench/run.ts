@@ -4,7 +4,7 @@
  *   strategies  per-user vs bulk under a requests/s budget, then bulk alone on large accounts
  *   sinks       events/s into the file, the webhook and the Kafka mock
  *   soak        the daemon loop for many short runs: RSS must stay flat
- *   state       the state store alone: a baseline of N users, then a run with 1% changed
+ *   state       the state stores alone (SQLite, PostgreSQL): a baseline of N users, then a run with 1% changed
  *   changes     whole runs with change events: 100,000 users, a baseline, then 1% changed through the SDK,
  *               against a plain snapshot run (time, commit, store size, peak RSS, events)
  *   startup     the shipped CLI from start to exit: --version, validate-config, a bulk run --once
@@ -123,7 +123,7 @@ if (sections.has("soak")) {
 if (sections.has("state")) {
   const users = Number(values["state-users"])
   console.log(`\n## state store: ${users} users, then a run with 1% changed, 0.1% deleted, 0.1% new`)
-  console.table([await stateBench({ users })])
+  console.table(await stateBench({ users }))
 }
 if (sections.has("changes")) {
   console.log(`\n(load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)

@@ -1,6 +1,9 @@
 /**
- * The state store (src/state/sqlite.ts) alone, at account scale: figures, not assertions. In a
- * child process of its own (so that its peak RSS is the store's and the users', nothing else's):
+ * The state stores alone, at account scale: figures, not assertions. SQLite (src/state/sqlite.ts),
+ * then PostgreSQL (src/state/postgres.ts, on an embedded server started here) staging its users
+ * one lookup each and then, as the pipeline stages them, a chunk of 32 read ahead at once
+ * (`RunState.readAhead`). Each in a child process of its own (so that its peak RSS is the
+ * store's and the users', nothing else's):
  *   1. baseline: N users staged (every one new), committed;
  *   2. a second run where 1% of the users changed (a policy attached, a tag changed or MFA
  *      switched), 0.1% were deleted and 0.1% are new: staged, diffed, the unseen (deleted) users
@@ -20,15 +23,26 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { makeAccount, toExpectedJson, type UserRecord } from "../emulator/account.ts"
 import { diffUser } from "../src/changes/diff.ts"
-import { toSnapshot } from "../src/changes/snapshot.ts"
+import { toSnapshot, type UserSnapshot } from "../src/changes/snapshot.ts"
 import { IamUser } from "../src/iam/IamUser.ts"
+import pg from "pg"
+import { makePostgresStore, migrate } from "../src/state/postgres.ts"
 import { openSqliteStore } from "../src/state/sqlite.ts"
+import type { Observation, RunState, StateStoreService } from "../src/state/StateStore.ts"
+import { startPostgres } from "../test/postgres.ts"
 
 export interface StateBenchOptions {
   readonly users: number
 }
 
+/** Where a job keeps its state: a SQLite file, or a PostgreSQL database of its own. */
+type StoreAt = { readonly kind: "sqlite"; readonly file: string } | { readonly kind: "postgres"; readonly url: string }
+
+/** Users staged together, each chunk read ahead at once, as the pipeline hands them over (the bulk strategy's chunks). */
+const CHUNK = 32
+
 export interface StateFigures {
+  readonly store: string
   readonly users: number
   readonly baselineStageSeconds: number
   readonly baselineCommitSeconds: number
@@ -41,7 +55,8 @@ export interface StateFigures {
   readonly changedUsers: number
   readonly newUsers: number
   readonly deletedUsers: number
-  readonly fileMb: number
+  /** The SQLite file's size (PostgreSQL: not measured). */
+  readonly fileMb: number | undefined
   readonly idleRssMb: number
   readonly peakRssMb: number
 }
@@ -61,23 +76,49 @@ const secondLook = (u: UserRecord, i: number): UserRecord => {
   }
 }
 
-const runJob = async (options: StateBenchOptions, file: string): Promise<StateFigures> => {
+const openStore = async (at: StoreAt): Promise<{ readonly store: StateStoreService; readonly close: () => Promise<void> }> => {
+  if (at.kind === "sqlite") {
+    const store = await Effect.runPromise(openSqliteStore(at.file))
+    return { store, close: async () => store.close() }
+  }
+  const pool = new pg.Pool({ connectionString: at.url, max: 4 })
+  await Effect.runPromise(migrate(pool, "bench"))
+  return { store: makePostgresStore(pool, "bench"), close: () => pool.end() }
+}
+
+const runJob = async (options: StateBenchOptions, at: StoreAt, readAhead: boolean): Promise<StateFigures> => {
   const account = makeAccount({ users: options.users, specExamples: false })
   const idleRssMb = Math.round(process.memoryUsage().rss / 1e6)
-  const store = await Effect.runPromise(openSqliteStore(file))
+  const { close, store } = await openStore(at)
   const snapshotOf = (u: UserRecord) => toSnapshot(decodeUser(toExpectedJson(u)))
+
+  /** Stages a chunk as the pipeline does: read ahead at once (when asked to), then each user. */
+  const stageChunk = (run: RunState, chunk: ReadonlyArray<UserSnapshot>) =>
+    Effect.gen(function*() {
+      if (readAhead) yield* run.readAhead(chunk.map((s) => s.UserId))
+      const seen: Array<Observation> = []
+      for (const snapshot of chunk) seen.push(yield* run.stage(snapshot))
+      return seen
+    })
 
   // 1. baseline
   let t = performance.now()
   let inStore = 0
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const run = yield* store.beginRun("123456789012")
-    for (const u of account.users()) {
-      const s = snapshotOf(u)
+    let chunk: Array<UserSnapshot> = []
+    const flush = Effect.suspend(() => {
       const t0 = performance.now()
-      yield* run.stage(s)
-      inStore += performance.now() - t0
+      return stageChunk(run, chunk).pipe(Effect.tap(() => Effect.sync(() => {
+        inStore += performance.now() - t0
+        chunk = []
+      })))
+    })
+    for (const u of account.users()) {
+      chunk.push(snapshotOf(u))
+      if (chunk.length === CHUNK) yield* flush
     }
+    yield* flush
     const c = performance.now()
     yield* run.commit({ complete: true, at: new Date(), snapshot: true })
     t = performance.now() - c
@@ -99,24 +140,34 @@ const runJob = async (options: StateBenchOptions, file: string): Promise<StateFi
   let deletedUsers = 0
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const run = yield* store.beginRun("123456789012")
+    let chunk: Array<UserSnapshot> = []
+    const flush = Effect.suspend(() => {
+      const t0 = performance.now()
+      const c0 = cpu()
+      return stageChunk(run, chunk).pipe(Effect.tap((seen) => Effect.sync(() => {
+        seen.forEach((observation, i) => {
+          const snapshot = chunk[i]!
+          const found = observation._tag === "Unchanged"
+            ? []
+            : diffUser(observation._tag === "Changed" ? observation.previous : undefined, snapshot)
+          if (observation._tag === "New") newUsers++
+          if (observation._tag === "Changed") changedUsers++
+          changes += found.length
+        })
+        inRun += performance.now() - t0
+        cpuMicros += cpu() - c0
+        chunk = []
+      })))
+    })
     let i = 0
     for (const u of account.users()) {
       const index = i++
       if (index % 1000 === 3) continue
-      const s = snapshotOf(secondLook(u, index))
-      const extra = index % 1000 === 5 ? toSnapshot(decodeUser(toExpectedJson({ ...u, UserId: `${u.UserId}NEW`, UserName: `${u.UserName}-new` }))) : undefined
-      const t0 = performance.now()
-      const c0 = cpu()
-      for (const snapshot of extra === undefined ? [s] : [s, extra]) {
-        const seen = yield* run.stage(snapshot)
-        const found = seen._tag === "Unchanged" ? [] : diffUser(seen._tag === "Changed" ? seen.previous : undefined, snapshot)
-        if (seen._tag === "New") newUsers++
-        if (seen._tag === "Changed") changedUsers++
-        changes += found.length
-      }
-      inRun += performance.now() - t0
-      cpuMicros += cpu() - c0
+      chunk.push(snapshotOf(secondLook(u, index)))
+      if (index % 1000 === 5) chunk.push(snapshotOf({ ...u, UserId: `${u.UserId}NEW`, UserName: `${u.UserName}-new` }))
+      if (chunk.length >= CHUNK) yield* flush
     }
+    yield* flush
     const t1 = performance.now()
     const c1 = cpu()
     deletedUsers = yield* run.unseen().pipe(Stream.runFold(() => 0, (n) => n + 1))
@@ -127,9 +178,12 @@ const runJob = async (options: StateBenchOptions, file: string): Promise<StateFi
     inRun += performance.now() - t1
     cpuMicros += cpu() - c1
   })))
-  store.close()
-  const size = ["", "-wal"].map((s) => fs.statSync(file + s, { throwIfNoEntry: false })?.size ?? 0).reduce((a, b) => a + b, 0)
+  await close()
+  const size = at.kind === "sqlite"
+    ? ["", "-wal"].map((s) => fs.statSync(at.file + s, { throwIfNoEntry: false })?.size ?? 0).reduce((a, b) => a + b, 0)
+    : undefined
   return {
+    store: at.kind === "sqlite" ? "sqlite" : readAhead ? `postgres, ${CHUNK} read ahead` : "postgres, one lookup a user",
     users: options.users,
     baselineStageSeconds: round(baselineStageSeconds),
     baselineCommitSeconds: round(baselineCommitSeconds),
@@ -140,7 +194,7 @@ const runJob = async (options: StateBenchOptions, file: string): Promise<StateFi
     changedUsers,
     newUsers,
     deletedUsers,
-    fileMb: round(size / 1e6),
+    fileMb: size === undefined ? undefined : round(size / 1e6),
     idleRssMb,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024)
   }
@@ -148,32 +202,45 @@ const runJob = async (options: StateBenchOptions, file: string): Promise<StateFi
 
 const round = (n: number) => Math.round(n * 100) / 100
 
-/** The job in a child process with this process's Node flags; its figures. */
-export const stateBench = (options: StateBenchOptions): Promise<StateFigures> => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-state-bench-"))
-  const file = path.join(dir, "state.sqlite")
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, "--job", JSON.stringify({ options, file })], {
+/** One job in a child process with this process's Node flags; its figures. */
+const inChild = (options: StateBenchOptions, at: StoreAt, readAhead: boolean): Promise<StateFigures> =>
+  new Promise((resolve, reject) => {
+    const job = JSON.stringify({ options, at, readAhead })
+    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, "--job", job], {
       stdio: ["ignore", "pipe", "inherit"]
     })
     let out = ""
     child.stdout.on("data", (d) => (out += d))
     child.on("error", reject)
     child.on("close", (code) => {
-      fs.rmSync(dir, { recursive: true, force: true })
       if (code !== 0) return reject(new Error(`state bench job exited with ${code}`))
       resolve(JSON.parse(out.trim().split("\n").at(-1)!) as StateFigures)
     })
   })
+
+/** SQLite, then PostgreSQL one lookup a user and read ahead: each job on a store of its own. */
+export const stateBench = async (options: StateBenchOptions): Promise<ReadonlyArray<StateFigures>> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-ocsf-state-bench-"))
+  const server = await startPostgres()
+  try {
+    return [
+      await inChild(options, { kind: "sqlite", file: path.join(dir, "state.sqlite") }, true),
+      await inChild(options, { kind: "postgres", url: await server.database("one_by_one") }, false),
+      await inChild(options, { kind: "postgres", url: await server.database("read_ahead") }, true)
+    ]
+  } finally {
+    await server.destroy()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 if (import.meta.main) {
   const jobAt = process.argv.indexOf("--job")
   if (jobAt >= 0) {
-    const { options, file } = JSON.parse(process.argv[jobAt + 1]!) as { options: StateBenchOptions; file: string }
-    console.log(JSON.stringify(await runJob(options, file)))
+    const { at, options, readAhead } = JSON.parse(process.argv[jobAt + 1]!) as { options: StateBenchOptions; at: StoreAt; readAhead: boolean }
+    console.log(JSON.stringify(await runJob(options, at, readAhead)))
   } else {
     const at = process.argv.indexOf("--users")
-    console.table([await stateBench({ users: at < 0 ? 100_000 : Number(process.argv[at + 1]) })])
+    console.table(await stateBench({ users: at < 0 ? 100_000 : Number(process.argv[at + 1]) }))
   }
 }

@@ -101,6 +101,36 @@ describe("the PostgreSQL state store", () => {
       expect(await Effect.runPromise(store.show)).toEqual([])
     }))
 
+  it("users read ahead get the same answers from stage as users looked up one at a time, previous snapshots included", () =>
+    withDatabase(async (pool) => {
+      const store = makePostgresStore(pool, "test")
+      /** Two runs of `accountId`; `ahead` says what the second reads ahead before each stage. */
+      const twoRuns = (accountId: string, ahead: (step: number) => ReadonlyArray<string> | undefined) =>
+        Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+          const first = yield* store.beginRun(accountId)
+          // The account's first run: nothing is in the state, read ahead or not.
+          if (ahead(0) !== undefined) yield* first.readAhead(["A", "B", "C"])
+          for (const u of [user("A"), user("B"), user("C")]) yield* first.stage(u)
+          yield* first.commit({ complete: true, at: new Date(), snapshot: false })
+          const second = yield* store.beginRun(accountId)
+          // B changed; D and E are new; B is staged twice (as a stale report makes it); C after
+          // another read ahead replaced the one that named it; E is named by none.
+          const steps = [user("A"), user("B", true), user("D"), user("B", true), user("C"), user("E")]
+          const seen = []
+          for (const [step, u] of steps.entries()) {
+            const ids = ahead(step + 1)
+            if (ids !== undefined) yield* second.readAhead(ids)
+            seen.push(yield* second.stage(u))
+          }
+          return seen
+        })))
+      const oneByOne = await twoRuns("333333333333", () => undefined)
+      const readAhead = await twoRuns("444444444444", (step) => step === 0 ? [] : step === 1 ? ["A", "B", "C", "D"] : step === 5 ? ["X"] : undefined)
+      expect(readAhead).toEqual(oneByOne)
+      expect(oneByOne.map((o) => o._tag)).toEqual(["Unchanged", "Changed", "New", "Changed", "Unchanged", "New"])
+      expect(oneByOne[1]).toEqual({ _tag: "Changed", previous: user("B") })
+    }))
+
   it("a run whose job expired and was retaken by another worker: its late commit refused (Fenced), the new holder's accepted", () =>
     withDatabase(async (pool, boss) => {
       const account = "222222222222"

@@ -183,7 +183,12 @@ export const runCollection = Effect.fn("collection run")(function*(
         const collected: Array<UserOutcome & { readonly _tag: "Collected" }> = []
         const others: Array<UserOutcome> = []
         for (const o of chunk) (o._tag === "Collected" ? collected : others).push(o)
-        const mapped = collected.length === 0 ? Effect.succeed([]) : Effect.forEach(collected, eventsOf).pipe(
+        // The state's side of the chunk's users in one read, not one each (`RunState.readAhead`).
+        const readAhead = tracked === undefined || collected.length < 2
+          ? Effect.void
+          : tracked.run.readAhead(collected.map((o) => o.user.UserId))
+        const mapped = collected.length === 0 ? Effect.succeed([]) : readAhead.pipe(
+          Effect.andThen(Effect.forEach(collected, eventsOf)),
           Effect.map((lists) => lists.length === 1 ? lists[0]! : lists.flat()),
           Effect.withSpan("ocsf.map", {
             attributes: { "ocsf.profile": settings.profile, "ocsf.users": collected.length, "aws.iam.users": collected.map((o) => o.user.UserName) }

@@ -84,6 +84,13 @@ export interface RunState {
    */
   readonly stage: (snapshot: UserSnapshot) => Effect.Effect<Observation, StateError>
   /**
+   * Reads at once what the state has of the users about to be staged, for their `stage` calls:
+   * a store across a network would otherwise pay a round trip for each user (PostgreSQL: 0.6 ms
+   * a user, a minute at 100,000 users). Each call replaces the last one's users; `stage` gives
+   * the same answer with or without it.
+   */
+  readonly readAhead: (userIds: ReadonlyArray<string>) => Effect.Effect<void, StateError>
+  /**
    * The user was listed but not collected (its enrichment failed): it keeps its previous state,
    * and is neither changed nor deleted by this run.
    */

@@ -183,6 +183,12 @@ const decodeSnapshot = Schema.decodeUnknownSync(UserSnapshot)
 
 const date = (value: unknown): Date | undefined => value instanceof Date ? value : value == null ? undefined : new Date(String(value))
 
+/** A user's row in the state: its snapshot's hash and JSON. */
+interface StoredUser {
+  readonly hash: string
+  readonly body: string
+}
+
 /**
  * The store over `pool`. `fences` says, per account, which job a run of it belongs to: with
  * coordination every run is fenced, and `beginRun` of an account without a fence is a `Misuse`.
@@ -279,6 +285,20 @@ export const makePostgresStore = (
       pending.push([userId, hash, body])
       if (pending.length >= STAGE_BATCH) await flush()
     }
+    /** What `readAhead` read, by user id (null: not in the state), each taken by its user's `stage`. */
+    let ahead = new Map<string, StoredUser | null>()
+    const stored = async (userId: string): Promise<StoredUser | undefined> => {
+      const read = ahead.get(userId)
+      if (read !== undefined) {
+        ahead.delete(userId)
+        return read ?? undefined
+      }
+      return account === undefined
+        ? undefined
+        : (await query("SELECT hash, body FROM iam_ocsf.users WHERE account = $1 AND user_id = $2", [account, userId]))[0] as
+          | StoredUser
+          | undefined
+    }
     const storedBody = async (userId: string) =>
       account === undefined
         ? undefined
@@ -302,20 +322,32 @@ export const makePostgresStore = (
           ensureOpen("stage")
           const json = snapshotJson(snapshot)
           const hash = hashJson(json)
-          const stored = account === undefined
-            ? undefined
-            : (await query("SELECT hash, body FROM iam_ocsf.users WHERE account = $1 AND user_id = $2", [account, snapshot.UserId]))[0]
-          if (stored === undefined) {
+          const was = await stored(snapshot.UserId)
+          if (was === undefined) {
             await push(snapshot.UserId, hash, json)
             return { _tag: "New" }
           }
-          if (stored.hash === hash) {
+          if (was.hash === hash) {
             await push(snapshot.UserId, hash, null)
             return { _tag: "Unchanged" }
           }
-          const previous = decode(accountId, snapshot.UserId, stored.body)
+          const previous = decode(accountId, snapshot.UserId, was.body)
           await push(snapshot.UserId, hash, json)
           return { _tag: "Changed", previous }
+        }),
+
+      readAhead: (userIds) =>
+        attempt("read", async () => {
+          ensureOpen("readAhead")
+          const read = new Map<string, StoredUser | null>(userIds.map((id) => [id, null]))
+          if (account !== undefined && userIds.length > 0) {
+            const rows = await query("SELECT user_id, hash, body FROM iam_ocsf.users WHERE account = $1 AND user_id = ANY($2::text[])", [
+              account,
+              userIds
+            ])
+            for (const r of rows) read.set(String(r.user_id), { hash: String(r.hash), body: String(r.body) })
+          }
+          ahead = read
         }),
 
       keep: (userId) =>

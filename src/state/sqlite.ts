@@ -331,6 +331,9 @@ const make = (db: DatabaseSync, location: string): StateStoreService & { readonl
           return { _tag: "Changed", previous }
         }),
 
+      // A point lookup in a local file costs microseconds: nothing to read ahead.
+      readAhead: () => Effect.void,
+
       keep: (userId) =>
         attempt("stage a user in", () => {
           ensureOpen("keep")
