@@ -116,7 +116,7 @@ const runJob = async (options: StateBenchOptions, at: StoreAt, readAhead: boolea
     })
     for (const u of account.users()) {
       chunk.push(snapshotOf(u))
-      if (chunk.length === CHUNK) yield* flush
+      if (chunk.length >= CHUNK) yield* flush
     }
     yield* flush
     const c = performance.now()

@@ -136,6 +136,40 @@ describe("traces of a collection run", () => {
     }))
 })
 
+describe("traces of a run that keeps state", () => {
+  it.live("bulk with change events: the state read a chunk of users at a time, in state.readAhead spans beside ocsf.map", () =>
+    Effect.gen(function*() {
+      const emulator = yield* emulatorScoped({ users: 40 })
+      const dir = tempDir()
+      const config = configFor(emulator, dir, {
+        collection: { strategy: "bulk" },
+        ocsf: { profile: "strict", emit: "both" },
+        state: { path: path.join(dir, "state.sqlite") }
+      })
+      const exporter = new InMemorySpanExporter()
+      const spans = yield* Effect.gen(function*() {
+        // The baseline, then a run that finds every user in the state.
+        yield* runInProcess(config)
+        yield* runInProcess(config)
+        return exporter.getFinishedSpans()
+      }).pipe(Effect.provide(NodeSdk.layer(() => ({ spanProcessor: new SimpleSpanProcessor(exporter) }))))
+      const [first, second] = spans.filter((s) => s.name === "collection run")
+      const childrenOf = (run: ReadableSpan | undefined, name: string) =>
+        spans.filter((s) => s.name === name && parentOf(s) === run!.spanContext().spanId)
+      for (const run of [first, second]) {
+        const reads = childrenOf(run, "state.readAhead")
+        const mapped = childrenOf(run, "ocsf.map").reduce((n, m) => n + Number(m.attributes["ocsf.users"]), 0)
+        // Every user read ahead once, those that needed calls (key listings) gathered with the
+        // others: far fewer reads than users.
+        assert.strictEqual(mapped, 42)
+        assert.strictEqual(reads.reduce((n, r) => n + Number(r.attributes["state.users"]), 0), 42)
+        assert.isBelow(reads.length, 42 / 2)
+      }
+      // Nothing changed between the runs: the second found each user in the state.
+      assert.isEmpty(readLines(path.join(dir, "events.ndjson")).filter((l) => JSON.parse(l).class_uid === 3001))
+    }))
+})
+
 const otlpTrafficOf = (receiver: Receiver) => {
   const spans = spansOf(receiver.received)
   const metrics = metricsOf(receiver.received)

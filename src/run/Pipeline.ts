@@ -78,6 +78,11 @@ const awsFiguresOf = (iam: IamService) => Effect.gen(function*() {
   }
 })
 
+/** Users a run that keeps state reads together from it (`RunState.readAhead`), at most. */
+const STATE_CHUNK = 32
+/** How long such a chunk waits for more users: a bound on the delay it adds to an event. */
+const STATE_CHUNK_WAIT = Duration.millis(50)
+
 /**
  * One collection run: users → enrichment → OCSF events → every sink's queue → batches. Users that
  * cannot be collected are dead-lettered with their reason and counted; they are never
@@ -174,29 +179,32 @@ export const runCollection = Effect.fn("collection run")(function*(
    * chunk of its own down to the sinks' queues, and a span each: a third of a bulk run's time at
    * 10,000 users (measured: 2.05 s → 1.4 s). The users that failed or vanished are seen to first
    * (they have no event, and their dead-letter records are no mapping); the `ocsf.map` span then
-   * covers and names the users mapped.
+   * covers and names the users mapped (in a run that keeps state, their staging and change
+   * events too: `toEvents` does both for each user).
    */
   const chunkEvents = (account: AccountCounts | undefined, where: AccountContext, tracked: Tracked | undefined) => {
     const eventsOf = toEvents(account, where, tracked)
-    return (chunk: Arr.NonEmptyReadonlyArray<UserOutcome>): Effect.Effect<readonly [ReadonlyArray<Envelope>], DeadLetterError | StateError> =>
+    return (chunk: ReadonlyArray<UserOutcome>): Effect.Effect<ReadonlyArray<Envelope>, DeadLetterError | StateError> =>
       Effect.suspend(() => {
         const collected: Array<UserOutcome & { readonly _tag: "Collected" }> = []
         const others: Array<UserOutcome> = []
         for (const o of chunk) (o._tag === "Collected" ? collected : others).push(o)
-        // The state's side of the chunk's users in one read, not one each (`RunState.readAhead`).
-        const readAhead = tracked === undefined || collected.length < 2
+        // The state's side of the chunk's users in one read, not one each (`RunState.readAhead`);
+        // a span of its own, so that a slow database does not pass for slow mapping.
+        const readAhead = tracked === undefined || collected.length === 0
           ? Effect.void
-          : tracked.run.readAhead(collected.map((o) => o.user.UserId))
-        const mapped = collected.length === 0 ? Effect.succeed([]) : readAhead.pipe(
-          Effect.andThen(Effect.forEach(collected, eventsOf)),
+          : tracked.run.readAhead(collected.map((o) => o.user.UserId)).pipe(
+            Effect.withSpan("state.readAhead", { attributes: { "state.users": collected.length } }, { captureStackTrace: false })
+          )
+        const mapped = collected.length === 0 ? Effect.succeed([]) : Effect.forEach(collected, eventsOf).pipe(
           Effect.map((lists) => lists.length === 1 ? lists[0]! : lists.flat()),
           Effect.withSpan("ocsf.map", {
             attributes: { "ocsf.profile": settings.profile, "ocsf.users": collected.length, "aws.iam.users": collected.map((o) => o.user.UserName) }
           }, { captureStackTrace: false })
         )
         return Effect.forEach(others, eventsOf, { discard: true }).pipe(
-          Effect.andThen(mapped),
-          Effect.map((events) => [events] as const)
+          Effect.andThen(readAhead),
+          Effect.andThen(mapped)
         )
       })
   }
@@ -286,7 +294,11 @@ export const runCollection = Effect.fn("collection run")(function*(
         : undefined
       const users = collect(options).pipe(
         Stream.provideService(Iam, iam),
-        Stream.mapArrayEffect(chunkEvents(counts, where, t)),
+        // The users that needed calls come one by one (bulk's key listings, every user of
+        // per-user): a run that keeps state gathers them, so that its reads stay one a chunk.
+        (collected): Stream.Stream<ReadonlyArray<UserOutcome>, IamError> =>
+          t === undefined ? Stream.chunks(collected) : Stream.groupedWithin(collected, STATE_CHUNK, STATE_CHUNK_WAIT),
+        Stream.mapEffect(chunkEvents(counts, where, t)),
         Stream.filter((events): events is Arr.NonEmptyReadonlyArray<Envelope> => events.length > 0),
         Stream.flattenArray,
         Stream.onEnd(Effect.sync(() => {
